@@ -1,0 +1,4 @@
+import ArgumentParser
+@main struct Wren: ParsableCommand {
+    func run() throws {}
+}
