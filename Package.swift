@@ -27,7 +27,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
+        .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "WrenCore", path: "Sources/WrenCore"),
         .target(name: "WrenReference", dependencies: ["CBLAS"], path: "Sources/WrenReference"),
         .target(

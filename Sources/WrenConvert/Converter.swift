@@ -1,0 +1,66 @@
+import WrenCore
+import WrenReference
+
+/// What `wren convert` needs besides the checkpoint.
+public struct ConversionOptions: Sendable {
+    /// Per-channel normalization the model was trained with; stored in the file for image inputs.
+    public var mean: [Float] = [0.5, 0.5, 0.5]
+    public var std: [Float] = [0.5, 0.5, 0.5]
+    /// One label per class, or nil.
+    public var labels: [String]?
+    /// Describes where the calibration inputs came from, for the file's metadata.
+    public var calibrationSource = "unspecified"
+    public var producer = "wren 0.1.0"
+
+    public init() {}
+}
+
+/// checkpoint → float WRN → calibrate → fold + quantize → `.wren` bytes.
+public enum Converter {
+    public struct Result {
+        public var bytes: [UInt8]
+        public var quantized: QuantizedModel
+        public var reference: WideResNet
+    }
+
+    /// - Parameters:
+    ///   - calibration: `count` normalized NCHW float32 images of `height` x `width`.
+    ///   - progress: called with (images done, total) during calibration.
+    public static func convert(
+        checkpoint: Checkpoint, calibration: [Float], count: Int, height: Int = 32, width: Int = 32,
+        options: ConversionOptions, progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> Result {
+        guard options.mean.count == 3, options.std.count == 3, options.std.allSatisfy({ $0 > 0 && $0.isFinite }),
+              options.mean.allSatisfy(\.isFinite) else {
+            throw ConvertError.invalidOption("--mean and --std take 3 finite values each, std > 0")
+        }
+        let model = try WideResNet(stateDict: checkpoint.tensors)
+        if let labels = options.labels, labels.count != model.architecture.numClasses {
+            throw ConvertError.invalidOption("\(labels.count) labels given, the checkpoint has \(model.architecture.numClasses) classes")
+        }
+        if let labels = options.labels, labels.contains(where: { $0.contains("\n") }) {
+            throw ConvertError.invalidOption("labels may not contain line breaks")
+        }
+        let ranges = try ActivationRanges.calibrate(
+            model: model, inputs: calibration, count: count, height: height, width: width, progress: progress)
+        let architecture = model.architecture
+        var metadata: [(key: String, value: String)] = [
+            ("architecture", architecture.description),
+            ("depth", "\(architecture.depth)"),
+            ("widen_factor", "\(architecture.widenFactor)"),
+            ("num_classes", "\(architecture.numClasses)"),
+            ("conv_bias", architecture.convBias ? "true" : "false"),
+            ("producer", options.producer),
+            ("source_name", checkpoint.sourceName),
+            ("source_sha256", checkpoint.sha256),
+            ("calibration", "minmax over \(count) inputs (\(options.calibrationSource))"),
+            ("weights", "int8 symmetric per output channel"),
+            ("classifier", "float32"),
+        ]
+        if let labels = options.labels { metadata.append(("labels", labels.joined(separator: "\n"))) }
+        var quantizer = Quantizer(model: model, ranges: ranges, mean: options.mean, std: options.std, height: height, width: width)
+        let quantized = try quantizer.quantize(metadata: metadata)
+        let bytes = ModelWriter.write(quantized)
+        return Result(bytes: bytes, quantized: quantized, reference: model)
+    }
+}

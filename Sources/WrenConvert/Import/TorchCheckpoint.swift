@@ -1,0 +1,191 @@
+import Foundation
+import WrenReference
+import ZIPFoundation
+
+/// Reads a `torch.save` zip checkpoint (PyTorch ≥ 1.6) without Python.
+///
+/// Layout: `<prefix>/data.pkl` (the pickled object), `<prefix>/data/<key>` (raw storage bytes, one
+/// entry per storage), `<prefix>/byteorder` (`little` or `big`; absent means little), plus version
+/// entries this reader ignores. The pickle refers to storages through BINPERSID
+/// `('storage', torch.<Type>Storage, '<key>', '<location>', numel)`; tensors are views
+/// `_rebuild_tensor_v2(storage, offset, size, stride, ...)` into them.
+enum TorchCheckpoint {
+    /// data.pkl for a WRN-28-10 is a few tens of KB; anything past this is not a checkpoint we want.
+    static let maxPickleSize: UInt64 = 256 << 20
+    /// The largest single storage accepted (a WRN-28-10 is 146 MB in all).
+    static let maxStorageSize: UInt64 = 4 << 30
+
+    /// The floating-point tensors of the checkpoint's state dict, keyed by canonical PyTorch names
+    /// (a DataParallel `module.` prefix removed). Integer tensors are left out.
+    static func floatTensors(zipData: Data, fileName: String) throws(ImportError) -> [String: FloatTensor] {
+        let archive: Archive
+        do {
+            archive = try Archive(data: zipData, accessMode: .read)
+        } catch {
+            throw .invalidZip(file: fileName, reason: "\(error)")
+        }
+        let reader = ArchiveReader(archive: archive, fileName: fileName)
+        let paths = reader.paths
+        let pickles = paths.filter { path in
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            return parts.count == 2 && parts[1] == "data.pkl" && !parts[0].isEmpty
+        }
+        guard !pickles.isEmpty else { throw .missingDataPickle(file: fileName, entries: paths) }
+        guard pickles.count == 1 else { throw .ambiguousDataPickle(file: fileName, candidates: pickles) }
+        let pickleEntry = pickles[0]
+        let prefix = String(pickleEntry.dropLast("data.pkl".count))
+
+        let bigEndian = try reader.isBigEndian(entry: prefix + "byteorder")
+        let root: PickleValue
+        do throws(ImportError) {
+            root = try Unpickler.parse(try reader.bytes(of: pickleEntry, limit: maxPickleSize))
+        } catch {
+            throw .inFile(file: fileName, entry: pickleEntry, underlying: error)
+        }
+        let stateDict = try findStateDict(root, fileName: fileName)
+
+        var storages: [String: [UInt8]] = [:]
+        var tensors: [String: FloatTensor] = [:]
+        do throws(ImportError) {
+            for entry in stateDict {
+                guard case .string(let rawKey) = entry.key else { throw ImportError.nonStringKey(found: entry.key.summary) }
+                let key = rawKey.hasPrefix("module.") ? String(rawKey.dropFirst("module.".count)) : rawKey
+                let reference = try TorchTensorReference.parse(entry.value, key: rawKey)
+                guard reference.storage.type.isFloatingPoint else { continue }
+                guard tensors[key] == nil else { throw ImportError.duplicateKey(key: key) }
+                let storageKey = reference.storage.key
+                if storages[storageKey] == nil {
+                    storages[storageKey] = try reader.storageBytes(prefix: prefix, storage: reference.storage, tensorKey: rawKey)
+                }
+                tensors[key] = try materialize(reference, storage: storages[storageKey]!, bigEndian: bigEndian, key: rawKey)
+            }
+        } catch {
+            throw .inFile(file: fileName, entry: nil, underlying: error)
+        }
+        return tensors
+    }
+
+    /// The state dict: a dict whose values are all tensors, at the top level or under
+    /// `state_dict` / `model` (which may in turn hold `state_dict` / `model` once more).
+    static func findStateDict(_ root: PickleValue, fileName: String) throws(ImportError) -> [PickleDictEntry] {
+        func search(_ value: PickleValue, depth: Int) -> [PickleDictEntry]? {
+            guard case .dict(let entries) = value.withoutBuild else { return nil }
+            if !entries.isEmpty, entries.allSatisfy({ TorchTensorReference.isTensor($0.value) }) { return entries }
+            guard depth < 2 else { return nil }
+            for container in ["state_dict", "model"] {
+                if let inner = value[container], let found = search(inner, depth: depth + 1) { return found }
+            }
+            return nil
+        }
+        if let found = search(root, depth: 0) { return found }
+        var keys: [String] = []
+        if case .dict(let entries) = root.withoutBuild { keys = entries.map { $0.key.summary } }
+        throw .noStateDict(file: fileName, topLevelKeys: keys)
+    }
+
+    /// Copies the view out of its storage into a dense row-major FloatTensor.
+    static func materialize(
+        _ reference: TorchTensorReference, storage: [UInt8], bigEndian: Bool, key: String
+    ) throws(ImportError) -> FloatTensor {
+        guard try reference.lastStorageIndex(key: key) != nil else {
+            return FloatTensor(shape: reference.shape, data: [])
+        }
+        // In bounds, a view can still repeat elements through zero strides; refuse views larger
+        // than their storage so a few bytes cannot ask for gigabytes.
+        guard let count = reference.elementCount, count <= reference.storage.elementCount else {
+            throw .malformedTensor(
+                key: key, reason: "size \(reference.shape) has more elements than its storage (\(reference.storage.elementCount))")
+        }
+        let type = reference.storage.type
+        let shape = reference.shape
+        // A stride along an axis of extent 1 is never applied; zeroing it keeps the odometer's
+        // arithmetic inside the bounds checked above whatever value the file holds.
+        let strides = zip(shape, reference.strides).map { extent, stride in extent == 1 ? 0 : stride }
+        var values = [Float](repeating: 0, count: count)
+        storage.withUnsafeBytes { raw in
+            // Odometer over the multi-index; `index` tracks the storage position incrementally.
+            var counter = [Int](repeating: 0, count: shape.count)
+            var index = reference.storageOffset
+            for position in 0..<count {
+                values[position] = type.floatValue(in: raw, at: index, bigEndian: bigEndian)
+                var axis = shape.count - 1
+                while axis >= 0 {
+                    counter[axis] += 1
+                    index += strides[axis]
+                    if counter[axis] < shape[axis] { break }
+                    index -= strides[axis] * shape[axis]
+                    counter[axis] = 0
+                    axis -= 1
+                }
+            }
+        }
+        return FloatTensor(shape: shape, data: values)
+    }
+}
+
+/// Entry access with size limits and errors naming the file and entry.
+private struct ArchiveReader {
+    let archive: Archive
+    let fileName: String
+    /// Entries by path, read once (`Archive[path]` scans the central directory on every call).
+    let entries: [String: Entry]
+    let paths: [String]
+
+    init(archive: Archive, fileName: String) {
+        self.archive = archive
+        self.fileName = fileName
+        let all = Array(archive)
+        paths = all.map(\.path)
+        entries = Dictionary(all.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    func bytes(of path: String, limit: UInt64) throws(ImportError) -> [UInt8] {
+        guard let entry = entries[path] else { throw .missingEntry(file: fileName, entry: path) }
+        let declared = entry.uncompressedSize
+        guard declared <= limit else { throw .entryTooLarge(file: fileName, entry: path, size: declared, limit: limit) }
+        var result: [UInt8] = []
+        result.reserveCapacity(Int(declared))
+        do {
+            _ = try archive.extract(entry) { chunk in
+                // A deflated entry could inflate past what its header declares.
+                guard UInt64(result.count + chunk.count) <= declared else {
+                    throw ImportError.entryTooLarge(file: fileName, entry: path, size: UInt64(result.count + chunk.count), limit: declared)
+                }
+                result.append(contentsOf: chunk)
+            }
+        } catch let error as ImportError {
+            throw error
+        } catch {
+            throw .invalidZip(file: fileName, reason: "entry '\(path)': \(error)")
+        }
+        return result
+    }
+
+    func isBigEndian(entry path: String) throws(ImportError) -> Bool {
+        guard entries[path] != nil else { return false }
+        let text = String(decoding: try bytes(of: path, limit: 64), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        switch text {
+        case "little": return false
+        case "big": return true
+        default: throw .unsupportedByteOrder(file: fileName, value: text)
+        }
+    }
+
+    /// The storage's bytes, checked to be exactly `numel × element size` before and after reading.
+    func storageBytes(prefix: String, storage: TorchTensorReference.Storage, tensorKey: String) throws(ImportError) -> [UInt8] {
+        let path = prefix + "data/" + storage.key
+        guard let entry = entries[path] else { throw .missingEntry(file: fileName, entry: path) }
+        let (expected, overflow) = storage.elementCount.multipliedReportingOverflow(by: storage.type.elementSize)
+        guard !overflow, UInt64(expected) == entry.uncompressedSize else {
+            throw .storageSizeMismatch(
+                key: tensorKey, storage: storage.key, expectedBytes: overflow ? Int.max : expected,
+                foundBytes: Int(clamping: entry.uncompressedSize))
+        }
+        let bytes = try bytes(of: path, limit: TorchCheckpoint.maxStorageSize)
+        guard bytes.count == expected else {
+            throw .storageSizeMismatch(key: tensorKey, storage: storage.key, expectedBytes: expected, foundBytes: bytes.count)
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,87 @@
+/// Byte layout of `.wren` version 1 (little-endian throughout). `formats/wren-v1.md` is the
+/// normative description; these constants are its single source in code, shared by the reader
+/// here and the writer in WrenConvert.
+public enum WrenFormat {
+    /// `\x89WREN\r\n\x1a`: a non-ASCII first byte and a CR-LF/EOF tail catch text-mode mangling, as PNG's does.
+    public static let magic: [UInt8] = [0x89, 0x57, 0x52, 0x45, 0x4E, 0x0D, 0x0A, 0x1A]
+    public static let majorVersion: UInt16 = 1
+    public static let minorVersion: UInt16 = 0
+    /// Every section and every blob starts at a multiple of this.
+    public static let alignment = 64
+
+    public enum Header {
+        public static let size = 64
+        public static let magicOffset = 0
+        public static let majorOffset = 8
+        public static let minorOffset = 10
+        public static let headerSizeOffset = 12
+        public static let fileLengthOffset = 16
+        public static let sectionCountOffset = 24
+        public static let sectionTableOffsetOffset = 28
+        public static let checksumOffset = 32
+        public static let flagsOffset = 36
+    }
+
+    public enum SectionEntry {
+        public static let size = 32
+        public static let requiredFlag: UInt32 = 1
+    }
+
+    /// Section kinds as little-endian four-character codes.
+    public enum SectionKind {
+        public static let metadata = fourCC("META")
+        public static let model = fourCC("MODL")
+        public static let tensors = fourCC("TENS")
+        public static let layers = fourCC("LAYR")
+        public static let data = fourCC("DATA")
+    }
+
+    public enum ModelRecord {
+        public static let size = 64
+    }
+
+    public enum TensorRecord {
+        public static let size = 64
+        public static let nameCapacity = 40
+    }
+
+    public enum LayerRecord {
+        public static let size = 128
+        public static let blobSlots = 5
+        public static let blobTableOffset = 48
+    }
+
+    /// The table header before TENS and LAYR records: u32 count, u32 reserved.
+    public static let tableHeaderSize = 8
+    /// Marks an absent tensor reference (no residual; the classifier's output).
+    public static let noTensor: UInt32 = 0xFFFF_FFFF
+    /// Rounding rule 1: gemmlowp SaturatingRoundingDoublingHighMul + RoundingDivideByPOT.
+    public static let roundingRuleDoubleRounding: UInt32 = 1
+
+    /// Caps that keep hostile files from asking for absurd work or memory.
+    public enum Limits {
+        public static let maxSections = 64
+        public static let maxTensors = 4096
+        public static let maxLayers = 4096
+        public static let maxDimension = 1 << 15
+        public static let maxTensorElements = 1 << 28
+        public static let maxMetadataEntries = 1024
+        public static let maxClasses = 1 << 20
+    }
+
+    public static func fourCC(_ text: StaticString) -> UInt32 {
+        precondition(text.utf8CodeUnitCount == 4)
+        let p = text.utf8Start
+        return UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
+    }
+}
+
+/// The operations a v1 layer record can hold.
+public enum LayerOp: UInt32, Sendable {
+    /// int8 convolution, int32 accumulation, per-channel requantization, optional ReLU and residual add.
+    case conv2d = 1
+    /// Per-channel affine (an unfoldable batch-norm) + ReLU as a requantization.
+    case channelAffineReLU = 2
+    /// Global average pool of an int8 tensor, then a float32 fully connected classifier.
+    case averagePoolLinear = 3
+}

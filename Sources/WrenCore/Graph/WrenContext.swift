@@ -1,0 +1,137 @@
+/// Runs a `WrenModel`: owns the arena (activations + scratch) planned once at creation, so `run`
+/// allocates nothing. One context serves one thread at a time; create one per thread.
+public final class WrenContext {
+    public let model: WrenModel
+    public let maxBatch: Int
+    public let plan: ArenaPlan
+    private let arena: UnsafeMutableRawPointer
+
+    /// - Parameter retainActivations: keep every tensor's values after `run` (no buffer reuse),
+    ///   for inspecting intermediate activations.
+    public init(model: WrenModel, maxBatch: Int = 1, retainActivations: Bool = false) throws(WrenError) {
+        guard maxBatch >= 1, maxBatch <= 1 << 16 else {
+            throw .invalidInput("maximum batch \(maxBatch) is outside 1...65536")
+        }
+        self.model = model
+        self.maxBatch = maxBatch
+        self.plan = ArenaPlan(model: model.description, maxBatch: maxBatch, retainActivations: retainActivations)
+        self.arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.size, 1), alignment: WrenFormat.alignment)
+    }
+
+    deinit {
+        arena.deallocate()
+    }
+
+    public var arenaSize: Int { plan.size }
+
+    /// Runs `batch` images. `input` is float32 NCHW `[batch, 3, H, W]`, already normalized;
+    /// `logits` receives `[batch, classes]`.
+    public func run(input: UnsafeBufferPointer<Float>, batch: Int, logits: UnsafeMutableBufferPointer<Float>) throws(WrenError) {
+        let description = model.description
+        let info = description.input
+        let perImage = info.channels * info.height * info.width
+        guard batch >= 1 else { throw .invalidInput("batch must be at least 1, got \(batch)") }
+        guard batch <= maxBatch else { throw .batchTooLarge(batch: batch, maxBatch: maxBatch) }
+        guard input.count == batch * perImage else {
+            throw .invalidInput("expected \(batch)x\(info.channels)x\(info.height)x\(info.width) = \(batch * perImage) values, got \(input.count)")
+        }
+        guard logits.count >= batch * description.numClasses else {
+            throw .invalidInput("logits buffer holds \(logits.count) values, \(batch * description.numClasses) needed")
+        }
+        guard let inputBase = input.baseAddress, let logitsBase = logits.baseAddress else {
+            throw .invalidInput("empty buffer")
+        }
+        for index in 0..<input.count where !input[index].isFinite {
+            throw .invalidInput("input value \(index) (image \(index / perImage)) is \(input[index])")
+        }
+
+        let inputTensor = description.tensors[info.tensor]
+        let inputBuffer = tensor(info.tensor)
+        for image in 0..<batch {
+            f32QuantizeS8(
+                channels: info.channels, pixels: info.height * info.width, input: inputBase + image * perImage,
+                scale: inputTensor.scale, zeroPoint: inputTensor.zeroPoint,
+                output: inputBuffer + image * inputTensor.elementCount)
+        }
+        for layer in description.layers {
+            execute(layer, batch: batch, logits: logitsBase)
+        }
+    }
+
+    /// Convenience for host code: runs `input` (NCHW float32) and returns the logits.
+    public func run(_ input: [Float], batch: Int) throws(WrenError) -> [Float] {
+        var logits = [Float](repeating: 0, count: batch * model.numClasses)
+        try input.withUnsafeBufferPointer { (inputBuffer) throws(WrenError) in
+            try logits.withUnsafeMutableBufferPointer { (logitsBuffer) throws(WrenError) in
+                try run(input: inputBuffer, batch: batch, logits: logitsBuffer)
+            }
+        }
+        return logits
+    }
+
+    /// The int8 NHWC values of `tensor` for the first `batch` images after the last `run`. Only
+    /// meaningful for every tensor when the context was made with `retainActivations`.
+    public func activations(tensor index: Int, batch: Int) -> UnsafeBufferPointer<Int8>? {
+        guard index >= 0, index < model.description.tensors.count, plan.tensorOffsets[index] != nil,
+              batch >= 1, batch <= maxBatch else { return nil }
+        return UnsafeBufferPointer(start: tensor(index), count: model.description.tensors[index].elementCount * batch)
+    }
+
+    private func tensor(_ index: Int) -> UnsafeMutablePointer<Int8> {
+        (arena + plan.tensorOffsets[index]!).assumingMemoryBound(to: Int8.self)
+    }
+
+    private func blob<T>(_ range: BlobRange, as type: T.Type) -> UnsafePointer<T> {
+        (model.bytes.baseAddress! + range.offset).assumingMemoryBound(to: T.self)
+    }
+
+    private func execute(_ layer: LayerInfo, batch: Int, logits: UnsafeMutablePointer<Float>) {
+        let tensors = model.description.tensors
+        let input = tensors[layer.input]
+        let source = tensor(layer.input)
+        let scratch = arena + plan.scratchOffset
+        switch layer.op {
+        case .conv2d:
+            let out = tensors[layer.output!]
+            let residualInfo = layer.residual.map { tensors[$0] }
+            let parameters = Conv2DParameters(
+                inChannels: input.channels, inHeight: input.height, inWidth: input.width,
+                outChannels: out.channels, outHeight: out.height, outWidth: out.width,
+                kernelSize: layer.kernelSize, stride: layer.stride, padding: layer.padding,
+                inputZeroPoint: input.zeroPoint, outputZeroPoint: out.zeroPoint, relu: layer.relu,
+                residualZeroPoint: residualInfo?.zeroPoint ?? 0, residualMultiplier: layer.residualMultiplier)
+            let destination = tensor(layer.output!)
+            let residual = layer.residual.map { tensor($0) }
+            for image in 0..<batch {
+                s8Conv2DReference(
+                    parameters,
+                    input: source + image * input.elementCount,
+                    weights: blob(layer.weights, as: Int8.self),
+                    bias: blob(layer.bias, as: Int32.self),
+                    multipliers: blob(layer.multipliers, as: Int32.self),
+                    shifts: blob(layer.shifts, as: Int32.self),
+                    residual: residual.map { UnsafePointer($0 + image * out.elementCount) },
+                    output: destination + image * out.elementCount,
+                    patch: scratch.assumingMemoryBound(to: Int32.self))
+            }
+        case .channelAffineReLU:
+            let out = tensors[layer.output!]
+            s8ChannelAffineReLUReference(
+                pixels: batch * input.height * input.width, channels: input.channels,
+                input: source, inputZeroPoint: input.zeroPoint,
+                offsets: blob(layer.offsets, as: Int32.self),
+                multipliers: blob(layer.multipliers, as: Int32.self),
+                shifts: blob(layer.shifts, as: Int32.self),
+                output: tensor(layer.output!), outputZeroPoint: out.zeroPoint, relu: layer.relu)
+        case .averagePoolLinear:
+            for image in 0..<batch {
+                s8AveragePoolF32Linear(
+                    pixels: input.height * input.width, channels: input.channels, classes: layer.outChannels,
+                    input: source + image * input.elementCount, inputZeroPoint: input.zeroPoint, inputScale: input.scale,
+                    weights: blob(layer.weights, as: Float.self), bias: blob(layer.bias, as: Float.self),
+                    features: scratch.assumingMemoryBound(to: Float.self),
+                    logits: logits + image * layer.outChannels)
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+/// Everything an int8 convolution kernel needs, resolved at plan time from a validated layer.
+/// Tensors are NHWC int8; weights are [O][kh][kw][I] int8 (symmetric, per output channel).
+public struct Conv2DParameters: Sendable {
+    public var inChannels: Int
+    public var inHeight: Int
+    public var inWidth: Int
+    public var outChannels: Int
+    public var outHeight: Int
+    public var outWidth: Int
+    public var kernelSize: Int
+    public var stride: Int
+    public var padding: Int
+    public var inputZeroPoint: Int32
+    public var outputZeroPoint: Int32
+    public var relu: Bool
+    public var residualZeroPoint: Int32
+    public var residualMultiplier: QuantizedMultiplier
+
+    public init(
+        inChannels: Int, inHeight: Int, inWidth: Int, outChannels: Int, outHeight: Int, outWidth: Int,
+        kernelSize: Int, stride: Int, padding: Int, inputZeroPoint: Int32, outputZeroPoint: Int32, relu: Bool,
+        residualZeroPoint: Int32 = 0, residualMultiplier: QuantizedMultiplier = QuantizedMultiplier(multiplier: 0, rightShift: 0)
+    ) {
+        self.inChannels = inChannels
+        self.inHeight = inHeight
+        self.inWidth = inWidth
+        self.outChannels = outChannels
+        self.outHeight = outHeight
+        self.outWidth = outWidth
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.inputZeroPoint = inputZeroPoint
+        self.outputZeroPoint = outputZeroPoint
+        self.relu = relu
+        self.residualZeroPoint = residualZeroPoint
+        self.residualMultiplier = residualMultiplier
+    }
+
+    /// Multiply-accumulates per output pixel and channel.
+    public var depth: Int { kernelSize * kernelSize * inChannels }
+}
+
+/// The epilogue every int8 kernel shares: requantize, add the rescaled residual, shift by the
+/// output zero point, clamp (at the zero point when a ReLU follows). Sums are exact (Int64) before
+/// the clamp, so no intermediate wraps.
+@inlinable
+public func requantizeS8(
+    accumulator: Int32, multiplier: Int32, rightShift: Int32, residual: Int32?, residualMultiplier: QuantizedMultiplier,
+    outputZeroPoint: Int32, relu: Bool
+) -> Int8 {
+    var value = Int64(multiplyByQuantizedMultiplier(accumulator, multiplier, rightShift))
+    if let residual {
+        value += Int64(multiplyByQuantizedMultiplier(residual, residualMultiplier.multiplier, residualMultiplier.rightShift))
+    }
+    value += Int64(outputZeroPoint)
+    let low: Int64 = relu ? max(Int64(outputZeroPoint), -128) : -128
+    return Int8(min(max(value, low), 127))
+}

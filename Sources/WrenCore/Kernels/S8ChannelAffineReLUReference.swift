@@ -1,0 +1,27 @@
+/// Per-channel affine + optional ReLU on int8 NHWC data: the batch-norms of a pre-activation WRN
+/// that follow a residual addition and so cannot fold into a convolution.
+///
+/// out = clamp(zo + offset[c] + MBQM(x - zx, multiplier[c], shift[c]), relu ? zo : -128, 127)
+public func s8ChannelAffineReLUReference(
+    pixels: Int,
+    channels: Int,
+    input: UnsafePointer<Int8>,
+    inputZeroPoint: Int32,
+    offsets: UnsafePointer<Int32>,
+    multipliers: UnsafePointer<Int32>,
+    shifts: UnsafePointer<Int32>,
+    output: UnsafeMutablePointer<Int8>,
+    outputZeroPoint: Int32,
+    relu: Bool
+) {
+    let low: Int64 = relu ? max(Int64(outputZeroPoint), -128) : -128
+    for pixel in 0..<pixels {
+        let x = input + pixel * channels
+        let y = output + pixel * channels
+        for c in 0..<channels {
+            let scaled = multiplyByQuantizedMultiplier(Int32(x[c]) - inputZeroPoint, multipliers[c], shifts[c])
+            let value = Int64(scaled) + Int64(offsets[c]) + Int64(outputZeroPoint)
+            y[c] = Int8(min(max(value, low), 127))
+        }
+    }
+}

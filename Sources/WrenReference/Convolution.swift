@@ -1,0 +1,98 @@
+import CBLAS
+
+/// Convolution as im2col + one `cblas_sgemm` per image:
+/// `output[O, Ho*Wo] = weight[O, I*kh*kw] × columns[I*kh*kw, Ho*Wo]`, with zero padding.
+extension Conv2D {
+    /// Output height and width for an input of `height` × `width` (PyTorch's floor rule).
+    func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        ((height + 2 * padding - kernelSize) / stride + 1, (width + 2 * padding - kernelSize) / stride + 1)
+    }
+
+    /// Convolves every image of `input` into `output`.
+    /// With `accumulating` the result is added to what `output` already holds (it must have the output
+    /// shape): that is how a residual sum is formed without a separate pass.
+    /// `columns` is scratch space, grown as needed and reused across calls.
+    /// Shapes must already have been checked (`WideResNet.checkStructure`); this runs blind.
+    func apply(to input: FeatureMap, into output: inout FeatureMap, columns: inout [Float], accumulating: Bool = false) {
+        let inShape = input.shape
+        precondition(inShape.channels == inChannels, "conv expects \(inChannels) input channels, got \(inShape)")
+        let (outHeight, outWidth) = outputSize(height: inShape.height, width: inShape.width)
+        let outShape = ActivationShape(batch: inShape.batch, channels: outChannels, height: outHeight, width: outWidth)
+        if accumulating {
+            precondition(output.shape == outShape, "accumulating conv into \(output.shape), expected \(outShape)")
+        } else {
+            output.resize(to: outShape)
+        }
+
+        let reduction = inChannels * kernelSize * kernelSize  // K of the GEMM
+        let pixels = outHeight * outWidth                     // N of the GEMM
+        // A 1x1, stride-1, unpadded conv reads the image itself as its column matrix.
+        let needsColumns = !(kernelSize == 1 && stride == 1 && padding == 0)
+        if needsColumns && columns.count < reduction * pixels {
+            columns = [Float](repeating: 0, count: reduction * pixels)
+        }
+
+        input.values.withUnsafeBufferPointer { source in
+            weight.data.withUnsafeBufferPointer { weights in
+                columns.withUnsafeMutableBufferPointer { scratch in
+                    output.values.withUnsafeMutableBufferPointer { destination in
+                        for image in 0..<inShape.batch {
+                            let imageIn = UnsafeBufferPointer(rebasing: source[(image * inShape.countPerImage)...].prefix(inShape.countPerImage))
+                            let matrix: UnsafePointer<Float>
+                            if needsColumns {
+                                im2col(imageIn, height: inShape.height, width: inShape.width,
+                                       outHeight: outHeight, outWidth: outWidth, into: scratch)
+                                matrix = UnsafePointer(scratch.baseAddress!)
+                            } else {
+                                matrix = imageIn.baseAddress!
+                            }
+                            let imageOut = destination.baseAddress! + image * outShape.countPerImage
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                        Int32(outChannels), Int32(pixels), Int32(reduction),
+                                        1, weights.baseAddress!, Int32(reduction),
+                                        matrix, Int32(pixels),
+                                        accumulating ? 1 : 0, imageOut, Int32(pixels))
+                            if let bias {
+                                for channel in 0..<outChannels {
+                                    let plane = imageOut + channel * pixels
+                                    let value = bias[channel]
+                                    for p in 0..<pixels { plane[p] += value }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lays out one image's receptive fields as rows `(c, ky, kx)` × columns `(oy, ox)`,
+    /// writing 0 where a field reaches into the padding.
+    private func im2col(_ image: UnsafeBufferPointer<Float>, height: Int, width: Int,
+                        outHeight: Int, outWidth: Int, into columns: UnsafeMutableBufferPointer<Float>) {
+        let pixels = outHeight * outWidth
+        var row = 0
+        for channel in 0..<inChannels {
+            let plane = image.baseAddress! + channel * height * width
+            for ky in 0..<kernelSize {
+                for kx in 0..<kernelSize {
+                    let rowStart = columns.baseAddress! + row * pixels
+                    for oy in 0..<outHeight {
+                        let iy = oy * stride - padding + ky
+                        let line = rowStart + oy * outWidth
+                        guard iy >= 0 && iy < height else {
+                            line.update(repeating: 0, count: outWidth)
+                            continue
+                        }
+                        let inputLine = plane + iy * width
+                        for ox in 0..<outWidth {
+                            let ix = ox * stride - padding + kx
+                            line[ox] = (ix >= 0 && ix < width) ? inputLine[ix] : 0
+                        }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+/// The *prepare* half of `forward`: before any arithmetic, walk the layers with the input's shape and
+/// prove that every tensor fits the stream it meets, so that the kernels can run without checks and a
+/// hand-assembled or edited network yields a typed error instead of an out-of-bounds read.
+extension WideResNet {
+    func checkStructure(batch: Int, height: Int, width: Int) throws(ReferenceError) {
+        let architecture = self.architecture
+        guard architecture.depth >= 10, (architecture.depth - 4) % 6 == 0 else {
+            throw .unsupportedArchitecture("depth \(architecture.depth) is not 6N + 4 with N ≥ 1")
+        }
+        guard groups.count == 3 else {
+            throw .unsupportedArchitecture("\(groups.count) groups of blocks, a WRN has 3")
+        }
+        var shape = ActivationShape(batch: batch, channels: 3, height: height, width: width)
+        shape = try check(stem, named: "conv1", input: shape)
+        for (groupOffset, blocks) in groups.enumerated() {
+            guard blocks.count == architecture.blocksPerGroup else {
+                throw .unsupportedArchitecture("block\(groupOffset + 1) has \(blocks.count) blocks, \(architecture) needs \(architecture.blocksPerGroup)")
+            }
+            for (index, block) in blocks.enumerated() {
+                let name = Self.blockName(group: groupOffset + 1, index: index)
+                try check(block.bn1, named: name + ".bn1", channels: shape.channels)
+                let hidden = try check(block.conv1, named: name + ".conv1", input: shape)
+                try check(block.bn2, named: name + ".bn2", channels: hidden.channels)
+                let output = try check(block.conv2, named: name + ".conv2", input: hidden)
+                let expectsShortcut = Self.hasShortcut(group: groupOffset + 1, index: index, architecture: architecture)
+                if let shortcut = block.shortcut {
+                    guard expectsShortcut else {
+                        throw .unsupportedArchitecture("\(name) has a convShortcut that \(architecture) does not have")
+                    }
+                    let residual = try check(shortcut, named: name + ".convShortcut", input: shape)
+                    guard residual == output else {
+                        throw .unsupportedArchitecture("\(name).convShortcut gives \(residual) but conv2 gives \(output)")
+                    }
+                } else {
+                    guard !expectsShortcut else {
+                        throw .unsupportedArchitecture("\(name) lacks the convShortcut that \(architecture) has")
+                    }
+                    guard shape == output else {
+                        throw .unsupportedArchitecture("\(name) has no convShortcut but maps \(shape) to \(output)")
+                    }
+                }
+                shape = output
+            }
+        }
+        try check(finalBN, named: "bn1", channels: shape.channels)
+        guard fc.weight.shape.count == 2, fc.inFeatures == shape.channels, fc.bias.count == fc.outFeatures else {
+            throw .unsupportedArchitecture("fc has weight \(fc.weight.shape) and \(fc.bias.count) biases for \(shape.channels) features")
+        }
+        guard fc.outFeatures == architecture.numClasses else {
+            throw .unsupportedArchitecture("fc gives \(fc.outFeatures) outputs, \(architecture) has \(architecture.numClasses) classes")
+        }
+        _ = try checkedProduct([batch, fc.outFeatures], what: "logits")
+    }
+
+    /// Checks one convolution against its input and returns its output shape.
+    private func check(_ conv: Conv2D, named name: String, input: ActivationShape) throws(ReferenceError) -> ActivationShape {
+        let shape = conv.weight.shape
+        guard shape.count == 4, shape[2] == shape[3], shape[0] >= 1, shape[2] >= 1 else {
+            throw .unsupportedArchitecture("\(name).weight has shape \(shape), expected [out, in, k, k]")
+        }
+        guard conv.inChannels == input.channels else {
+            throw .unsupportedArchitecture("\(name) takes \(conv.inChannels) channels but receives \(input)")
+        }
+        guard conv.stride >= 1, conv.padding >= 0 else {
+            throw .unsupportedArchitecture("\(name) has stride \(conv.stride) and padding \(conv.padding)")
+        }
+        if let bias = conv.bias, bias.count != conv.outChannels {
+            throw .unsupportedArchitecture("\(name).bias has \(bias.count) values for \(conv.outChannels) channels")
+        }
+        guard input.height + 2 * conv.padding >= conv.kernelSize, input.width + 2 * conv.padding >= conv.kernelSize else {
+            throw .invalidInput("\(name) needs at least \(conv.kernelSize - 2 * conv.padding) pixels per side, receives \(input)")
+        }
+        let (height, width) = conv.outputSize(height: input.height, width: input.width)
+        let output = ActivationShape(batch: input.batch, channels: conv.outChannels, height: height, width: width)
+        // Every GEMM dimension goes to OpenBLAS as a 32-bit int; every buffer size must fit an Int.
+        let reduction = try checkedProduct([conv.inChannels, conv.kernelSize, conv.kernelSize], what: "\(name) reduction")
+        let pixels = try checkedProduct([height, width], what: "\(name) output plane")
+        _ = try checkedProduct([reduction, pixels], what: "\(name) im2col buffer")
+        _ = try checkedProduct([output.batch, output.channels, pixels], what: "\(name) output")
+        guard reduction <= Int(Int32.max), pixels <= Int(Int32.max), conv.outChannels <= Int(Int32.max) else {
+            throw .invalidInput("\(name) is too large for 32-bit BLAS dimensions")
+        }
+        return output
+    }
+
+    private func check(_ norm: BatchNorm, named name: String, channels: Int) throws(ReferenceError) {
+        let counts = [norm.gamma.count, norm.beta.count, norm.mean.count, norm.variance.count]
+        guard counts.allSatisfy({ $0 == channels }) else {
+            throw .unsupportedArchitecture("\(name) has weight/bias/mean/var counts \(counts) for \(channels) channels")
+        }
+    }
+}
+
+/// The product of `factors`, or `.invalidInput` naming `what` when it overflows an Int.
+func checkedProduct(_ factors: [Int], what: String) throws(ReferenceError) -> Int {
+    var product = 1
+    for factor in factors {
+        let (result, overflow) = product.multipliedReportingOverflow(by: factor)
+        guard !overflow else { throw .invalidInput("\(what) has more elements than an Int can count") }
+        product = result
+    }
+    return product
+}

@@ -1,0 +1,111 @@
+/// A float32 pre-activation Wide Residual Network in eval mode, computed exactly as the widely used
+/// PyTorch `WideResNet` computes it (same parameters, same block structure, explicit batch norms).
+public struct WideResNet: Sendable {
+    public var architecture: WRNArchitecture
+    public var stem: Conv2D            // "conv1"
+    public var groups: [[BasicBlock]]  // block1, block2, block3; each N blocks
+    public var finalBN: BatchNorm      // "bn1"
+    public var fc: Linear              // "fc"
+
+    public init(architecture: WRNArchitecture, stem: Conv2D, groups: [[BasicBlock]], finalBN: BatchNorm, fc: Linear) {
+        self.architecture = architecture
+        self.stem = stem
+        self.groups = groups
+        self.finalBN = finalBN
+        self.fc = fc
+    }
+
+    /// The names `forward` reports to its observer, in execution order.
+    public static func activationNames(for architecture: WRNArchitecture) -> [String] {
+        var names = ["input", "conv1"]
+        for group in 1...3 {
+            for index in 0..<max(0, architecture.blocksPerGroup) {
+                let block = blockName(group: group, index: index)
+                names.append(block + ".relu1")
+                names.append(block + ".relu2")
+                if hasShortcut(group: group, index: index, architecture: architecture) {
+                    names.append(block + ".convShortcut")
+                }
+                names.append(block)
+            }
+        }
+        names.append("relu")
+        names.append("pool")
+        return names
+    }
+
+    /// `block{g}.layer.{i}`, the PyTorch module path of a block (g counts from 1).
+    static func blockName(group: Int, index: Int) -> String { "block\(group).layer.\(index)" }
+
+    /// Whether the block's input and output widths differ, so it carries a 1x1 `convShortcut`.
+    /// Every group's first block changes width, except block1's when the widen factor is 1 (16 → 16).
+    static func hasShortcut(group: Int, index: Int, architecture: WRNArchitecture) -> Bool {
+        index == 0 && (group > 1 || architecture.widenFactor != 1)
+    }
+
+    /// input: NCHW float32 [batch, 3, height, width]; returns logits [batch, numClasses] row-major.
+    /// Throws .invalidInput for a wrong count or non-finite values.
+    public func forward(_ input: [Float], batch: Int, height: Int = 32, width: Int = 32,
+                        observer: ActivationObserver? = nil) throws(ReferenceError) -> [Float] {
+        try Self.checkInput(input, batch: batch, height: height, width: width)
+        try checkStructure(batch: batch, height: height, width: width)
+
+        func observe(_ name: String, _ map: FeatureMap) {
+            guard let observer else { return }
+            map.values.withUnsafeBufferPointer { observer(name, map.shape, $0) }
+        }
+
+        // Four activation buffers and one im2col scratch, reused by every layer.
+        var stream = FeatureMap(shape: ActivationShape(batch: batch, channels: 3, height: height, width: width), values: input)
+        var activated = FeatureMap()  // relu(bn1(stream)): conv1's and the shortcut's input
+        var hidden = FeatureMap()     // conv1, then relu(bn2(conv1))
+        var next = FeatureMap()       // the next residual stream
+        var columns: [Float] = []
+
+        observe("input", stream)
+        stem.apply(to: stream, into: &next, columns: &columns)
+        swap(&stream, &next)
+        observe("conv1", stream)
+
+        for (groupOffset, blocks) in groups.enumerated() {
+            for (index, block) in blocks.enumerated() {
+                let name = Self.blockName(group: groupOffset + 1, index: index)
+                block.bn1.applyReLU(to: stream, into: &activated)
+                observe(name + ".relu1", activated)
+                block.conv1.apply(to: activated, into: &hidden, columns: &columns)
+                block.bn2.applyReLU(inPlace: &hidden)
+                observe(name + ".relu2", hidden)
+                if let shortcut = block.shortcut {
+                    // Widths differ: the residual is the shortcut of the *activated* input.
+                    shortcut.apply(to: activated, into: &next, columns: &columns)
+                    observe(name + ".convShortcut", next)
+                    block.conv2.apply(to: hidden, into: &next, columns: &columns, accumulating: true)
+                    swap(&stream, &next)
+                } else {
+                    // Equal widths: the residual is the raw stream, which conv2 adds onto in place.
+                    block.conv2.apply(to: hidden, into: &stream, columns: &columns, accumulating: true)
+                }
+                observe(name, stream)
+            }
+        }
+
+        finalBN.applyReLU(to: stream, into: &activated)
+        observe("relu", activated)
+        globalAveragePool(activated, into: &next)
+        observe("pool", next)
+        return fc.apply(to: next.values, batch: batch)
+    }
+
+    static func checkInput(_ input: [Float], batch: Int, height: Int, width: Int) throws(ReferenceError) {
+        guard batch >= 1, height >= 1, width >= 1 else {
+            throw .invalidInput("batch \(batch), height \(height) and width \(width) must all be at least 1")
+        }
+        let expected = try checkedProduct([batch, 3, height, width], what: "input [\(batch), 3, \(height), \(width)]")
+        guard input.count == expected else {
+            throw .invalidInput("expected \(expected) values for [\(batch), 3, \(height), \(width)], got \(input.count)")
+        }
+        if let bad = input.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidInput("value \(input[bad]) at index \(bad) is not finite")
+        }
+    }
+}

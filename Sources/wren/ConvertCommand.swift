@@ -1,0 +1,150 @@
+import ArgumentParser
+import WrenConvert
+import WrenCore
+import WrenImage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a trained WRN checkpoint into an int8 .wren file.",
+        discussion: """
+            Reads a PyTorch checkpoint (torch.save of a state_dict, of {"state_dict": ...} or {"model": ...};
+            "module." prefixes are accepted), infers depth, widen factor and classes from its tensors,
+            folds each batch-norm that follows a convolution into it, calibrates activation ranges
+            (min/max) by running the float model on CALIB, quantizes weights to int8 per output channel
+            and writes OUT.wren (to a temporary file, then renamed; an input is never overwritten).
+
+            CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the model was
+            trained, or a folder of JPEG images (letterboxed to 32x32 on black, then normalized with
+            --mean/--std). Use a few hundred representative training images. Without --calibration,
+            Wren calibrates on synthetic noise images and warns: accuracy will suffer.
+
+            Examples:
+              wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --labels labels.txt
+              wren convert wrn.pth -o wrn.wren --calibration images/ --mean 0.49,0.48,0.45 --std 0.25,0.24,0.26
+            """)
+
+    @Argument(help: "PyTorch checkpoint (.pth / .pt) to convert.")
+    var checkpoint: String
+
+    @Option(name: .shortAndLong, help: "Where to write the .wren file.")
+    var output: String
+
+    @Option(help: "Calibration inputs: a .npy [N,3,32,32] float32 (normalized) or a folder of JPEG images.")
+    var calibration: String?
+
+    @Option(help: "Per-channel mean the model was trained with (comma-separated, 3 values).")
+    var mean: String = "0.5,0.5,0.5"
+
+    @Option(help: "Per-channel standard deviation the model was trained with (comma-separated, 3 values).")
+    var std: String = "0.5,0.5,0.5"
+
+    @Option(help: "Class labels: a text file with one label per line, or a comma-separated list.")
+    var labels: String?
+
+    func validate() throws {
+        guard Inputs.fileExtension(output) == "wren" else {
+            throw ValidationError("the output file should end in .wren (got '\(output)')")
+        }
+        _ = try parseTriple(mean, name: "--mean")
+        _ = try parseTriple(std, name: "--std")
+    }
+
+    func run() throws {
+        let start = Clock.now()
+        var options = ConversionOptions()
+        options.mean = try parseTriple(mean, name: "--mean")
+        options.std = try parseTriple(std, name: "--std")
+        if let labels { options.labels = try parseLabels(labels) }
+
+        let loaded = try CheckpointLoader.load(path: checkpoint)
+        var batch: InputBatch
+        if let calibration {
+            batch = try Inputs.load(Inputs.expandFolders([calibration]), size: 32, mean: options.mean, std: options.std)
+            options.calibrationSource = FileSystem.fileName(calibration)
+        } else {
+            Diagnostics.note("warning: no --calibration given; calibrating on 64 synthetic noise images. Int8 accuracy will suffer: pass a few hundred real samples.")
+            batch = InputBatch(values: syntheticImages(count: 64, mean: options.mean, std: options.std),
+                               names: (0..<64).map { "synthetic\($0)" })
+            options.calibrationSource = "synthetic uniform noise"
+        }
+        let result = try Converter.convert(
+            checkpoint: loaded, calibration: batch.values, count: batch.count, options: options,
+            progress: { Diagnostics.progress("calibrating", $0, $1) })
+        var inputs = [checkpoint]
+        if let calibration { inputs.append(calibration) }
+        try AtomicFile.write(result.bytes, to: output, refusingToOverwrite: inputs)
+        let architecture = result.reference.architecture
+        print("wrote \(output): \(architecture), \(architecture.numClasses) classes, \(result.bytes.count) bytes, "
+              + "\(result.quantized.layers.count) layers, calibrated on \(batch.count) inputs in \(Clock.format(Clock.now() - start))")
+    }
+}
+
+/// Parses "a,b,c" into three finite floats.
+func parseTriple(_ text: String, name: String) throws -> [Float] {
+    let parts = text.split(separator: ",")
+    let parsed = parts.compactMap { Float($0.trimmingWhitespace()) }
+    guard parts.count == 3, parsed.count == 3, parsed.allSatisfy(\.isFinite) else {
+        throw ValidationError("\(name) takes three comma-separated numbers, e.g. 0.5,0.5,0.5 (got '\(text)')")
+    }
+    return parsed
+}
+
+/// Labels from a file (one per line) or a comma-separated list.
+func parseLabels(_ argument: String) throws -> [String] {
+    if FileSystem.isDirectory(argument) { throw ValidationError("--labels: '\(argument)' is a folder") }
+    if Inputs.fileExtension(argument) == "txt" || (!argument.contains(",") && FileSystem.exists(argument)) {
+        return try FileSystem.readText(argument).split(separator: "\n", omittingEmptySubsequences: true)
+            .map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
+    }
+    return argument.split(separator: ",").map { String($0.trimmingWhitespace()) }
+}
+
+/// Uniform-noise images in pixel space [0,1], normalized: a last resort for calibration.
+func syntheticImages(count: Int, mean: [Float], std: [Float]) -> [Float] {
+    var generator = SplitMix64(seed: 0x5752454E)
+    var values: [Float] = []
+    values.reserveCapacity(count * 3 * 32 * 32)
+    for _ in 0..<count {
+        for c in 0..<3 {
+            for _ in 0..<(32 * 32) { values.append((Float.random(in: 0...1, using: &generator) - mean[c]) / std[c]) }
+        }
+    }
+    return values
+}
+
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> Substring {
+        var s = self
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return s
+    }
+}
+
+enum Clock {
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+    }
+
+    static func format(_ seconds: Double) -> String {
+        seconds < 1 ? "\(Int(seconds * 1000)) ms" : "\(Double(Int(seconds * 10)) / 10) s"
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import WrenConvert
+import WrenImage
+
+/// A batch of normalized NCHW float32 images and a display name for each.
+struct InputBatch {
+    var values: [Float] = []
+    var names: [String] = []
+    var count: Int { names.count }
+}
+
+enum Inputs {
+    static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
+
+    static func fileExtension(_ path: String) -> String {
+        guard let dot = path.lastIndex(of: "."), !path[dot...].contains("/") else { return "" }
+        return path[path.index(after: dot)...].lowercased()
+    }
+
+    /// Loads `.npy` batches ([N,3,H,W] float32, already normalized) and image files (letterboxed to
+    /// `size` and normalized with `mean`/`std`), in the order given.
+    static func load(_ paths: [String], size: Int, mean: [Float], std: [Float]) throws -> InputBatch {
+        var batch = InputBatch()
+        for path in paths {
+            if fileExtension(path) == "npy" {
+                let array = try NumpyArray.read(path: path)
+                guard array.shape.count == 4, array.shape[1] == 3, array.shape[2] == size, array.shape[3] == size else {
+                    throw ValidationError("\(path): expected a float32 array of shape [N, 3, \(size), \(size)], got \(array.shape)")
+                }
+                batch.values += try array.floats()
+                batch.names += (0..<array.shape[0]).map { "\(path)[\($0)]" }
+            } else {
+                let image = try ImageDecoder.decode(path: path)
+                batch.values += try Preprocess.letterboxNormalize(image, size: size, mean: mean, std: std)
+                batch.names.append(path)
+            }
+        }
+        return batch
+    }
+
+    /// Expands folders into the image files they hold (sorted), keeps files as they are.
+    static func expandFolders(_ paths: [String]) throws -> [String] {
+        var result: [String] = []
+        for path in paths {
+            if FileSystem.isDirectory(path) {
+                let images = try FileSystem.listFiles(path).filter { imageExtensions.contains(fileExtension($0)) }
+                guard !images.isEmpty else { throw ValidationError("\(path): folder holds no .jpg/.jpeg images") }
+                result += images
+            } else {
+                result.append(path)
+            }
+        }
+        return result
+    }
+}

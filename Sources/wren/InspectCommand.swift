@@ -1,0 +1,73 @@
+import ArgumentParser
+import WrenCore
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a .wren file: version, architecture, metadata and every layer.",
+        discussion: """
+            Validates the whole file first (checksum, every offset and shape), then prints one row per
+            layer: operation, input → output shapes (C x H x W per image), kernel/stride, the output's
+            int8 scale and zero point, and the bytes of constant data the layer carries.
+
+            Example:
+              wren inspect model.wren
+            """)
+
+    @Argument(help: "The .wren file to describe.")
+    var model: String
+
+    func run() throws {
+        let bytes = try FileSystem.readBytes(model)
+        let loaded = try WrenModel(bytes: bytes)
+        let d = loaded.description
+        print("file:         \(model) (\(bytes.count) bytes, CRC-32 \(hex(d.checksum)))")
+        print("format:       .wren \(d.majorVersion).\(d.minorVersion)")
+        print("architecture: \(d.metadataValue("architecture") ?? "unknown"), \(d.numClasses) classes")
+        print("input:        3x\(d.input.height)x\(d.input.width) float32, mean \(d.input.mean), std \(d.input.std)")
+        let arena = ArenaPlan(model: d, maxBatch: 1)
+        print("arena:        \(arena.size) bytes at batch 1")
+        print("metadata:")
+        for entry in d.metadata {
+            let value = entry.key == "labels" ? entry.value.split(separator: "\n").joined(separator: ", ") : entry.value
+            print("  \(entry.key): \(value)")
+        }
+        print("")
+        let rows: [[String]] = d.layers.enumerated().map { index, layer in
+            let input = d.tensors[layer.input]
+            let output = layer.output.map { d.tensors[$0] }
+            let op: String
+            switch layer.op {
+            case .conv2d: op = "conv \(layer.kernelSize)x\(layer.kernelSize)/\(layer.stride)" + (layer.relu ? "+relu" : "") + (layer.residual != nil ? "+add" : "")
+            case .channelAffineReLU: op = "affine+relu"
+            case .averagePoolLinear: op = "avgpool+fc f32"
+            }
+            let constants = layer.weights.length + layer.bias.length + layer.multipliers.length + layer.shifts.length + layer.offsets.length
+            return [
+                "\(index)", output?.name ?? "logits", op, shape(input),
+                output.map(shape) ?? "\(d.numClasses)",
+                output.map { "\($0.scale)" } ?? "-", output.map { "\($0.zeroPoint)" } ?? "-", "\(constants)",
+            ]
+        }
+        printTable(header: ["#", "name", "op", "input", "output", "scale", "zp", "bytes"], rows: rows)
+    }
+
+    private func shape(_ t: TensorInfo) -> String { "\(t.channels)x\(t.height)x\(t.width)" }
+
+    private func hex(_ v: UInt32) -> String {
+        let digits = String(v, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
+
+func printTable(header: [String], rows: [[String]]) {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    for (index, row) in all.enumerated() {
+        print(row.enumerated().map { $0.element.padding(widths[$0.offset]) }.joined(separator: "  "))
+        if index == 0 { print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
+}
