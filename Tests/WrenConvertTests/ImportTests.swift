@@ -66,182 +66,185 @@ private func expectTinyTensors(_ tensors: [String: FloatTensor]) {
     #expect(tensors.count == 6)
 }
 
-// MARK: Fixture models written by tools/make_fixtures.py
+/// Whole-file checkpoint import: fixtures from torch, hostile files, hand-corrupted archives.
+@Suite struct ImportTests {
+    // MARK: Fixture models written by tools/make_fixtures.py
 
-@Test func everyFixtureModelMatchesTorch() throws {
-    let manifestData = try Data(contentsOf: ImportFixtures.models.appendingPathComponent("manifest.json"))
-    let manifest = try #require(try JSONSerialization.jsonObject(with: manifestData) as? [[String: Any]])
-    #expect(manifest.count >= 6)
-    for model in manifest {
-        let file = try #require(model["file"] as? String)
-        let tensorsFile = try #require(model["tensors"] as? String)
-        let checkpoint = try CheckpointLoader.load(path: ImportFixtures.models.appendingPathComponent(file).path)
-        #expect(checkpoint.sourceName == file)
-        let expectedData = try Data(contentsOf: ImportFixtures.models.appendingPathComponent(tensorsFile))
-        let expected = try #require(try JSONSerialization.jsonObject(with: expectedData) as? [String: [String: Any]])
-        var floatKeys = 0
-        for (key, reference) in expected {
-            let dtype = try #require(reference["dtype"] as? String)
-            guard dtype.hasPrefix("float") || dtype == "bfloat16" else {
-                #expect(checkpoint.tensors[key] == nil, "\(file): integer tensor \(key) should be left out")
-                continue
+    @Test func everyFixtureModelMatchesTorch() throws {
+        let manifestData = try Data(contentsOf: ImportFixtures.models.appendingPathComponent("manifest.json"))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: manifestData) as? [[String: Any]])
+        #expect(manifest.count >= 6)
+        for model in manifest {
+            let file = try #require(model["file"] as? String)
+            let tensorsFile = try #require(model["tensors"] as? String)
+            let checkpoint = try CheckpointLoader.load(path: ImportFixtures.models.appendingPathComponent(file).path)
+            #expect(checkpoint.sourceName == file)
+            let expectedData = try Data(contentsOf: ImportFixtures.models.appendingPathComponent(tensorsFile))
+            let expected = try #require(try JSONSerialization.jsonObject(with: expectedData) as? [String: [String: Any]])
+            var floatKeys = 0
+            for (key, reference) in expected {
+                let dtype = try #require(reference["dtype"] as? String)
+                guard dtype.hasPrefix("float") || dtype == "bfloat16" else {
+                    #expect(checkpoint.tensors[key] == nil, "\(file): integer tensor \(key) should be left out")
+                    continue
+                }
+                floatKeys += 1
+                guard let tensor = checkpoint.tensors[key] else {
+                    Issue.record("\(file): missing tensor \(key)")
+                    continue
+                }
+                #expect(tensor.shape == (reference["shape"] as? [Int]), "\(file): \(key) shape")
+                let sum = tensor.data.reduce(0.0) { $0 + Double($1) }
+                let expectedSum = try #require(reference["sum"] as? Double)
+                #expect(abs(sum - expectedSum) <= 1e-5 * max(abs(expectedSum), 1e-3), "\(file): \(key) sum \(sum) vs \(expectedSum)")
+                let first = try #require(reference["first"] as? [Double])
+                #expect(Array(tensor.data.prefix(first.count)) == first.map { Float($0) }, "\(file): \(key) first values")
             }
-            floatKeys += 1
-            guard let tensor = checkpoint.tensors[key] else {
-                Issue.record("\(file): missing tensor \(key)")
-                continue
+            #expect(checkpoint.tensors.count == floatKeys, "\(file): unexpected extra tensors")
+        }
+    }
+
+    @Test func trainingCheckpointYieldsOnlyTheModelStateDict() throws {
+        let checkpoint = try CheckpointLoader.load(path: ImportFixtures.models.appendingPathComponent("wrn16_1_c100_train.pth").path)
+        #expect(checkpoint.tensors["fc.weight"]?.shape == [100, 64])
+        #expect(checkpoint.tensors["conv1.weight"]?.shape == [16, 3, 3, 3])
+        // The SGD momentum buffers live under 'optimizer' and must not leak in.
+        #expect(checkpoint.tensors.keys.allSatisfy { $0.hasPrefix("conv1.") || $0.hasPrefix("block") || $0.hasPrefix("bn1.") || $0.hasPrefix("fc.") })
+    }
+
+    @Test func dataParallelPrefixIsStripped() throws {
+        let checkpoint = try CheckpointLoader.load(path: ImportFixtures.models.appendingPathComponent("wrn10_2_c10_module.pth").path)
+        #expect(!checkpoint.tensors.isEmpty)
+        #expect(checkpoint.tensors.keys.allSatisfy { !$0.hasPrefix("module.") })
+        #expect(checkpoint.tensors["block1.layer.0.convShortcut.weight"]?.shape == [32, 16, 1, 1])
+    }
+
+    @Test func checkpointDigestIsTheFileSHA256() throws {
+        let path = ImportFixtures.models.appendingPathComponent("wrn10_1_c10.pth").path
+        let checkpoint = try CheckpointLoader.load(path: path)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(checkpoint.sha256 == sha256Hex(bytes))
+        #expect(checkpoint.sha256.count == 64)
+    }
+
+    // MARK: Hostile and unsupported files (tools/make_hostile_fixtures.py)
+
+    @Test func hostilePicklesAreRefusedWithoutRunningAnything() throws {
+        let marker = "/tmp/wren_pwned"
+        try? FileManager.default.removeItem(atPath: marker)
+        let cases: [(file: String, module: String, name: String, offset: Int)] = [
+            ("os_system.pkl", "posix", "system", 2),
+            ("eval_builtin.pkl", "builtins", "eval", 2),
+        ]
+        for hostile in cases {
+            let bytes = [UInt8](try Data(contentsOf: ImportFixtures.hostile.appendingPathComponent(hostile.file)))
+            #expect(throws: ImportError.pickleGlobalNotAllowed(module: hostile.module, name: hostile.name, offset: hostile.offset)) {
+                try Unpickler.parse(bytes)
             }
-            #expect(tensor.shape == (reference["shape"] as? [Int]), "\(file): \(key) shape")
-            let sum = tensor.data.reduce(0.0) { $0 + Double($1) }
-            let expectedSum = try #require(reference["sum"] as? Double)
-            #expect(abs(sum - expectedSum) <= 1e-5 * max(abs(expectedSum), 1e-3), "\(file): \(key) sum \(sum) vs \(expectedSum)")
-            let first = try #require(reference["first"] as? [Double])
-            #expect(Array(tensor.data.prefix(first.count)) == first.map { Float($0) }, "\(file): \(key) first values")
+            // Through the loader a bare pickle is refused before any unpickling.
+            let error = loadError(ImportFixtures.hostile.appendingPathComponent(hostile.file).path)
+            #expect(error == .unsupportedPickleFile(file: hostile.file))
         }
-        #expect(checkpoint.tensors.count == floatKeys, "\(file): unexpected extra tensors")
+
+        let error = try #require(loadError(ImportFixtures.hostile.appendingPathComponent("os_system.pth").path))
+        #expect(error.root == .pickleGlobalNotAllowed(module: "posix", name: "system", offset: 201))
+        #expect(error.description.contains("os_system.pth"))
+        #expect(error.description.contains("archive/data.pkl"))
+        #expect(error.description.contains("global 'posix.system' is not allowed (offset 201)"))
+        #expect(!FileManager.default.fileExists(atPath: marker))
     }
-}
 
-@Test func trainingCheckpointYieldsOnlyTheModelStateDict() throws {
-    let checkpoint = try CheckpointLoader.load(path: ImportFixtures.models.appendingPathComponent("wrn16_1_c100_train.pth").path)
-    #expect(checkpoint.tensors["fc.weight"]?.shape == [100, 64])
-    #expect(checkpoint.tensors["conv1.weight"]?.shape == [16, 3, 3, 3])
-    // The SGD momentum buffers live under 'optimizer' and must not leak in.
-    #expect(checkpoint.tensors.keys.allSatisfy { $0.hasPrefix("conv1.") || $0.hasPrefix("block") || $0.hasPrefix("bn1.") || $0.hasPrefix("fc.") })
-}
+    @Test func legacyTorchFormatGetsTheResaveAdvice() {
+        let error = loadError(ImportFixtures.hostile.appendingPathComponent("legacy_format.pth").path)
+        #expect(error == .legacyTorchFormat(file: "legacy_format.pth"))
+        #expect(error?.description.contains(
+            "legacy (pre-1.6) torch.save format: re-save with torch.save(..., _use_new_zipfile_serialization=True)") == true)
+    }
 
-@Test func dataParallelPrefixIsStripped() throws {
-    let checkpoint = try CheckpointLoader.load(path: ImportFixtures.models.appendingPathComponent("wrn10_2_c10_module.pth").path)
-    #expect(!checkpoint.tensors.isEmpty)
-    #expect(checkpoint.tensors.keys.allSatisfy { !$0.hasPrefix("module.") })
-    #expect(checkpoint.tensors["block1.layer.0.convShortcut.weight"]?.shape == [32, 16, 1, 1])
-}
+    @Test func filesThatAreNotCheckpointsAreNamed() throws {
+        #expect(loadError("/nonexistent/wren/model.pth").map { if case .unreadableFile = $0 { true } else { false } } == true)
 
-@Test func checkpointDigestIsTheFileSHA256() throws {
-    let path = ImportFixtures.models.appendingPathComponent("wrn10_1_c10.pth").path
-    let checkpoint = try CheckpointLoader.load(path: path)
-    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-    #expect(checkpoint.sha256 == sha256Hex(bytes))
-    #expect(checkpoint.sha256.count == 64)
-}
+        let text = try ImportFixtures.temporaryFile(named: "notes.pth", bytes: Array("hello, world".utf8))
+        #expect(loadError(text) == .unrecognizedFormat(file: "notes.pth", firstBytes: "68 65 6c 6c 6f 2c 20 77"))
 
-// MARK: Hostile and unsupported files (tools/make_hostile_fixtures.py)
+        let brokenZip = try ImportFixtures.temporaryFile(named: "broken.pth", bytes: [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 7, count: 60))
+        #expect(loadError(brokenZip).map { if case .invalidZip(file: "broken.pth", _) = $0 { true } else { false } } == true)
 
-@Test func hostilePicklesAreRefusedWithoutRunningAnything() throws {
-    let marker = "/tmp/wren_pwned"
-    try? FileManager.default.removeItem(atPath: marker)
-    let cases: [(file: String, module: String, name: String, offset: Int)] = [
-        ("os_system.pkl", "posix", "system", 2),
-        ("eval_builtin.pkl", "builtins", "eval", 2),
-    ]
-    for hostile in cases {
-        let bytes = [UInt8](try Data(contentsOf: ImportFixtures.hostile.appendingPathComponent(hostile.file)))
-        #expect(throws: ImportError.pickleGlobalNotAllowed(module: hostile.module, name: hostile.name, offset: hostile.offset)) {
-            try Unpickler.parse(bytes)
+        let noPickle = try ImportFixtures.temporaryFile(
+            named: "nopickle.pth", bytes: ImportFixtures.storedZip([("tiny/version", Array("3\n".utf8))]))
+        #expect(loadError(noPickle) == .missingDataPickle(file: "nopickle.pth", entries: ["tiny/version"]))
+
+        let twoPickles = try ImportFixtures.temporaryFile(
+            named: "two.pth", bytes: ImportFixtures.storedZip([("a/data.pkl", tinyPickle), ("b/data.pkl", tinyPickle)]))
+        #expect(loadError(twoPickles) == .ambiguousDataPickle(file: "two.pth", candidates: ["a/data.pkl", "b/data.pkl"]))
+    }
+
+    // MARK: A tiny checkpoint assembled from torch's own bytes
+
+    @Test func tinyCheckpointCoversDtypesViewsAndParameters() throws {
+        let bytes = tinyCheckpoint()
+        let path = try ImportFixtures.temporaryFile(named: "tiny.pth", bytes: bytes)
+        let checkpoint = try CheckpointLoader.load(path: path)
+        expectTinyTensors(checkpoint.tensors)
+        #expect(checkpoint.sourceName == "tiny.pth")
+        #expect(checkpoint.sha256 == sha256Hex(bytes))
+    }
+
+    @Test func bigEndianByteOrderIsHonoured() throws {
+        let path = try ImportFixtures.temporaryFile(named: "tiny-be.pth", bytes: tinyCheckpoint(byteOrder: "big", bigEndian: true))
+        expectTinyTensors(try CheckpointLoader.load(path: path).tensors)
+        // Without a byteorder entry the storages are little-endian, as torch wrote before it had one.
+        let noOrder = try ImportFixtures.temporaryFile(named: "tiny-noorder.pth", bytes: tinyCheckpoint(byteOrder: nil))
+        expectTinyTensors(try CheckpointLoader.load(path: noOrder).tensors)
+        let weird = try ImportFixtures.temporaryFile(named: "tiny-weird.pth", bytes: tinyCheckpoint(byteOrder: "middle"))
+        #expect(loadError(weird) == .unsupportedByteOrder(file: "tiny-weird.pth", value: "middle"))
+    }
+
+    @Test func truncatedDataPickleIsAnErrorAtEveryCut() throws {
+        for length in stride(from: 0, to: tinyPickle.count, by: 3) {
+            let path = try ImportFixtures.temporaryFile(
+                named: "cut\(length).pth", bytes: tinyCheckpoint(pickle: Array(tinyPickle[..<length])))
+            let error = loadError(path)
+            #expect(error?.root == .pickleTruncated(offset: length) || error.map { if case .pickleTruncated = $0.root { true } else { false } } == true,
+                    "cut at \(length): \(String(describing: error))")
+            #expect(error?.description.contains("tiny/data.pkl") == true)
         }
-        // Through the loader a bare pickle is refused before any unpickling.
-        let error = loadError(ImportFixtures.hostile.appendingPathComponent(hostile.file).path)
-        #expect(error == .unsupportedPickleFile(file: hostile.file))
     }
 
-    let error = try #require(loadError(ImportFixtures.hostile.appendingPathComponent("os_system.pth").path))
-    #expect(error.root == .pickleGlobalNotAllowed(module: "posix", name: "system", offset: 201))
-    #expect(error.description.contains("os_system.pth"))
-    #expect(error.description.contains("archive/data.pkl"))
-    #expect(error.description.contains("global 'posix.system' is not allowed (offset 201)"))
-    #expect(!FileManager.default.fileExists(atPath: marker))
-}
+    @Test func storageShorterThanItsViewIsRejected() throws {
+        // Storage "0" says 5 elements and holds 5, but "f" is a [2, 3] view reaching element 5.
+        var pickle = tinyPickle
+        for offset in tinyNumelOfStorage0 { pickle[offset] = 5 }
+        let shortStorage = Array(ImportFixtures.bytes(fromHex: tinyStorages[0].hex).prefix(20))
+        let short = try ImportFixtures.temporaryFile(named: "short.pth", bytes: tinyCheckpoint(pickle: pickle, storage0: shortStorage))
+        #expect(loadError(short)?.root == .tensorOutOfBounds(key: "f", storage: "0", lastIndex: 5, storageCount: 5))
 
-@Test func legacyTorchFormatGetsTheResaveAdvice() {
-    let error = loadError(ImportFixtures.hostile.appendingPathComponent("legacy_format.pth").path)
-    #expect(error == .legacyTorchFormat(file: "legacy_format.pth"))
-    #expect(error?.description.contains(
-        "legacy (pre-1.6) torch.save format: re-save with torch.save(..., _use_new_zipfile_serialization=True)") == true)
-}
+        // Storage offset 1 pushes the same view one element past the end.
+        var shifted = tinyPickle
+        shifted[tinyOffsetOfF] = 1
+        let shiftedPath = try ImportFixtures.temporaryFile(named: "shifted.pth", bytes: tinyCheckpoint(pickle: shifted))
+        #expect(loadError(shiftedPath)?.root == .tensorOutOfBounds(key: "f", storage: "0", lastIndex: 6, storageCount: 6))
 
-@Test func filesThatAreNotCheckpointsAreNamed() throws {
-    #expect(loadError("/nonexistent/wren/model.pth").map { if case .unreadableFile = $0 { true } else { false } } == true)
+        // The pickle says 6 floats (24 bytes) but the entry holds 20.
+        let mismatch = try ImportFixtures.temporaryFile(named: "mismatch.pth", bytes: tinyCheckpoint(storage0: shortStorage))
+        #expect(loadError(mismatch)?.root == .storageSizeMismatch(key: "f", storage: "0", expectedBytes: 24, foundBytes: 20))
 
-    let text = try ImportFixtures.temporaryFile(named: "notes.pth", bytes: Array("hello, world".utf8))
-    #expect(loadError(text) == .unrecognizedFormat(file: "notes.pth", firstBytes: "68 65 6c 6c 6f 2c 20 77"))
-
-    let brokenZip = try ImportFixtures.temporaryFile(named: "broken.pth", bytes: [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 7, count: 60))
-    #expect(loadError(brokenZip).map { if case .invalidZip(file: "broken.pth", _) = $0 { true } else { false } } == true)
-
-    let noPickle = try ImportFixtures.temporaryFile(
-        named: "nopickle.pth", bytes: ImportFixtures.storedZip([("tiny/version", Array("3\n".utf8))]))
-    #expect(loadError(noPickle) == .missingDataPickle(file: "nopickle.pth", entries: ["tiny/version"]))
-
-    let twoPickles = try ImportFixtures.temporaryFile(
-        named: "two.pth", bytes: ImportFixtures.storedZip([("a/data.pkl", tinyPickle), ("b/data.pkl", tinyPickle)]))
-    #expect(loadError(twoPickles) == .ambiguousDataPickle(file: "two.pth", candidates: ["a/data.pkl", "b/data.pkl"]))
-}
-
-// MARK: A tiny checkpoint assembled from torch's own bytes
-
-@Test func tinyCheckpointCoversDtypesViewsAndParameters() throws {
-    let bytes = tinyCheckpoint()
-    let path = try ImportFixtures.temporaryFile(named: "tiny.pth", bytes: bytes)
-    let checkpoint = try CheckpointLoader.load(path: path)
-    expectTinyTensors(checkpoint.tensors)
-    #expect(checkpoint.sourceName == "tiny.pth")
-    #expect(checkpoint.sha256 == sha256Hex(bytes))
-}
-
-@Test func bigEndianByteOrderIsHonoured() throws {
-    let path = try ImportFixtures.temporaryFile(named: "tiny-be.pth", bytes: tinyCheckpoint(byteOrder: "big", bigEndian: true))
-    expectTinyTensors(try CheckpointLoader.load(path: path).tensors)
-    // Without a byteorder entry the storages are little-endian, as torch wrote before it had one.
-    let noOrder = try ImportFixtures.temporaryFile(named: "tiny-noorder.pth", bytes: tinyCheckpoint(byteOrder: nil))
-    expectTinyTensors(try CheckpointLoader.load(path: noOrder).tensors)
-    let weird = try ImportFixtures.temporaryFile(named: "tiny-weird.pth", bytes: tinyCheckpoint(byteOrder: "middle"))
-    #expect(loadError(weird) == .unsupportedByteOrder(file: "tiny-weird.pth", value: "middle"))
-}
-
-@Test func truncatedDataPickleIsAnErrorAtEveryCut() throws {
-    for length in stride(from: 0, to: tinyPickle.count, by: 3) {
-        let path = try ImportFixtures.temporaryFile(
-            named: "cut\(length).pth", bytes: tinyCheckpoint(pickle: Array(tinyPickle[..<length])))
-        let error = loadError(path)
-        #expect(error?.root == .pickleTruncated(offset: length) || error.map { if case .pickleTruncated = $0.root { true } else { false } } == true,
-                "cut at \(length): \(String(describing: error))")
-        #expect(error?.description.contains("tiny/data.pkl") == true)
+        // A storage entry missing altogether.
+        let missing = try ImportFixtures.temporaryFile(named: "missing.pth", bytes: tinyCheckpoint(dropStorage: "2"))
+        #expect(loadError(missing)?.root == .missingEntry(file: "missing.pth", entry: "tiny/data/2"))
     }
-}
 
-@Test func storageShorterThanItsViewIsRejected() throws {
-    // Storage "0" says 5 elements and holds 5, but "f" is a [2, 3] view reaching element 5.
-    var pickle = tinyPickle
-    for offset in tinyNumelOfStorage0 { pickle[offset] = 5 }
-    let shortStorage = Array(ImportFixtures.bytes(fromHex: tinyStorages[0].hex).prefix(20))
-    let short = try ImportFixtures.temporaryFile(named: "short.pth", bytes: tinyCheckpoint(pickle: pickle, storage0: shortStorage))
-    #expect(loadError(short)?.root == .tensorOutOfBounds(key: "f", storage: "0", lastIndex: 5, storageCount: 5))
+    @Test func stateDictIsFoundUnderModelAndStateDict() throws {
+        // {"model": {"state_dict": <tiny dict>}}: the tiny pickle's body between PROTO and STOP, wrapped.
+        let body = Array(tinyPickle[2..<(tinyPickle.count - 1)])
+        let nested: [UInt8] = [0x80, 0x02, 0x7D, 0x8C, 5] + Array("model".utf8) + [0x7D, 0x8C, 10] + Array("state_dict".utf8)
+            + body + [0x73, 0x73, 0x2E]
+        let path = try ImportFixtures.temporaryFile(named: "nested.pth", bytes: tinyCheckpoint(pickle: nested))
+        expectTinyTensors(try CheckpointLoader.load(path: path).tensors)
 
-    // Storage offset 1 pushes the same view one element past the end.
-    var shifted = tinyPickle
-    shifted[tinyOffsetOfF] = 1
-    let shiftedPath = try ImportFixtures.temporaryFile(named: "shifted.pth", bytes: tinyCheckpoint(pickle: shifted))
-    #expect(loadError(shiftedPath)?.root == .tensorOutOfBounds(key: "f", storage: "0", lastIndex: 6, storageCount: 6))
-
-    // The pickle says 6 floats (24 bytes) but the entry holds 20.
-    let mismatch = try ImportFixtures.temporaryFile(named: "mismatch.pth", bytes: tinyCheckpoint(storage0: shortStorage))
-    #expect(loadError(mismatch)?.root == .storageSizeMismatch(key: "f", storage: "0", expectedBytes: 24, foundBytes: 20))
-
-    // A storage entry missing altogether.
-    let missing = try ImportFixtures.temporaryFile(named: "missing.pth", bytes: tinyCheckpoint(dropStorage: "2"))
-    #expect(loadError(missing)?.root == .missingEntry(file: "missing.pth", entry: "tiny/data/2"))
-}
-
-@Test func stateDictIsFoundUnderModelAndStateDict() throws {
-    // {"model": {"state_dict": <tiny dict>}}: the tiny pickle's body between PROTO and STOP, wrapped.
-    let body = Array(tinyPickle[2..<(tinyPickle.count - 1)])
-    let nested: [UInt8] = [0x80, 0x02, 0x7D, 0x8C, 5] + Array("model".utf8) + [0x7D, 0x8C, 10] + Array("state_dict".utf8)
-        + body + [0x73, 0x73, 0x2E]
-    let path = try ImportFixtures.temporaryFile(named: "nested.pth", bytes: tinyCheckpoint(pickle: nested))
-    expectTinyTensors(try CheckpointLoader.load(path: path).tensors)
-
-    // {"epoch": 3}: no tensors anywhere.
-    let epochOnly: [UInt8] = [0x80, 0x02, 0x7D, 0x8C, 5] + Array("epoch".utf8) + [0x4B, 3, 0x73, 0x2E]
-    let epochPath = try ImportFixtures.temporaryFile(named: "epoch.pth", bytes: tinyCheckpoint(pickle: epochOnly))
-    #expect(loadError(epochPath) == .noStateDict(file: "epoch.pth", topLevelKeys: ["'epoch'"]))
+        // {"epoch": 3}: no tensors anywhere.
+        let epochOnly: [UInt8] = [0x80, 0x02, 0x7D, 0x8C, 5] + Array("epoch".utf8) + [0x4B, 3, 0x73, 0x2E]
+        let epochPath = try ImportFixtures.temporaryFile(named: "epoch.pth", bytes: tinyCheckpoint(pickle: epochOnly))
+        #expect(loadError(epochPath) == .noStateDict(file: "epoch.pth", topLevelKeys: ["epoch"]))
+    }
 }

@@ -79,7 +79,12 @@ enum TorchCheckpoint {
         }
         if let found = search(root, depth: 0) { return found }
         var keys: [String] = []
-        if case .dict(let entries) = root.withoutBuild { keys = entries.map { $0.key.summary } }
+        if case .dict(let entries) = root.withoutBuild {
+            keys = entries.map { entry in
+                if case .string(let text) = entry.key { return text }
+                return entry.key.summary
+            }
+        }
         throw .noStateDict(file: fileName, topLevelKeys: keys)
     }
 
@@ -102,7 +107,14 @@ enum TorchCheckpoint {
         // arithmetic inside the bounds checked above whatever value the file holds.
         let strides = zip(shape, reference.strides).map { extent, stride in extent == 1 ? 0 : stride }
         var values = [Float](repeating: 0, count: count)
+        let rowMajor = Self.isRowMajor(shape: shape, strides: strides)
         storage.withUnsafeBytes { raw in
+            if rowMajor {
+                for position in 0..<count {
+                    values[position] = type.floatValue(in: raw, at: reference.storageOffset + position, bigEndian: bigEndian)
+                }
+                return
+            }
             // Odometer over the multi-index; `index` tracks the storage position incrementally.
             var counter = [Int](repeating: 0, count: shape.count)
             var index = reference.storageOffset
@@ -120,6 +132,16 @@ enum TorchCheckpoint {
             }
         }
         return FloatTensor(shape: shape, data: values)
+    }
+
+    /// True when `strides` walk the storage densely in row-major order (axes of extent 1 excepted).
+    static func isRowMajor(shape: [Int], strides: [Int]) -> Bool {
+        var expected = 1
+        for axis in shape.indices.reversed() where shape[axis] != 1 {
+            if strides[axis] != expected { return false }
+            expected *= shape[axis]
+        }
+        return true
     }
 }
 
