@@ -2,7 +2,7 @@
 /// `SaturatingRoundingDoublingHighMul` then `RoundingDivideByPOT`. Every `.wren` v1 file assumes it
 /// (the file's rounding-rule field is 1). All functions are total: no input traps.
 
-/// `round(a * b / 2^31)` with ties away from zero, saturating the single overflow case.
+/// `round(a * b / 2^31)`, exact ties rounded toward +∞ (gemmlowp's nudge: -0.5 → 0), saturating the single overflow case.
 @inlinable
 public func saturatingRoundingDoublingHighMul(_ a: Int32, _ b: Int32) -> Int32 {
     if a == b && a == Int32.min { return Int32.max }

@@ -1,0 +1,179 @@
+import Testing
+@testable import WrenCore
+
+/// The arena planner on random layer graphs: tensors alive at the same time never share bytes,
+/// `retainActivations` keeps every tensor apart, and the reported size covers everything.
+@Suite struct ArenaPlanTests {
+    static func tensor(_ name: String, _ channels: Int, _ height: Int, _ width: Int) -> TensorInfo {
+        TensorInfo(name: name, channels: channels, height: height, width: width, scale: 0.05, zeroPoint: 0)
+    }
+
+    static func layer(_ op: LayerOp, input: Int, output: Int?, residual: Int? = nil, kernel: Int = 1, outChannels: Int) -> LayerInfo {
+        LayerInfo(
+            op: op, input: input, output: output, residual: residual, kernelSize: kernel, stride: 1, padding: 0,
+            relu: false, residualMultiplier: QuantizedMultiplier(multiplier: 0, rightShift: 0), outChannels: outChannels,
+            weights: .empty, bias: .empty, multipliers: .empty, shifts: .empty, offsets: .empty)
+    }
+
+    static func model(tensors: [TensorInfo], layers: [LayerInfo], classes: Int = 10) -> ModelDescription {
+        let input = InputInfo(channels: tensors[0].channels, height: tensors[0].height, width: tensors[0].width,
+                              mean: [0, 0, 0], std: [1, 1, 1], tensor: 0)
+        return ModelDescription(majorVersion: 1, minorVersion: 0, fileLength: 0, checksum: 0, input: input,
+                                numClasses: classes, metadata: [], tensors: tensors, layers: layers)
+    }
+
+    /// A graph in the shape of a pre-activation WRN: stem, blocks of affine → conv → conv + residual
+    /// (with a shortcut conv when the width or size changes), final affine, classifier.
+    static func wideResNetShaped(blocksPerGroup: Int, width: Int) -> ModelDescription {
+        var tensors = [tensor("input", 3, 32, 32)]
+        var layers: [LayerInfo] = []
+        func add(_ op: LayerOp, _ input: Int, _ shape: (Int, Int, Int), residual: Int? = nil, kernel: Int = 3) -> Int {
+            tensors.append(tensor("t\(tensors.count)", shape.0, shape.1, shape.2))
+            layers.append(layer(op, input: input, output: tensors.count - 1, residual: residual, kernel: kernel, outChannels: shape.0))
+            return tensors.count - 1
+        }
+        var stream = add(.conv2d, 0, (16, 32, 32))
+        var shape = (16, 32, 32)
+        for group in 0..<3 {
+            for block in 0..<blocksPerGroup {
+                let activated = add(.channelAffineReLU, stream, shape, kernel: 1)
+                let size = group > 0 && block == 0 ? shape.1 / 2 : shape.1
+                let outShape = ((16 << group) * width, size, size)
+                let hidden = add(.conv2d, activated, outShape)
+                var residual = stream
+                if outShape != shape { residual = add(.conv2d, activated, outShape, kernel: 1) }
+                stream = add(.conv2d, hidden, outShape, residual: residual)
+                shape = outShape
+            }
+        }
+        let features = add(.channelAffineReLU, stream, shape, kernel: 1)
+        layers.append(layer(.averagePoolLinear, input: features, output: nil, outChannels: 10))
+        return model(tensors: tensors, layers: layers)
+    }
+
+    /// Any topologically ordered graph: each layer reads recent (sometimes old) tensors, some outputs
+    /// are never read, and a few tensors are produced by nobody.
+    static func randomGraph(_ rng: inout SplitMix64) -> ModelDescription {
+        var tensors = [tensor("input", 3, Int.random(in: 1...16, using: &rng), Int.random(in: 1...16, using: &rng))]
+        var produced = [0]
+        var layers: [LayerInfo] = []
+        func pick() -> Int {
+            Int.random(in: 0..<4, using: &rng) == 0 ? produced.randomElement(using: &rng)! : produced[max(0, produced.count - Int.random(in: 1...3, using: &rng))]
+        }
+        for _ in 0..<Int.random(in: 0...30, using: &rng) {
+            let input = pick()
+            let residual: Int? = Int.random(in: 0..<3, using: &rng) == 0 ? pick() : nil
+            let channels = Int.random(in: 1...64, using: &rng)
+            if Int.random(in: 0..<8, using: &rng) == 0 {
+                tensors.append(tensor("orphan\(tensors.count)", channels, 3, 3))  // no layer produces it
+            }
+            tensors.append(tensor("t\(tensors.count)", channels, Int.random(in: 1...16, using: &rng), Int.random(in: 1...16, using: &rng)))
+            let op: LayerOp = Bool.random(using: &rng) ? .conv2d : .channelAffineReLU
+            layers.append(layer(op, input: input, output: tensors.count - 1, residual: residual,
+                                kernel: op == .conv2d ? [1, 3, 5].randomElement(using: &rng)! : 1, outChannels: channels))
+            produced.append(tensors.count - 1)
+        }
+        layers.append(layer(.averagePoolLinear, input: pick(), output: nil, outChannels: 10))
+        return model(tensors: tensors, layers: layers)
+    }
+
+    /// Every violation of the plan's guarantees, described; empty when the plan is sound.
+    static func violations(_ model: ModelDescription, maxBatch: Int, retain: Bool) -> [String] {
+        let plan = ArenaPlan(model: model, maxBatch: maxBatch, retainActivations: retain)
+        var problems: [String] = []
+        let count = model.tensors.count
+        // Lifetime of a tensor: [producing layer, last reading layer], the input produced at -1.
+        var producer = [Int?](repeating: nil, count: count)
+        producer[model.input.tensor] = -1
+        for (index, layer) in model.layers.enumerated() { if let output = layer.output { producer[output] = index } }
+        var lastUse = producer.map { $0 ?? Int.min }
+        for (index, layer) in model.layers.enumerated() {
+            for read in [layer.input, layer.residual].compactMap({ $0 }) { lastUse[read] = max(lastUse[read], index) }
+        }
+        var ranges: [(tensor: Int, start: Int, end: Int)] = []
+        guard plan.tensorOffsets.count == count else { return ["\(plan.tensorOffsets.count) offsets for \(count) tensors"] }
+        for t in 0..<count {
+            guard producer[t] != nil else {
+                if plan.tensorOffsets[t] != nil { problems.append("tensor \(t) is produced by no layer but has an offset") }
+                continue
+            }
+            guard let offset = plan.tensorOffsets[t] else {
+                problems.append("tensor \(t) is produced but has no offset")
+                continue
+            }
+            let end = offset + model.tensors[t].elementCount * maxBatch
+            if offset < 0 || offset % WrenFormat.alignment != 0 { problems.append("tensor \(t) offset \(offset) is not 64-aligned") }
+            if end > plan.scratchOffset || end > plan.size { problems.append("tensor \(t) ends at \(end), beyond scratch \(plan.scratchOffset) / size \(plan.size)") }
+            ranges.append((t, offset, end))
+        }
+        for a in 0..<ranges.count {
+            for b in (a + 1)..<max(a + 1, ranges.count) {
+                let (x, y) = (ranges[a], ranges[b])
+                let (xStart, yStart) = (producer[x.tensor]!, producer[y.tensor]!)
+                let (xEnd, yEnd) = (max(lastUse[x.tensor], xStart), max(lastUse[y.tensor], yStart))
+                let alive = retain || (xStart <= yEnd && yStart <= xEnd)
+                if alive && x.start < y.end && y.start < x.end {
+                    problems.append("tensors \(x.tensor) [\(xStart), \(xEnd)] and \(y.tensor) [\(yStart), \(yEnd)] are alive together "
+                        + "but share bytes: \(x.start)..<\(x.end) and \(y.start)..<\(y.end)")
+                }
+            }
+        }
+        var scratch = 0
+        for layer in model.layers {
+            let input = model.tensors[layer.input]
+            switch layer.op {
+            case .conv2d: scratch = max(scratch, 4 * layer.kernelSize * layer.kernelSize * input.channels)
+            case .channelAffineReLU: break
+            case .averagePoolLinear: scratch = max(scratch, 4 * input.channels)
+            }
+        }
+        if plan.scratchOffset % WrenFormat.alignment != 0 { problems.append("scratch offset \(plan.scratchOffset) is not 64-aligned") }
+        if plan.scratchSize < scratch { problems.append("scratch holds \(plan.scratchSize) bytes, \(scratch) needed") }
+        if plan.size < plan.scratchOffset + plan.scratchSize { problems.append("size \(plan.size) is below the scratch end") }
+        return problems
+    }
+
+    @Test(arguments: [false, true])
+    func randomGraphsGetSoundPlans(retain: Bool) {
+        var rng = SplitMix64(seed: retain ? 0x5245_5441 : 0x5245_5553)
+        for index in 0..<400 {
+            let model = Self.randomGraph(&rng)
+            let batch = [1, 2, 3, 8].randomElement(using: &rng)!
+            let problems = Self.violations(model, maxBatch: batch, retain: retain)
+            #expect(problems.isEmpty, "graph \(index) (\(model.layers.count) layers, batch \(batch)): \(problems.prefix(3))")
+        }
+    }
+
+    @Test(arguments: [(1, 1), (2, 4), (4, 1)])
+    func wideResNetShapedGraphsGetSoundPlans(blocks: Int, width: Int) {
+        let model = Self.wideResNetShaped(blocksPerGroup: blocks, width: width)
+        for batch in [1, 5] {
+            for retain in [false, true] {
+                let problems = Self.violations(model, maxBatch: batch, retain: retain)
+                #expect(problems.isEmpty, "batch \(batch) retain \(retain): \(problems.prefix(3))")
+            }
+        }
+    }
+
+    /// Reuse is the point of planning: a deep network needs a few live tensors, not all of them.
+    @Test func reusePlansAreSmallerThanRetainedOnes() {
+        let model = Self.wideResNetShaped(blocksPerGroup: 4, width: 2)
+        let reused = ArenaPlan(model: model, maxBatch: 2)
+        let retained = ArenaPlan(model: model, maxBatch: 2, retainActivations: true)
+        let total = model.tensors.reduce(0) { $0 + $1.elementCount * 2 }
+        #expect(retained.scratchOffset >= total)
+        // At most the input, the stream, the activated stream and a hidden tensor live at once (4 of the largest).
+        let largest = model.tensors.map { $0.elementCount * 2 }.max()!
+        #expect(reused.scratchOffset <= 4 * largest)
+        #expect(reused.size < retained.size)
+    }
+
+    @Test func batchScalesTheTensorRegion() {
+        let model = Self.wideResNetShaped(blocksPerGroup: 1, width: 1)
+        let one = ArenaPlan(model: model, maxBatch: 1)
+        let four = ArenaPlan(model: model, maxBatch: 4)
+        #expect(four.scratchOffset >= 4 * model.tensors.map(\.elementCount).max()!)
+        #expect(four.scratchOffset > one.scratchOffset)
+        #expect(four.scratchSize == one.scratchSize)
+    }
+}
