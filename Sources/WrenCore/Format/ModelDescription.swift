@@ -115,7 +115,8 @@ public struct ModelDescription: Sendable, Equatable {
     public static func == (a: ModelDescription, b: ModelDescription) -> Bool {
         a.majorVersion == b.majorVersion && a.minorVersion == b.minorVersion && a.fileLength == b.fileLength
             && a.checksum == b.checksum && a.input == b.input && a.numClasses == b.numClasses
-            && a.metadata.map(\.key) == b.metadata.map(\.key) && a.metadata.map(\.value) == b.metadata.map(\.value)
+            && a.metadata.map({ $0.key }) == b.metadata.map({ $0.key })
+            && a.metadata.map({ $0.value }) == b.metadata.map({ $0.value })
             && a.tensors == b.tensors && a.layers == b.layers
     }
 

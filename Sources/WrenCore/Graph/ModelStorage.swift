@@ -13,6 +13,12 @@ final class ModelStorage: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: memory, count: source.count)
     }
 
+    /// Takes ownership of `memory` (allocated with `WrenFormat.alignment`), of which `count` bytes are used.
+    init(adopting memory: UnsafeMutableRawPointer, count: Int) {
+        owned = memory
+        bytes = UnsafeRawBufferPointer(start: memory, count: count)
+    }
+
     init(borrowing source: UnsafeRawBufferPointer) {
         owned = nil
         bytes = source
