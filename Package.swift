@@ -46,5 +46,6 @@ let package = Package(
         .testTarget(name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenConvert"], path: "Tests/WrenReferenceTests"),
         .testTarget(name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference"], path: "Tests/WrenConvertTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
+        .testTarget(name: "WrenCLITests", dependencies: ["wren"], path: "Tests/WrenCLITests"),
     ]
 )

@@ -50,7 +50,13 @@ struct Convert: ParsableCommand {
             throw ValidationError("the output file should end in .wren (got '\(output)')")
         }
         _ = try parseTriple(mean, name: "--mean")
-        _ = try parseTriple(std, name: "--std")
+        let deviations = try parseTriple(std, name: "--std")
+        guard deviations.allSatisfy({ $0 > 0 }) else { throw ValidationError("--std values must be positive (got '\(std)')") }
+        for input in [checkpoint, calibration].compactMap({ $0 }) where FileSystem.sameFile(input, output) {
+            throw ValidationError("-o \(output) would overwrite the input \(input)")
+        }
+        let folder = FileSystem.parentFolder(output)
+        guard FileSystem.isDirectory(folder) else { throw ValidationError("-o: folder '\(folder)' does not exist") }
     }
 
     func run() throws {
@@ -60,7 +66,7 @@ struct Convert: ParsableCommand {
         options.std = try parseTriple(std, name: "--std")
         if let labels { options.labels = try parseLabels(labels) }
 
-        let loaded = try CheckpointLoader.load(path: checkpoint)
+        let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
         var batch: InputBatch
         if let calibration {
             batch = try Inputs.load(Inputs.expandFolders([calibration]), size: 32, mean: options.mean, std: options.std)
@@ -71,9 +77,9 @@ struct Convert: ParsableCommand {
                                names: (0..<64).map { "synthetic\($0)" })
             options.calibrationSource = "synthetic uniform noise"
         }
-        let result = try Converter.convert(
+        let result = try about(checkpoint) { try Converter.convert(
             checkpoint: loaded, calibration: batch.values, count: batch.count, options: options,
-            progress: { Diagnostics.progress("calibrating", $0, $1) })
+            progress: { Diagnostics.progress("calibrating", $0, $1) }) }
         var inputs = [checkpoint]
         if let calibration { inputs.append(calibration) }
         try AtomicFile.write(result.bytes, to: output, refusingToOverwrite: inputs)

@@ -14,8 +14,9 @@ enum FileSystem {
     }
 
     static func readBytes(_ path: String) throws -> [UInt8] {
+        if isDirectory(path) { throw CLIError("\(path): is a folder, not a file") }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("\(path): cannot read file (missing or unreadable)")
+            throw CLIError(exists(path) ? "\(path): cannot read file (permission denied?)" : "\(path): no such file")
         }
         return [UInt8](data)
     }
@@ -32,5 +33,23 @@ enum FileSystem {
 extension FileSystem {
     static func exists(_ path: String) -> Bool {
         FileManager.default.fileExists(atPath: path)
+    }
+}
+
+extension FileSystem {
+    /// True when both paths name the same existing file (after resolving links), or are equal.
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        let fm = FileManager.default
+        guard let x = try? fm.attributesOfItem(atPath: a), let y = try? fm.attributesOfItem(atPath: b) else {
+            return (a as NSString).standardizingPath == (b as NSString).standardizingPath
+        }
+        return (x[.systemNumber] as? NSNumber) == (y[.systemNumber] as? NSNumber)
+            && (x[.systemFileNumber] as? NSNumber) == (y[.systemFileNumber] as? NSNumber)
+    }
+
+    static func parentFolder(_ path: String) -> String {
+        let parent = (path as NSString).deletingLastPathComponent
+        return parent.isEmpty ? "." : parent
     }
 }

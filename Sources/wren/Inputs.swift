@@ -10,7 +10,7 @@ struct InputBatch {
 }
 
 enum Inputs {
-    static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
+    static let imageExtensions: Set<String> = ["jpg", "jpeg"]
 
     static func fileExtension(_ path: String) -> String {
         guard let dot = path.lastIndex(of: "."), !path[dot...].contains("/") else { return "" }
@@ -23,15 +23,18 @@ enum Inputs {
         var batch = InputBatch()
         for path in paths {
             if fileExtension(path) == "npy" {
-                let array = try NumpyArray.read(path: path)
-                guard array.shape.count == 4, array.shape[1] == 3, array.shape[2] == size, array.shape[3] == size else {
-                    throw ValidationError("\(path): expected a float32 array of shape [N, 3, \(size), \(size)], got \(array.shape)")
+                let array = try about(path) { try NumpyArray.read(path: path) }
+                guard array.dtype == .float32 || array.dtype == .float64 else {
+                    throw CLIError("\(path): holds \(array.dtype.rawValue) values; inputs must be float32 already normalized as in training (raw pixels belong in image files)")
                 }
-                batch.values += try array.floats()
+                guard array.shape.count == 4, array.shape[1] == 3, array.shape[2] == size, array.shape[3] == size else {
+                    throw CLIError("\(path): expected a float32 array of shape [N, 3, \(size), \(size)], got \(array.shape)")
+                }
+                batch.values += try about(path) { try array.floats() }
                 batch.names += (0..<array.shape[0]).map { "\(path)[\($0)]" }
             } else {
-                let image = try ImageDecoder.decode(path: path)
-                batch.values += try Preprocess.letterboxNormalize(image, size: size, mean: mean, std: std)
+                let image = try about(path) { try ImageDecoder.decode(path: path) }
+                batch.values += try about(path) { try Preprocess.letterboxNormalize(image, size: size, mean: mean, std: std) }
                 batch.names.append(path)
             }
         }
@@ -44,7 +47,7 @@ enum Inputs {
         for path in paths {
             if FileSystem.isDirectory(path) {
                 let images = try FileSystem.listFiles(path).filter { imageExtensions.contains(fileExtension($0)) }
-                guard !images.isEmpty else { throw ValidationError("\(path): folder holds no .jpg/.jpeg images") }
+                guard !images.isEmpty else { throw CLIError("\(path): folder holds no .jpg/.jpeg images") }
                 result += images
             } else {
                 result.append(path)

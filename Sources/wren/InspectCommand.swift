@@ -9,7 +9,7 @@ struct Inspect: ParsableCommand {
             layer: operation, input → output shapes (C x H x W per image), kernel/stride, the output's
             int8 scale and zero point, and the bytes of constant data the layer carries.
 
-            Example:
+            Examples:
               wren inspect model.wren
             """)
 
@@ -18,7 +18,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let bytes = try FileSystem.readBytes(model)
-        let loaded = try WrenModel(bytes: bytes)
+        let loaded = try about(model) { try WrenModel(bytes: bytes) }
         let d = loaded.description
         print("file:         \(model) (\(bytes.count) bytes, CRC-32 \(hex(d.checksum)))")
         print("format:       .wren \(d.majorVersion).\(d.minorVersion)")
@@ -63,7 +63,8 @@ func printTable(header: [String], rows: [[String]]) {
     let all = [header] + rows
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     for (index, row) in all.enumerated() {
-        print(row.enumerated().map { $0.element.padding(widths[$0.offset]) }.joined(separator: "  "))
+        let line = row.enumerated().map { $0.element.padding(widths[$0.offset]) }.joined(separator: "  ")
+        print(line.hasSuffix(" ") ? String(line.reversed().drop { $0 == " " }.reversed()) : line)
         if index == 0 { print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
     }
 }

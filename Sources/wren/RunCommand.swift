@@ -58,6 +58,9 @@ struct Run: ParsableCommand {
         if let logits, Inputs.fileExtension(logits) != "npy" {
             throw ValidationError("--logits writes a .npy file (got '\(logits)')")
         }
+        if let logits, ([model] + inputs + [reference, labels].compactMap { $0 }).contains(where: { FileSystem.sameFile($0, logits) }) {
+            throw ValidationError("--logits \(logits) would overwrite an input")
+        }
     }
 
     func run() throws {
@@ -80,16 +83,16 @@ struct Run: ParsableCommand {
 
         let predictions = argmaxRows(output, classes: classes)
         if let labels {
-            let truth = try NumpyArray.read(path: labels).int64s()
+            let truth = try readLabels(labels)
             guard truth.count == batch.count else {
-                throw ValidationError("--labels holds \(truth.count) labels for \(batch.count) inputs")
+                throw CLIError("--labels \(labels) holds \(truth.count) labels for \(batch.count) inputs")
             }
             print("\(classifier.kind) accuracy: \(ratio(zip(predictions, truth).filter { Int64($0) == $1 }.count, batch.count))")
         }
         if let reference {
             let float = try Classifier.open(reference, mean: classifier.mean, std: classifier.std)
             guard float.numClasses == classes else {
-                throw ValidationError("the reference has \(float.numClasses) classes, the model \(classes)")
+                throw CLIError("the reference \(reference) has \(float.numClasses) classes, the model \(classes)")
             }
             let floatOutput = try float.classify(batch)
             let floatPredictions = argmaxRows(floatOutput, classes: classes)
@@ -101,7 +104,7 @@ struct Run: ParsableCommand {
                 sumDelta += Double(abs(a - b))
             }
             if let labels {
-                let truth = try NumpyArray.read(path: labels).int64s()
+                let truth = try readLabels(labels)
                 print("\(float.kind) accuracy: \(ratio(zip(floatPredictions, truth).filter { Int64($0) == $1 }.count, batch.count))")
             }
             print("top-1 agreement \(classifier.kind) vs \(float.kind): \(ratio(agree, batch.count))")
@@ -129,8 +132,9 @@ struct Classifier {
 
     static func open(_ path: String, mean: [Float], std: [Float]) throws -> Classifier {
         let bytes = try FileSystem.readBytes(path)
+        if bytes.isEmpty { throw CLIError("\(path): file is empty") }
         if bytes.starts(with: WrenFormat.magic) {
-            let model = try WrenModel(bytes: bytes)
+            let model = try about(path) { try WrenModel(bytes: bytes) }
             let description = model.description
             return Classifier(
                 kind: "int8", numClasses: model.numClasses, mean: description.input.mean, std: description.input.std,
@@ -149,8 +153,14 @@ struct Classifier {
                     return output
                 })
         }
-        let checkpoint = try CheckpointLoader.load(path: path)
-        let network = try WideResNet(stateDict: checkpoint.tensors)
+        let checkpoint = try about(path) {
+            do {
+                return try CheckpointLoader.load(path: path)
+            } catch {
+                throw CLIError("\(path): neither a .wren model nor a readable checkpoint: \(error)")
+            }
+        }
+        let network = try about(path) { try WideResNet(stateDict: checkpoint.tensors) }
         return Classifier(
             kind: "float", numClasses: network.architecture.numClasses, mean: mean, std: std, labels: nil,
             classify: { batch in try network.forward(batch.values, batch: batch.count) })
@@ -188,4 +198,15 @@ func format(_ value: Float) -> String {
     let magnitude = abs(value)
     if magnitude != 0 && (magnitude < 1e-3 || magnitude >= 1e5) { return "\(value)" }
     return "\(Double(Int((Double(value) * 10000).rounded())) / 10000)"
+}
+
+/// Integer class labels from a .npy.
+func readLabels(_ path: String) throws -> [Int64] {
+    try about(path) {
+        let array = try NumpyArray.read(path: path)
+        guard array.dtype == .int64 || array.dtype == .int32 || array.dtype == .uint8 || array.dtype == .int8 else {
+            throw CLIError("\(path): --labels needs integer class indices, got \(array.dtype.rawValue)")
+        }
+        return try array.int64s()
+    }
 }

@@ -229,9 +229,29 @@ private func expectTinyTensors(_ tensors: [String: FloatTensor]) {
         let mismatch = try ImportFixtures.temporaryFile(named: "mismatch.pth", bytes: tinyCheckpoint(storage0: shortStorage))
         #expect(loadError(mismatch)?.root == .storageSizeMismatch(key: "f", storage: "0", expectedBytes: 24, foundBytes: 20))
 
+        // "t" claims storage "0" holds 7 floats while "f" (read first) said 6 and the entry has 24 bytes.
+        var disagreeing = tinyPickle
+        disagreeing[tinyNumelOfStorage0[1]] = 7
+        let disagreeingPath = try ImportFixtures.temporaryFile(named: "disagree.pth", bytes: tinyCheckpoint(pickle: disagreeing))
+        #expect(loadError(disagreeingPath)?.root == .storageSizeMismatch(key: "t", storage: "0", expectedBytes: 28, foundBytes: 24))
+
         // A storage entry missing altogether.
         let missing = try ImportFixtures.temporaryFile(named: "missing.pth", bytes: tinyCheckpoint(dropStorage: "2"))
-        #expect(loadError(missing)?.root == .missingEntry(file: "missing.pth", entry: "tiny/data/2"))
+        #expect(loadError(missing) == .missingEntry(file: "missing.pth", entry: "tiny/data/2"))
+    }
+
+    @Test func corruptedStorageBytesFailTheZipChecksum() throws {
+        var bytes = tinyCheckpoint()
+        let storage0 = ImportFixtures.bytes(fromHex: tinyStorages[0].hex)
+        let start = try #require((0...(bytes.count - storage0.count)).first { Array(bytes[$0..<($0 + storage0.count)]) == storage0 })
+        bytes[start + 5] ^= 0x40  // one bit of "f"'s second value
+        let path = try ImportFixtures.temporaryFile(named: "flipped.pth", bytes: bytes)
+        let error = try #require(loadError(path))
+        guard case .invalidZip(file: "flipped.pth", let reason) = error else {
+            Issue.record("expected a zip checksum error, got \(error)")
+            return
+        }
+        #expect(reason.contains("tiny/data/0"))
     }
 
     @Test func stateDictIsFoundUnderModelAndStateDict() throws {

@@ -31,8 +31,8 @@ enum WrenFileFixture {
 
 /// Reads `bytes` as a `.wren` file and returns the error, or nil if the file is accepted.
 func wrenReadError(_ bytes: [UInt8]) -> WrenError? {
-    bytes.withUnsafeBytes { raw in
-        do {
+    bytes.withUnsafeBytes { raw -> WrenError? in
+        do throws(WrenError) {
             _ = try ModelReader.read(raw)
             return nil
         } catch {

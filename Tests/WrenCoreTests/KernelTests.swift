@@ -134,8 +134,10 @@ import WrenCore
         var output = [Int8](repeating: 0, count: c.batch * perImageOut)
         let patch = UnsafeMutablePointer<Int32>.allocate(capacity: c.depth)
         defer { patch.deallocate() }
+        // The kernel reads the packed layout `.wren` stores; the naive twin reads [O][kh][kw][I].
+        let packed = PackedConvWeights.pack(c.weights, outChannels: c.outChannels, depth: c.depth)
         c.input.withUnsafeBufferPointer { input in
-            c.weights.withUnsafeBufferPointer { weights in
+            packed.withUnsafeBufferPointer { weights in
                 c.bias.withUnsafeBufferPointer { bias in
                     c.multipliers.withUnsafeBufferPointer { multipliers in
                         c.shifts.withUnsafeBufferPointer { shifts in

@@ -57,10 +57,23 @@ enum TorchCheckpoint {
                 if storages[storageKey] == nil {
                     storages[storageKey] = try reader.storageBytes(prefix: prefix, storage: reference.storage, tensorKey: rawKey)
                 }
-                tensors[key] = try materialize(reference, storage: storages[storageKey]!, bigEndian: bigEndian, key: rawKey)
+                // Storages are cached by key, so a second tensor's claim about the same storage
+                // (type, numel) is checked against the bytes actually read.
+                let bytes = storages[storageKey]!
+                let (expected, overflow) = reference.storage.elementCount.multipliedReportingOverflow(by: reference.storage.type.elementSize)
+                guard !overflow, expected == bytes.count else {
+                    throw ImportError.storageSizeMismatch(
+                        key: rawKey, storage: storageKey, expectedBytes: overflow ? Int.max : expected, foundBytes: bytes.count)
+                }
+                tensors[key] = try materialize(reference, storage: bytes, bigEndian: bigEndian, key: rawKey)
             }
         } catch {
-            throw .inFile(file: fileName, entry: nil, underlying: error)
+            switch error {
+            case .missingEntry, .entryTooLarge, .invalidZip:
+                throw error  // already names the file and entry
+            default:
+                throw .inFile(file: fileName, entry: nil, underlying: error)
+            }
         }
         return tensors
     }
@@ -168,12 +181,18 @@ private struct ArchiveReader {
         var result: [UInt8] = []
         result.reserveCapacity(Int(declared))
         do {
-            _ = try archive.extract(entry) { chunk in
+            // The consumer form of `extract` returns the CRC-32 it computed but does not compare it.
+            let checksum = try archive.extract(entry) { chunk in
                 // A deflated entry could inflate past what its header declares.
                 guard UInt64(result.count + chunk.count) <= declared else {
                     throw ImportError.entryTooLarge(file: fileName, entry: path, size: UInt64(result.count + chunk.count), limit: declared)
                 }
                 result.append(contentsOf: chunk)
+            }
+            guard checksum == entry.checksum else {
+                throw ImportError.invalidZip(
+                    file: fileName,
+                    reason: "entry '\(path)' fails its CRC-32 check (stored \(entry.checksum), computed \(checksum))")
             }
         } catch let error as ImportError {
             throw error

@@ -89,7 +89,7 @@ public struct Quantizer {
         let depth = k * k * conv.inChannels
         let fold = bn?.affine()
 
-        var weightBytes = [UInt8](repeating: 0, count: conv.outChannels * depth)
+        var weightRows = [Int8](repeating: 0, count: conv.outChannels * depth)
         var bias: [Int32] = []
         var multipliers: [Int32] = []
         var shifts: [Int32] = []
@@ -110,7 +110,7 @@ public struct Quantizer {
             var absSum: Int64 = 0
             for j in 0..<depth {
                 let q = Int8(min(max((folded[j] / weightScale).rounded(.toNearestOrEven), -127), 127))
-                weightBytes[o * depth + j] = UInt8(bitPattern: q)
+                weightRows[o * depth + j] = q
                 absSum += Int64(q.magnitude)
             }
             let floatBias = Double(conv.bias?[o] ?? 0) * s + (fold?.shift[o] ?? 0)
@@ -132,7 +132,8 @@ public struct Quantizer {
             name: name, op: .conv2d, input: input, output: output, residual: residual, kernelSize: k,
             stride: conv.stride, padding: conv.padding, relu: relu, residualMultiplier: residualMultiplier,
             outChannels: conv.outChannels,
-            blobs: [weightBytes, .littleEndian(bias), .littleEndian(multipliers), .littleEndian(shifts), []]))
+            blobs: [PackedConvWeights.pack(weightRows, outChannels: conv.outChannels, depth: depth).map { UInt8(bitPattern: $0) },
+                    .littleEndian(bias), .littleEndian(multipliers), .littleEndian(shifts), []]))
         return output
     }
 

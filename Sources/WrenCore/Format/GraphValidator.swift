@@ -3,15 +3,17 @@
 /// channel counts consistent (residuals included), blobs of the exact size their layer needs and
 /// not overlapping, quantization parameters in range, and the int32 accumulator bound respected.
 enum GraphValidator {
-    static func validate(_ model: ModelDescription, reader r: ByteReader, layerTable: ModelReader.Section) throws(WrenError) {
+    static func validate(
+        _ model: ModelDescription, reader r: ByteReader, modelRecord: ModelReader.Section, layerTable: ModelReader.Section
+    ) throws(WrenError) {
         let tensors = model.tensors
         guard model.input.tensor < tensors.count else {
-            throw .invalidField(field: "input tensor", offset: 0, reason: "tensor \(model.input.tensor) does not exist (\(tensors.count) tensors)")
+            throw .invalidField(field: "input tensor", offset: modelRecord.offset + 40, reason: "tensor \(model.input.tensor) does not exist (\(tensors.count) tensors)")
         }
         let inputTensor = tensors[model.input.tensor]
         guard inputTensor.channels == model.input.channels, inputTensor.height == model.input.height,
               inputTensor.width == model.input.width else {
-            throw .invalidField(field: "input tensor", offset: 0, reason: "shape \(shape(inputTensor)) differs from the model input")
+            throw .invalidField(field: "input tensor", offset: modelRecord.offset + 40, reason: "shape \(shape(inputTensor)) differs from the model input")
         }
         guard let last = model.layers.last, last.op == .averagePoolLinear else {
             throw .invalidField(field: "layer table", offset: layerTable.offset, reason: "the last layer must be the average_pool_linear classifier")
@@ -59,7 +61,7 @@ enum GraphValidator {
                     throw fail("output", "a \(layer.kernelSize)x\(layer.kernelSize)/\(layer.stride) convolution of \(shape(input)) cannot give \(shape(output))")
                 }
                 let depth = layer.kernelSize * layer.kernelSize * input.channels
-                try blob(layer.weights, "weights", bytes: layer.outChannels * depth)
+                try blob(layer.weights, "weights", bytes: PackedConvWeights.byteCount(outChannels: layer.outChannels, depth: depth))
                 try blob(layer.bias, "bias", bytes: 4 * layer.outChannels)
                 try blob(layer.multipliers, "multipliers", bytes: 4 * layer.outChannels)
                 try blob(layer.shifts, "shifts", bytes: 4 * layer.outChannels)
@@ -104,6 +106,10 @@ enum GraphValidator {
                 guard layer.outChannels == model.numClasses else {
                     throw fail("out_channels", "\(layer.outChannels) differs from the model's \(model.numClasses) classes")
                 }
+                // The pooled sum of (x - zx) is int32: at most 255 per pixel.
+                guard input.height * input.width <= Int(Int32.max) / 255 else {
+                    throw fail("input", "\(input.height)x\(input.width) pixels could overflow the int32 pooling sum")
+                }
                 try blob(layer.weights, "weights", bytes: 4 * layer.outChannels * input.channels)
                 try blob(layer.bias, "bias", bytes: 4 * layer.outChannels)
                 try blob(layer.multipliers, "multipliers", bytes: 0)
@@ -143,28 +149,42 @@ enum GraphValidator {
             let m = QuantizedMultiplier(
                 multiplier: try r.i32("multipliers[\(c)]", at: multipliers.offset + 4 * c),
                 rightShift: try r.i32("shifts[\(c)]", at: shifts.offset + 4 * c))
+            guard m.rightShift >= -31, m.rightShift <= 31 else {
+                throw fail("shifts[\(c)]", "\(m.rightShift) is outside -31...31")
+            }
             guard m.isValid else {
                 throw fail("multipliers[\(c)]", "\(m.multiplier) >> \(m.rightShift) is not a normalized Q31 multiplier with shift in -31...31")
             }
         }
     }
 
-    /// |bias| + 255 · Σ|w| must fit in int32 for every output channel, so accumulation cannot overflow.
+    /// |bias| + 255 · Σ|w| must fit in int32 for every output channel, so accumulation cannot overflow;
+    /// weights are symmetric (never -128) and the packing's padding bytes are zero.
     private static func accumulatorBound(
         _ r: ByteReader, _ layer: LayerInfo, depth: Int, fail: (String, String) -> WrenError
     ) throws(WrenError) {
         let weights = UnsafeRawBufferPointer(rebasing: r.bytes[layer.weights.offset..<(layer.weights.offset + layer.weights.length)])
             .bindMemory(to: Int8.self)
-        for o in 0..<layer.outChannels {
-            var sum: Int64 = 0
-            for k in 0..<depth { sum += Int64(weights[o * depth + k].magnitude) }
-            let bias = Int64(try r.i32("bias[\(o)]", at: layer.bias.offset + 4 * o))
-            let bound = bias.magnitude + UInt64(sum) * 255
-            guard bound <= UInt64(Int32.max) else {
-                throw fail("weights", "output channel \(o) can accumulate \(bound), beyond int32")
+        let paddedDepth = PackedConvWeights.paddedDepth(depth)
+        var absSums = [Int64](repeating: 0, count: PackedConvWeights.paddedChannels(layer.outChannels))
+        for o in 0..<absSums.count {
+            for k in 0..<paddedDepth {
+                let w = weights[PackedConvWeights.index(channel: o, depth: k, paddedDepth: paddedDepth)]
+                if o >= layer.outChannels || k >= depth {
+                    guard w == 0 else { throw fail("weights", "padding byte for channel \(o), depth \(k) is \(w), must be 0") }
+                    continue
+                }
+                guard w != Int8.min else {
+                    throw fail("weights", "output channel \(o) holds -128; symmetric int8 weights lie in -127...127")
+                }
+                absSums[o] += Int64(w.magnitude)
             }
-            for k in 0..<depth where weights[o * depth + k] == Int8.min {
-                throw fail("weights", "output channel \(o) holds -128; symmetric int8 weights lie in -127...127")
+        }
+        for o in 0..<layer.outChannels {
+            let bias = Int64(try r.i32("bias[\(o)]", at: layer.bias.offset + 4 * o))
+            let bound = bias.magnitude + UInt64(absSums[o]) * 255
+            guard bound <= UInt64(Int32.max) else {
+                throw fail("bias[\(o)]", "output channel \(o) can accumulate \(bound) (|bias| + 255·Σ|w|), beyond int32")
             }
         }
     }

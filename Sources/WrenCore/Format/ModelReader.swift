@@ -17,7 +17,7 @@ public enum ModelReader {
             majorVersion: Int(header.major), minorVersion: Int(header.minor), fileLength: bytes.count,
             checksum: header.checksum, input: model.input, numClasses: model.numClasses, metadata: metadata,
             tensors: tensors, layers: layers)
-        try GraphValidator.validate(description, reader: reader, layerTable: sections.layers)
+        try GraphValidator.validate(description, reader: reader, modelRecord: sections.model, layerTable: sections.layers)
         return description
     }
 

@@ -5,21 +5,51 @@ public final class WrenContext {
     public let maxBatch: Int
     public let plan: ArenaPlan
     private let arena: UnsafeMutableRawPointer
+    private let ownsArena: Bool
 
     /// - Parameter retainActivations: keep every tensor's values after `run` (no buffer reuse),
     ///   for inspecting intermediate activations.
     public init(model: WrenModel, maxBatch: Int = 1, retainActivations: Bool = false) throws(WrenError) {
-        guard maxBatch >= 1, maxBatch <= 1 << 16 else {
-            throw .invalidInput("maximum batch \(maxBatch) is outside 1...65536")
+        let plan = try Self.plan(model, maxBatch: maxBatch, retainActivations: retainActivations)
+        self.model = model
+        self.maxBatch = maxBatch
+        self.plan = plan
+        self.arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.size, 1), alignment: WrenFormat.alignment)
+        self.ownsArena = true
+    }
+
+    /// Runs in memory the caller owns (at least `arenaSize(model:maxBatch:)` bytes, 64-byte
+    /// aligned), which must outlive the context.
+    public init(model: WrenModel, maxBatch: Int, arena: UnsafeMutableRawBufferPointer) throws(WrenError) {
+        let plan = try Self.plan(model, maxBatch: maxBatch, retainActivations: false)
+        guard let base = arena.baseAddress else { throw .invalidInput("the arena is empty (\(plan.size) bytes needed)") }
+        guard arena.count >= plan.size else {
+            throw .invalidInput("the arena holds \(arena.count) bytes, \(plan.size) needed for batch \(maxBatch)")
+        }
+        guard UInt(bitPattern: base) % UInt(WrenFormat.alignment) == 0 else {
+            throw .invalidInput("the arena must be \(WrenFormat.alignment)-byte aligned")
         }
         self.model = model
         self.maxBatch = maxBatch
-        self.plan = ArenaPlan(model: model.description, maxBatch: maxBatch, retainActivations: retainActivations)
-        self.arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.size, 1), alignment: WrenFormat.alignment)
+        self.plan = plan
+        self.arena = base
+        self.ownsArena = false
+    }
+
+    /// Bytes a context for `model` at `maxBatch` needs.
+    public static func arenaSize(model: WrenModel, maxBatch: Int) throws(WrenError) -> Int {
+        try plan(model, maxBatch: maxBatch, retainActivations: false).size
+    }
+
+    private static func plan(_ model: WrenModel, maxBatch: Int, retainActivations: Bool) throws(WrenError) -> ArenaPlan {
+        guard maxBatch >= 1, maxBatch <= 1 << 16 else {
+            throw .invalidInput("maximum batch \(maxBatch) is outside 1...65536")
+        }
+        return ArenaPlan(model: model.description, maxBatch: maxBatch, retainActivations: retainActivations)
     }
 
     deinit {
-        arena.deallocate()
+        if ownsArena { arena.deallocate() }
     }
 
     public var arenaSize: Int { plan.size }

@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+/// The `wren` command line as a user meets it: the built executable in a subprocess, on the
+/// fixtures made by tools/make_fixtures.py and tools/train_digits.py.
+@Suite("wren command line")
+struct CLITests {
+    static let biasCheckpoint = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.pth")
+    static let biasInput = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.input.npy")
+    static let biasLogits = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.logits.npy")
+    static let digitsCheckpoint = WrenExecutable.fixture("fixtures/digits/wrn16_2_digits.pth")
+    static let digitsCalibration = WrenExecutable.fixture("fixtures/digits/calib_x.npy")
+    static let digitsLabels = WrenExecutable.fixture("fixtures/digits/labels.txt")
+    static let digitImages = WrenExecutable.fixture("fixtures/digits/images")
+
+    /// `wren convert` of the WRN-10-2 bias checkpoint, calibrated on its 4 fixture inputs.
+    func convertBiasModel(into folder: TemporaryFolder) throws -> String {
+        let output = folder.path("wrn10_2_c3_bias.wren")
+        let result = try WrenExecutable.run(["convert", Self.biasCheckpoint, "-o", output, "--calibration", Self.biasInput])
+        try #require(result.status == 0 && result.exited, "convert failed: \(result.stderr)")
+        return output
+    }
+
+    /// An error must be an exit (no trap), non-zero, with an "Error:" line on stderr.
+    func expectCleanFailure(_ result: ProcessResult, _ command: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.exited, "\(command) died of a signal: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.status != 0, "\(command) exited 0", sourceLocation: sourceLocation)
+        #expect(result.stderr.contains("Error: "), "\(command) stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(!result.stderr.contains("Fatal error"), "\(command) trapped: \(result.stderr)", sourceLocation: sourceLocation)
+    }
+
+    @Test func convertWritesTheWrenFile() throws {
+        let folder = try TemporaryFolder()
+        let output = folder.path("model.wren")
+        let result = try WrenExecutable.run(["convert", Self.biasCheckpoint, "-o", output, "--calibration", Self.biasInput])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.exited)
+        let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
+        #expect((size ?? 0) > 0, "\(output) missing or empty")
+        #expect(result.stdout.contains("WRN-10-2, 3 classes"), "stdout: \(result.stdout)")
+    }
+
+    @Test func inspectNamesArchitectureAndClasses() throws {
+        let folder = try TemporaryFolder()
+        let model = try convertBiasModel(into: folder)
+        let result = try WrenExecutable.run(["inspect", model])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("WRN-10-2"), "stdout: \(result.stdout)")
+        #expect(result.stdout.contains("3 classes"), "stdout: \(result.stdout)")
+    }
+
+    @Test func runWritesInt8LogitsAsFloat32Npy() throws {
+        let folder = try TemporaryFolder()
+        let model = try convertBiasModel(into: folder)
+        let logits = folder.path("int8.npy")
+        let result = try WrenExecutable.run(["run", model, Self.biasInput, "--logits", logits])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let array = try NpyFloat32(path: logits)
+        #expect(array.shape == [4, 3])
+        #expect(array.values.count == 12 && array.values.allSatisfy(\.isFinite), "\(array.values)")
+    }
+
+    @Test func floatRunOfCheckpointMatchesPyTorch() throws {
+        let folder = try TemporaryFolder()
+        let logits = folder.path("float.npy")
+        let result = try WrenExecutable.run(["run", Self.biasCheckpoint, Self.biasInput, "--logits", logits])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let got = try NpyFloat32(path: logits)
+        let expected = try NpyFloat32(path: Self.biasLogits)
+        try #require(got.shape == expected.shape, "shape \(got.shape), PyTorch \(expected.shape)")
+        let scale = expected.values.map(abs).max() ?? 1
+        let worst = zip(got.values, expected.values).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4 * scale, "max |wren - torch| = \(worst), max |torch| = \(scale)\nwren \(got.values)\ntorch \(expected.values)")
+    }
+
+    @Test func digitsModelReadsTheDigitInJPEGs() throws {
+        let folder = try TemporaryFolder()
+        let model = folder.path("digits.wren")
+        let convert = try WrenExecutable.run([
+            "convert", Self.digitsCheckpoint, "-o", model, "--calibration", Self.digitsCalibration, "--labels", Self.digitsLabels,
+        ])
+        try #require(convert.status == 0, "convert failed: \(convert.stderr)")
+        let images = try FileManager.default.contentsOfDirectory(atPath: Self.digitImages)
+            .filter { $0.hasSuffix(".jpg") }.sorted().map { "\(Self.digitImages)/\($0)" }
+        try #require(images.count == 12, "expected 12 JPEGs in \(Self.digitImages), found \(images.count)")
+        let result = try WrenExecutable.run(["run", model] + images + ["--top", "2"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+
+        // Lines look like "<path>/test0_label7.jpg: 7 (99.9%), 1 (0.0%)".
+        var correct = 0
+        var lines = 0
+        for line in result.stdout.split(separator: "\n") {
+            guard let colon = line.range(of: ".jpg: ") else { continue }
+            lines += 1
+            let name = line[..<colon.lowerBound]
+            let expected = name.split(separator: "_label").last.map(String.init)
+            let predicted = line[colon.upperBound...].split(separator: " ").first.map(String.init)
+            #expect(line.components(separatedBy: "%)").count - 1 == 2, "--top 2 should print two classes: \(line)")
+            if let expected, expected == predicted { correct += 1 }
+        }
+        print("digits JPEGs: \(correct)/\(images.count) top-1 correct (convert \(convert.seconds) s, run \(result.seconds) s)")
+        #expect(lines == 12, "stdout: \(result.stdout)")
+        #expect(correct >= 10, "only \(correct)/12 JPEGs predicted as their file name's label:\n\(result.stdout)")
+    }
+
+    @Test func convertRefusesToOverwriteItsInput() throws {
+        let folder = try TemporaryFolder()
+        // A checkpoint saved under a .wren name gets past the extension check, so the
+        // same-file guard itself is what must refuse.
+        let checkpoint = folder.path("checkpoint.wren")
+        try FileManager.default.copyItem(atPath: Self.biasCheckpoint, toPath: checkpoint)
+        let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+        let result = try WrenExecutable.run(["convert", checkpoint, "-o", checkpoint, "--calibration", Self.biasInput])
+        expectCleanFailure(result, "convert X -o X")
+        #expect(result.stderr.contains("would overwrite the input"), "stderr: \(result.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoint)) == before, "the input was modified")
+
+        // The usual spelling, -o model.pth, is stopped earlier by the .wren extension check.
+        let pth = folder.path("model.pth")
+        try FileManager.default.copyItem(atPath: Self.biasCheckpoint, toPath: pth)
+        let pthBefore = try Data(contentsOf: URL(fileURLWithPath: pth))
+        let second = try WrenExecutable.run(["convert", pth, "-o", pth, "--calibration", Self.biasInput])
+        expectCleanFailure(second, "convert X.pth -o X.pth")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: pth)) == pthBefore, "the input was modified")
+    }
+
+    @Test(arguments: ["inspect", "run"])
+    func corruptWrenFailsOnChecksum(subcommand: String) throws {
+        let folder = try TemporaryFolder()
+        let model = try convertBiasModel(into: folder)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: model)))
+        bytes[bytes.count / 2] ^= 0x01
+        let corrupt = folder.path("corrupt.wren")
+        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+        let arguments = subcommand == "run" ? ["run", corrupt, Self.biasInput] : ["inspect", corrupt]
+        let result = try WrenExecutable.run(arguments)
+        expectCleanFailure(result, "wren \(subcommand) corrupt.wren")
+        #expect(result.stderr.contains("checksum"), "stderr: \(result.stderr)")
+    }
+
+    @Test(arguments: ["convert", "run-model", "run-input", "inspect", "calibration"])
+    func missingFileIsNamed(role: String) throws {
+        let folder = try TemporaryFolder()
+        let missing = folder.path("no_such_file_\(role)")
+        let arguments: [String]
+        switch role {
+        case "convert": arguments = ["convert", missing + ".pth", "-o", folder.path("out.wren")]
+        case "calibration": arguments = ["convert", Self.biasCheckpoint, "-o", folder.path("out.wren"), "--calibration", missing + ".npy"]
+        case "run-model": arguments = ["run", missing + ".wren", Self.biasInput]
+        case "run-input": arguments = ["run", Self.biasCheckpoint, missing + ".npy"]
+        default: arguments = ["inspect", missing + ".wren"]
+        }
+        let result = try WrenExecutable.run(arguments)
+        expectCleanFailure(result, "wren \(arguments.joined(separator: " "))")
+        #expect(result.stderr.contains(missing), "stderr should name \(missing): \(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.path("out.wren")))
+    }
+
+    @Test(arguments: ["convert", "run", "inspect"])
+    func helpTeachesWithExamples(subcommand: String) throws {
+        let result = try WrenExecutable.run([subcommand, "--help"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stdout.contains("Examples"), "wren \(subcommand) --help:\n\(result.stdout)")
+        #expect(result.stdout.contains("wren \(subcommand) "), "help should show a wren \(subcommand) command line")
+    }
+}
