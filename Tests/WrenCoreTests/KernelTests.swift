@@ -36,13 +36,13 @@ import WrenCore
                 residualMultiplier: residualMultiplier ?? QuantizedMultiplier(multiplier: 0, rightShift: 0))
         }
 
-        static func random(_ rng: inout SplitMix64) -> ConvCase {
+        static func random(_ rng: inout SplitMix64, outChannels forcedOutChannels: Int? = nil) -> ConvCase {
             let kernel = Bool.random(using: &rng) ? 1 : 3
             let padding = Int.random(in: 0...1, using: &rng)
             let stride = Int.random(in: 1...2, using: &rng)
             let minimum = max(1, kernel - 2 * padding)
             let inChannels = Int.random(in: 1...17, using: &rng)
-            let outChannels = Int.random(in: 1...17, using: &rng)
+            let outChannels = forcedOutChannels ?? Int.random(in: 1...17, using: &rng)
             let inHeight = Int.random(in: minimum...8, using: &rng)
             let inWidth = Int.random(in: minimum...8, using: &rng)
             let batch = Int.random(in: 1...2, using: &rng)

@@ -4,13 +4,18 @@
 public struct ArenaPlan: Sendable, Equatable {
     /// Byte offset of each tensor (all images of the batch, NHWC), or nil when no layer reads it.
     public var tensorOffsets: [Int?]
-    /// Offset and size of the per-layer scratch (convolution patches, pooled features).
+    /// Offset of the scratch area: `workers` slices of `scratchPerWorker` bytes (im2col rows,
+    /// pooled features), one per worker thread.
     public var scratchOffset: Int
+    public var scratchPerWorker: Int
     public var scratchSize: Int
     /// Total bytes the arena needs.
     public var size: Int
 
-    public init(model: ModelDescription, maxBatch: Int, retainActivations: Bool = false) {
+    public init(
+        model: ModelDescription, maxBatch: Int, retainActivations: Bool = false, workers: Int = 1,
+        kernels: KernelTable = .portable
+    ) {
         let align = WrenFormat.alignment
         func aligned(_ n: Int) -> Int { (n + align - 1) / align * align }
         let layers = model.layers
@@ -44,14 +49,17 @@ public struct ArenaPlan: Sendable, Equatable {
         for layer in layers {
             let input = model.tensors[layer.input]
             switch layer.op {
-            case .conv2d: scratch = max(scratch, 4 * layer.kernelSize * layer.kernelSize * input.channels)
+            case .conv2d:
+                let depth = layer.kernelSize * layer.kernelSize * input.channels
+                scratch = max(scratch, kernels.scratchBytes(PackedConvWeights.paddedDepth(depth)), 4 * depth)
             case .channelAffineReLU: break
             case .averagePoolLinear: scratch = max(scratch, 4 * input.channels)
             }
         }
         self.tensorOffsets = offsets
         self.scratchOffset = aligned(size)
-        self.scratchSize = aligned(scratch)
+        self.scratchPerWorker = aligned(scratch)
+        self.scratchSize = scratchPerWorker * max(1, workers)
         self.size = scratchOffset + scratchSize
     }
 }

@@ -4,24 +4,37 @@ public final class WrenContext {
     public let model: WrenModel
     public let maxBatch: Int
     public let plan: ArenaPlan
+    public let kernels: KernelTable
+    public let parallelism: Parallelism
     private let arena: UnsafeMutableRawPointer
     private let ownsArena: Bool
 
-    /// - Parameter retainActivations: keep every tensor's values after `run` (no buffer reuse),
-    ///   for inspecting intermediate activations.
-    public init(model: WrenModel, maxBatch: Int = 1, retainActivations: Bool = false) throws(WrenError) {
-        let plan = try Self.plan(model, maxBatch: maxBatch, retainActivations: retainActivations)
+    /// - Parameters:
+    ///   - retainActivations: keep every tensor's values after `run` (no buffer reuse), for
+    ///     inspecting intermediate activations.
+    ///   - kernels: which convolution kernel to run (all give identical results).
+    ///   - parallelism: the host's thread pool, or `.serial`.
+    public init(
+        model: WrenModel, maxBatch: Int = 1, retainActivations: Bool = false, kernels: KernelTable = .portable,
+        parallelism: Parallelism = .serial
+    ) throws(WrenError) {
+        let plan = try Self.plan(model, maxBatch: maxBatch, retainActivations: retainActivations, kernels: kernels, parallelism: parallelism)
         self.model = model
         self.maxBatch = maxBatch
         self.plan = plan
+        self.kernels = kernels
+        self.parallelism = parallelism
         self.arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.size, 1), alignment: WrenFormat.alignment)
         self.ownsArena = true
     }
 
-    /// Runs in memory the caller owns (at least `arenaSize(model:maxBatch:)` bytes, 64-byte
+    /// Runs in memory the caller owns (at least `arenaSize(model:maxBatch:...)` bytes, 64-byte
     /// aligned), which must outlive the context.
-    public init(model: WrenModel, maxBatch: Int, arena: UnsafeMutableRawBufferPointer) throws(WrenError) {
-        let plan = try Self.plan(model, maxBatch: maxBatch, retainActivations: false)
+    public init(
+        model: WrenModel, maxBatch: Int, arena: UnsafeMutableRawBufferPointer, kernels: KernelTable = .portable,
+        parallelism: Parallelism = .serial
+    ) throws(WrenError) {
+        let plan = try Self.plan(model, maxBatch: maxBatch, retainActivations: false, kernels: kernels, parallelism: parallelism)
         guard let base = arena.baseAddress else { throw .invalidInput("the arena is empty (\(plan.size) bytes needed)") }
         guard arena.count >= plan.size else {
             throw .invalidInput("the arena holds \(arena.count) bytes, \(plan.size) needed for batch \(maxBatch)")
@@ -32,20 +45,31 @@ public final class WrenContext {
         self.model = model
         self.maxBatch = maxBatch
         self.plan = plan
+        self.kernels = kernels
+        self.parallelism = parallelism
         self.arena = base
         self.ownsArena = false
     }
 
     /// Bytes a context for `model` at `maxBatch` needs.
-    public static func arenaSize(model: WrenModel, maxBatch: Int) throws(WrenError) -> Int {
-        try plan(model, maxBatch: maxBatch, retainActivations: false).size
+    public static func arenaSize(
+        model: WrenModel, maxBatch: Int, kernels: KernelTable = .portable, parallelism: Parallelism = .serial
+    ) throws(WrenError) -> Int {
+        try plan(model, maxBatch: maxBatch, retainActivations: false, kernels: kernels, parallelism: parallelism).size
     }
 
-    private static func plan(_ model: WrenModel, maxBatch: Int, retainActivations: Bool) throws(WrenError) -> ArenaPlan {
+    private static func plan(
+        _ model: WrenModel, maxBatch: Int, retainActivations: Bool, kernels: KernelTable, parallelism: Parallelism
+    ) throws(WrenError) -> ArenaPlan {
         guard maxBatch >= 1, maxBatch <= 1 << 16 else {
             throw .invalidInput("maximum batch \(maxBatch) is outside 1...65536")
         }
-        return ArenaPlan(model: model.description, maxBatch: maxBatch, retainActivations: retainActivations)
+        guard parallelism.workers >= 1, parallelism.workers <= 1024 else {
+            throw .invalidInput("worker count \(parallelism.workers) is outside 1...1024")
+        }
+        return ArenaPlan(
+            model: model.description, maxBatch: maxBatch, retainActivations: retainActivations,
+            workers: parallelism.workers, kernels: kernels)
     }
 
     deinit {
@@ -83,8 +107,8 @@ public final class WrenContext {
                 scale: inputTensor.scale, zeroPoint: inputTensor.zeroPoint,
                 output: inputBuffer + image * inputTensor.elementCount)
         }
-        for layer in description.layers {
-            execute(layer, batch: batch, logits: logitsBase)
+        for (index, layer) in description.layers.enumerated() {
+            execute(layer, index: index, batch: batch, logits: logitsBase)
         }
     }
 
@@ -115,7 +139,7 @@ public final class WrenContext {
         (model.bytes.baseAddress! + range.offset).assumingMemoryBound(to: T.self)
     }
 
-    private func execute(_ layer: LayerInfo, batch: Int, logits: UnsafeMutablePointer<Float>) {
+    private func execute(_ layer: LayerInfo, index: Int, batch: Int, logits: UnsafeMutablePointer<Float>) {
         let tensors = model.description.tensors
         let input = tensors[layer.input]
         let source = tensor(layer.input)
@@ -131,18 +155,30 @@ public final class WrenContext {
                 inputZeroPoint: input.zeroPoint, outputZeroPoint: out.zeroPoint, relu: layer.relu,
                 residualZeroPoint: residualInfo?.zeroPoint ?? 0, residualMultiplier: layer.residualMultiplier)
             let destination = tensor(layer.output!)
-            let residual = layer.residual.map { tensor($0) }
-            for image in 0..<batch {
-                s8Conv2DReference(
-                    parameters,
-                    input: source + image * input.elementCount,
-                    weights: blob(layer.weights, as: Int8.self),
-                    bias: blob(layer.bias, as: Int32.self),
-                    multipliers: blob(layer.multipliers, as: Int32.self),
-                    shifts: blob(layer.shifts, as: Int32.self),
-                    residual: residual.map { UnsafePointer($0 + image * out.elementCount) },
-                    output: destination + image * out.elementCount,
-                    patch: scratch.assumingMemoryBound(to: Int32.self))
+            let residual = layer.residual.map { UnsafePointer(tensor($0)) }
+            let pixels = out.height * out.width
+            let perTile = max(1, min(kernels.pixelsPerTile, pixels))
+            let tilesPerImage = (pixels + perTile - 1) / perTile
+            let weights = blob(layer.weights, as: Int8.self)
+            let multipliers = blob(layer.multipliers, as: Int32.self)
+            let shifts = blob(layer.shifts, as: Int32.self)
+            let paddedDepth = PackedConvWeights.paddedDepth(parameters.depth)
+            let scratchBase = arena + plan.scratchOffset
+            let scratchPerWorker = plan.scratchPerWorker
+            let inputSize = input.elementCount, outputSize = out.elementCount
+            let kernel = kernels.conv2d
+            model.unsignedInputBiases[index]!.withUnsafeBufferPointer { biases in
+                let bias = biases.baseAddress!
+                parallelism.run(batch * tilesPerImage) { task, worker in
+                    let image = task / tilesPerImage
+                    let first = (task % tilesPerImage) * perTile
+                    kernel(S8Conv2DTile(
+                        parameters: parameters, paddedDepth: paddedDepth, input: source + image * inputSize,
+                        weights: weights, unsignedInputBias: bias, multipliers: multipliers, shifts: shifts,
+                        residual: residual.map { $0 + image * outputSize }, output: destination + image * outputSize,
+                        firstPixel: first, pixelCount: min(perTile, pixels - first),
+                        scratch: scratchBase + worker * scratchPerWorker))
+                }
             }
         case .channelAffineReLU:
             let out = tensors[layer.output!]

@@ -22,9 +22,30 @@ public final class WrenModel: @unchecked Sendable {
     /// True when the model reads the caller's memory in place.
     public var isZeroCopy: Bool { storage.isBorrowed }
 
+    /// Per conv layer (nil for other ops): `bias − (zx + 128) · Σw` per output channel, the bias the
+    /// kernels that multiply unsigned `x + 128` need. Computed once here, shared by all contexts.
+    let unsignedInputBiases: [[Int32]?]
+
     init(storage: ModelStorage) throws(WrenError) {
         self.storage = storage
-        self.description = try ModelReader.read(storage.bytes)
+        let description = try ModelReader.read(storage.bytes)
+        self.description = description
+        self.unsignedInputBiases = description.layers.map { layer in
+            guard layer.op == .conv2d else { return nil }
+            let input = description.tensors[layer.input]
+            let depth = layer.kernelSize * layer.kernelSize * input.channels
+            let paddedDepth = PackedConvWeights.paddedDepth(depth)
+            let base = storage.bytes.baseAddress!
+            let weights = (base + layer.weights.offset).assumingMemoryBound(to: Int8.self)
+            let bias = (base + layer.bias.offset).assumingMemoryBound(to: Int32.self)
+            let zeroPoint = input.zeroPoint &+ 128
+            return (0..<layer.outChannels).map { o in
+                var sum: Int32 = 0
+                for k in 0..<depth { sum &+= Int32(weights[PackedConvWeights.index(channel: o, depth: k, paddedDepth: paddedDepth)]) }
+                // Wrapping is fine: the kernels' final sum is the true accumulator, which fits in int32.
+                return bias[o] &- zeroPoint &* sum
+            }
+        }
     }
 
     public var numClasses: Int { description.numClasses }

@@ -1,0 +1,71 @@
+/// The convolution kernel a context runs, chosen once when the context is made. Kernels differ
+/// only in speed: every entry is bit-exact with `s8Conv2DReference` (tests iterate this table).
+/// ISA-specific modules (e.g. WrenKernelsX86) add entries; `WrenCore` itself knows only the
+/// portable ones, so it builds everywhere.
+public struct KernelTable: Sendable {
+    /// Name by datatype, op, tile and ISA, e.g. `s8-conv2d-gemm-4x16-portable`.
+    public var name: String
+    /// Output pixels one call of `conv2d` should receive at most (a multiple of the kernel's rows).
+    public var pixelsPerTile: Int
+    /// Scratch bytes one worker needs for a convolution of `paddedDepth`.
+    public var scratchBytes: @Sendable (_ paddedDepth: Int) -> Int
+    public var conv2d: @Sendable (S8Conv2DTile) -> Void
+
+    public init(
+        name: String, pixelsPerTile: Int, scratchBytes: @escaping @Sendable (Int) -> Int,
+        conv2d: @escaping @Sendable (S8Conv2DTile) -> Void
+    ) {
+        self.name = name
+        self.pixelsPerTile = pixelsPerTile
+        self.scratchBytes = scratchBytes
+        self.conv2d = conv2d
+    }
+
+    /// The portable Swift-SIMD kernel.
+    public static let portable = KernelTable(
+        name: "s8-conv2d-gemm-4x16-portable", pixelsPerTile: 32,
+        scratchBytes: { 4 * $0 }, conv2d: s8Conv2DGemm4x16Portable)
+
+    /// The scalar reference (the definition; slow). It ignores the im2col scratch.
+    public static let reference = KernelTable(
+        name: "s8-conv2d-reference", pixelsPerTile: 1 << 30,
+        scratchBytes: { 4 * $0 }, conv2d: s8Conv2DReferenceTile)
+}
+
+/// Adapts the scalar reference to a tile (it recomputes the whole image's tile range itself).
+func s8Conv2DReferenceTile(_ tile: S8Conv2DTile) {
+    let p = tile.parameters
+    let patch = tile.scratch.assumingMemoryBound(to: Int32.self)
+    let depth = p.depth
+    for pixel in tile.firstPixel..<(tile.firstPixel + tile.pixelCount) {
+        let oy = pixel / p.outWidth, ox = pixel % p.outWidth
+        var k = 0
+        for ky in 0..<p.kernelSize {
+            let iy = oy * p.stride + ky - p.padding
+            for kx in 0..<p.kernelSize {
+                let ix = ox * p.stride + kx - p.padding
+                let inside = iy >= 0 && iy < p.inHeight && ix >= 0 && ix < p.inWidth
+                for i in 0..<p.inChannels {
+                    patch[k + i] = inside ? Int32(tile.input[(iy * p.inWidth + ix) * p.inChannels + i]) - p.inputZeroPoint : 0
+                }
+                k += p.inChannels
+            }
+        }
+        for o in 0..<p.outChannels {
+            // unsignedInputBias + (zx + 128)·Σw = bias: recover the plain bias for the signed sum.
+            var acc: Int32 = 0
+            var weightSum: Int32 = 0
+            for j in 0..<depth {
+                let w = Int32(tile.weights[PackedConvWeights.index(channel: o, depth: j, paddedDepth: tile.paddedDepth)])
+                acc &+= w &* patch[j]
+                weightSum &+= w
+            }
+            acc &+= tile.unsignedInputBias[o] &+ (p.inputZeroPoint &+ 128) &* weightSum
+            let at = pixel * p.outChannels + o
+            tile.output[at] = requantizeS8(
+                accumulator: acc, multiplier: tile.multipliers[o], rightShift: tile.shifts[o],
+                residual: tile.residual.map { Int32($0[at]) - p.residualZeroPoint },
+                residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, relu: p.relu)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/// One unit of convolution work: `pixelCount` consecutive output pixels of one image, all output
+/// channels. The context cuts every convolution into such tiles and hands them to a kernel, on
+/// whichever worker thread runs them; `scratch` belongs to that worker.
+public struct S8Conv2DTile {
+    public var parameters: Conv2DParameters
+    /// Depth rounded up to a multiple of 4 (the packed weights' row length).
+    public var paddedDepth: Int
+    /// One NHWC int8 image.
+    public var input: UnsafePointer<Int8>
+    /// Packed weights (`PackedConvWeights`).
+    public var weights: UnsafePointer<Int8>
+    /// `bias[o] − (zx + 128) · Σ_k w[o][k]`: the bias seen by kernels that multiply `x + 128`.
+    public var unsignedInputBias: UnsafePointer<Int32>
+    public var multipliers: UnsafePointer<Int32>
+    public var shifts: UnsafePointer<Int32>
+    /// The residual image (NHWC, output shape), or nil.
+    public var residual: UnsafePointer<Int8>?
+    /// The output image (NHWC).
+    public var output: UnsafeMutablePointer<Int8>
+    public var firstPixel: Int
+    public var pixelCount: Int
+    public var scratch: UnsafeMutableRawPointer
+
+    public init(
+        parameters: Conv2DParameters, paddedDepth: Int, input: UnsafePointer<Int8>, weights: UnsafePointer<Int8>,
+        unsignedInputBias: UnsafePointer<Int32>, multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>,
+        residual: UnsafePointer<Int8>?, output: UnsafeMutablePointer<Int8>, firstPixel: Int, pixelCount: Int,
+        scratch: UnsafeMutableRawPointer
+    ) {
+        self.parameters = parameters
+        self.paddedDepth = paddedDepth
+        self.input = input
+        self.weights = weights
+        self.unsignedInputBias = unsignedInputBias
+        self.multipliers = multipliers
+        self.shifts = shifts
+        self.residual = residual
+        self.output = output
+        self.firstPixel = firstPixel
+        self.pixelCount = pixelCount
+        self.scratch = scratch
+    }
+
+    /// Stores 16 requantized channels of one pixel starting at channel `block · 16`, handling the
+    /// last partial block and the residual. Shared by every kernel so the epilogue is one code path.
+    @inlinable @inline(__always)
+    public func store(pixel: Int, block: Int, accumulator: SIMD16<Int32>) {
+        let p = parameters
+        let channel = block &* 16
+        let valid = min(16, p.outChannels &- channel)
+        let at = (firstPixel &+ pixel) &* p.outChannels &+ channel
+        let low = p.relu ? max(p.outputZeroPoint, -128) : -128
+        if valid == 16 {
+            let biasVector = UnsafeRawPointer(unsignedInputBias + channel).loadUnaligned(as: SIMD16<Int32>.self)
+            let multiplierVector = UnsafeRawPointer(multipliers + channel).loadUnaligned(as: SIMD16<Int32>.self)
+            let shiftVector = UnsafeRawPointer(shifts + channel).loadUnaligned(as: SIMD16<Int32>.self)
+            var residualVector: SIMD16<Int32>? = nil
+            if let residual {
+                let r = UnsafeRawPointer(residual + at).loadUnaligned(as: SIMD16<Int8>.self)
+                residualVector = SIMD16<Int32>(truncatingIfNeeded: r) &- p.residualZeroPoint
+            }
+            let out = requantizeS8X16(
+                accumulator &+ biasVector, multiplier: multiplierVector, rightShift: shiftVector, residual: residualVector,
+                residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, low: low)
+            UnsafeMutableRawPointer(output + at).storeBytes(of: out, as: SIMD16<Int8>.self)
+        } else {
+            for lane in 0..<valid {
+                let o = channel &+ lane
+                output[at &+ lane] = requantizeS8(
+                    accumulator: accumulator[lane] &+ unsignedInputBias[o], multiplier: multipliers[o], rightShift: shifts[o],
+                    residual: residual.map { Int32($0[at &+ lane]) &- p.residualZeroPoint },
+                    residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, relu: p.relu)
+            }
+        }
+    }
+}
