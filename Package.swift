@@ -12,6 +12,14 @@
 // System libraries (Debian): libopenblas-dev (CBLAS), libjpeg-dev (CJPEG), libcmocka-dev (C API tests).
 import PackageDescription
 
+#if arch(x86_64)
+/// `-target-cpu` sets Swift's code generation, `-Xcc -march` the intrinsics' headers (without it
+/// `_mm512_dpbusd_epi32` does not compile).
+let x86KernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "icelake-server", "-Xcc", "-march=icelake-server"])]
+#else
+let x86KernelFlags: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Wren",
     products: [
@@ -20,6 +28,10 @@ let package = Package(
         .library(name: "WrenReference", targets: ["WrenReference"]),
         .library(name: "WrenImage", targets: ["WrenImage"]),
         .executable(name: "wren", targets: ["wren"]),
+        // The C API (Sources/CWren/include/wren.h) as libwren-shared.so and libwren-static.a ("wren" is
+        // the CLI's product name, and product names must be unique).
+        .library(name: "wren-shared", type: .dynamic, targets: ["WrenC"]),
+        .library(name: "wren-static", type: .static, targets: ["WrenC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,20 +41,33 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "WrenCore", path: "Sources/WrenCore"),
+        // AVX-512 VNNI kernels: compiled for icelake-server's ISA (Zen 4 has it too) and only ever
+        // called after WrenHost has checked the CPU. Its sources are empty on other architectures.
+        .target(
+            name: "WrenKernelsX86", dependencies: ["WrenCore"], path: "Sources/WrenKernelsX86",
+            swiftSettings: x86KernelFlags),
+        .target(name: "CWrenCPU", path: "Sources/CWrenCPU"),
+        // Host runtime: thread pool and kernel selection (WrenCore itself has neither).
+        .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsX86", "CWrenCPU"], path: "Sources/WrenHost"),
         .target(name: "WrenReference", dependencies: ["CBLAS"], path: "Sources/WrenReference"),
         .target(
             name: "WrenConvert",
             dependencies: ["WrenCore", "WrenReference", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "Sources/WrenConvert"),
         .target(name: "WrenImage", dependencies: ["CJPEG"], path: "Sources/WrenImage"),
+        // C API: the hand-written header and the per-thread last error live in C (CWren), the
+        // functions in Swift (WrenC, exported with @_cdecl). Tests: Tests/CAPI (cmocka).
+        .target(name: "CWren", path: "Sources/CWren"),
+        .target(name: "WrenC", dependencies: ["CWren", "WrenCore"], path: "Sources/WrenC"),
         .executableTarget(
             name: "wren",
             dependencies: [
-                "WrenCore", "WrenConvert", "WrenReference", "WrenImage",
+                "WrenCore", "WrenConvert", "WrenReference", "WrenImage", "WrenHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/wren"),
         .testTarget(name: "WrenCoreTests", dependencies: ["WrenCore"], path: "Tests/WrenCoreTests"),
+        .testTarget(name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenConvert"], path: "Tests/WrenHostTests"),
         .testTarget(name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenConvert"], path: "Tests/WrenReferenceTests"),
         .testTarget(name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference"], path: "Tests/WrenConvertTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),

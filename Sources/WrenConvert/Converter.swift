@@ -10,6 +10,10 @@ public struct ConversionOptions: Sendable {
     public var labels: [String]?
     /// Describes where the calibration inputs came from, for the file's metadata.
     public var calibrationSource = "unspecified"
+    /// How activation ranges are chosen from the calibration inputs.
+    public var calibrationMethod: CalibrationMethod = .minMax
+    /// One weight scale per output channel (default) or per tensor.
+    public var weightGranularity: WeightGranularity = .perChannel
     public var producer = "wren 0.1.0"
 
     public init() {}
@@ -25,7 +29,8 @@ public enum Converter {
 
     /// - Parameters:
     ///   - calibration: `count` normalized NCHW float32 images of `height` x `width`.
-    ///   - progress: called with (images done, total) during calibration.
+    ///   - progress: called with (images done, total) during calibration; percentile and entropy
+    ///     calibration go over the images twice, and `total` counts both passes.
     public static func convert(
         checkpoint: Checkpoint, calibration: [Float], count: Int, height: Int = 32, width: Int = 32,
         options: ConversionOptions, progress: (Int, Int) -> Void = { _, _ in }
@@ -42,7 +47,8 @@ public enum Converter {
             throw ConvertError.invalidOption("labels may not contain line breaks")
         }
         let ranges = try ActivationRanges.calibrate(
-            model: model, inputs: calibration, count: count, height: height, width: width, progress: progress)
+            model: model, inputs: calibration, count: count, height: height, width: width,
+            method: options.calibrationMethod, progress: progress)
         let architecture = model.architecture
         var metadata: [(key: String, value: String)] = [
             ("architecture", architecture.description),
@@ -53,12 +59,14 @@ public enum Converter {
             ("producer", options.producer),
             ("source_name", checkpoint.sourceName),
             ("source_sha256", checkpoint.sha256),
-            ("calibration", "minmax over \(count) inputs (\(options.calibrationSource))"),
-            ("weights", "int8 symmetric per output channel"),
+            ("calibration", "\(options.calibrationMethod) over \(count) inputs (\(options.calibrationSource))"),
+            ("weights", options.weightGranularity == .perChannel ? "int8 symmetric per output channel" : "int8 symmetric per tensor"),
             ("classifier", "float32"),
         ]
         if let labels = options.labels { metadata.append(("labels", labels.joined(separator: "\n"))) }
-        var quantizer = Quantizer(model: model, ranges: ranges, mean: options.mean, std: options.std, height: height, width: width)
+        var quantizer = Quantizer(
+            model: model, ranges: ranges, mean: options.mean, std: options.std, height: height, width: width,
+            weightGranularity: options.weightGranularity)
         let quantized = try quantizer.quantize(metadata: metadata)
         let bytes = ModelWriter.write(quantized)
         return Result(bytes: bytes, quantized: quantized, reference: model)

@@ -13,9 +13,16 @@ struct Convert: ParsableCommand {
         discussion: """
             Reads a PyTorch checkpoint (torch.save of a state_dict, of {"state_dict": ...} or {"model": ...};
             "module." prefixes are accepted), infers depth, widen factor and classes from its tensors,
-            folds each batch-norm that follows a convolution into it, calibrates activation ranges
-            (min/max) by running the float model on CALIB, quantizes weights to int8 per output channel
-            and writes OUT.wren (to a temporary file, then renamed; an input is never overwritten).
+            folds each batch-norm that follows a convolution into it, calibrates activation ranges by
+            running the float model on CALIB, quantizes weights to int8 per output channel and writes
+            OUT.wren (to a temporary file, then renamed; an input is never overwritten). PaddlePaddle
+            .pdparams and .safetensors checkpoints are read too (Paddle names and layouts are mapped).
+
+            --calibration-method chooses the activation ranges: minmax (the full observed range, the
+            default), percentile[:P] (clip the outer (100-P)% on each side, P = 99.99 by default) or
+            entropy (the KL-divergence threshold search of TensorRT and ncnn). Percentile and entropy
+            go over CALIB twice. --weights per-tensor uses one weight scale per convolution instead of
+            one per output channel, for comparison. Check the result with `wren validate`.
 
             CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the model was
             trained, or a folder of JPEG images (letterboxed to 32x32 on black, then normalized with
@@ -25,9 +32,11 @@ struct Convert: ParsableCommand {
             Examples:
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --labels labels.txt
               wren convert wrn.pth -o wrn.wren --calibration images/ --mean 0.49,0.48,0.45 --std 0.25,0.24,0.26
+              wren convert birds.pdparams -o birds.wren --calibration calib/ --calibration-method entropy
+              wren convert wrn.safetensors -o wrn.wren --calibration calib_x.npy --calibration-method percentile:99.9
             """)
 
-    @Argument(help: "PyTorch checkpoint (.pth / .pt) to convert.")
+    @Argument(help: "Checkpoint to convert: PyTorch (.pth / .pt), PaddlePaddle (.pdparams) or .safetensors.")
     var checkpoint: String
 
     @Option(name: .shortAndLong, help: "Where to write the .wren file.")
@@ -45,6 +54,12 @@ struct Convert: ParsableCommand {
     @Option(help: "Class labels: a text file with one label per line, or a comma-separated list.")
     var labels: String?
 
+    @Option(help: "How activation ranges are chosen: minmax, percentile[:P] (e.g. percentile:99.99) or entropy.")
+    var calibrationMethod: String = "minmax"
+
+    @Option(help: "Weight quantization: per-channel (one scale per output channel) or per-tensor.")
+    var weights: String = "per-channel"
+
     func validate() throws {
         guard Inputs.fileExtension(output) == "wren" else {
             throw ValidationError("the output file should end in .wren (got '\(output)')")
@@ -52,6 +67,12 @@ struct Convert: ParsableCommand {
         _ = try parseTriple(mean, name: "--mean")
         let deviations = try parseTriple(std, name: "--std")
         guard deviations.allSatisfy({ $0 > 0 }) else { throw ValidationError("--std values must be positive (got '\(std)')") }
+        do {
+            _ = try CalibrationMethod(parsing: calibrationMethod)
+            _ = try WeightGranularity(parsing: weights)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         for input in [checkpoint, calibration].compactMap({ $0 }) where FileSystem.sameFile(input, output) {
             throw ValidationError("-o \(output) would overwrite the input \(input)")
         }
@@ -65,6 +86,8 @@ struct Convert: ParsableCommand {
         options.mean = try parseTriple(mean, name: "--mean")
         options.std = try parseTriple(std, name: "--std")
         if let labels { options.labels = try parseLabels(labels) }
+        options.calibrationMethod = try CalibrationMethod(parsing: calibrationMethod)
+        options.weightGranularity = try WeightGranularity(parsing: weights)
 
         let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
         var batch: InputBatch
@@ -85,7 +108,8 @@ struct Convert: ParsableCommand {
         try AtomicFile.write(result.bytes, to: output, refusingToOverwrite: inputs)
         let architecture = result.reference.architecture
         print("wrote \(output): \(architecture), \(architecture.numClasses) classes, \(result.bytes.count) bytes, "
-              + "\(result.quantized.layers.count) layers, calibrated on \(batch.count) inputs in \(Clock.format(Clock.now() - start))")
+              + "\(result.quantized.layers.count) layers, calibrated (\(options.calibrationMethod), weights \(options.weightGranularity)) "
+              + "on \(batch.count) inputs in \(Clock.format(Clock.now() - start))")
     }
 }
 

@@ -18,14 +18,17 @@ public struct Checkpoint: Sendable {
     }
 }
 
-/// Opens a checkpoint file, choosing the reader from the file's content rather than its extension.
+/// Opens a checkpoint file, choosing the reader from the file's content rather than its extension:
+/// a zip is a `torch.save` checkpoint, a bare pickle (protocol 2+, first byte 0x80) a PaddlePaddle
+/// `.pdparams`, and 8 bytes followed by `{` a `.safetensors` file.
 public enum CheckpointLoader {
     /// `torch.save` wrote a pickle of this integer first in its pre-1.6 format:
     /// PROTO 2, LONG1 of 10 bytes, 0x1950a86a20f9469cfc6c little-endian.
     static let legacyTorchMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
     static let zipLocalHeader: [UInt8] = [0x50, 0x4B, 0x03, 0x04]
 
-    /// Loads the checkpoint at `path`. Throws `ImportError` naming the file and what is wrong with it.
+    /// Loads the checkpoint at `path`. Throws `ImportError` (or `SafetensorsError` for a
+    /// `.safetensors` file) naming the file and what is wrong with it.
     public static func load(path: String) throws -> Checkpoint {
         let url = URL(fileURLWithPath: path)
         let fileName = url.lastPathComponent
@@ -42,7 +45,9 @@ public enum CheckpointLoader {
         } else if head.starts(with: legacyTorchMagic) {
             throw ImportError.legacyTorchFormat(file: fileName)
         } else if head.first == 0x80 {
-            throw ImportError.unsupportedPickleFile(file: fileName)
+            tensors = try PaddleCheckpoint.floatTensors(pickle: [UInt8](data), fileName: fileName)
+        } else if SafetensorsCheckpoint.looksLikeSafetensors([UInt8](data.prefix(9))) {
+            tensors = try SafetensorsCheckpoint.floatTensors([UInt8](data), fileName: fileName)
         } else {
             throw ImportError.unrecognizedFormat(file: fileName, firstBytes: head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
         }

@@ -7,8 +7,9 @@ import WrenReference
 ///                           └→ affine-ReLU(final bn1) → average pool → float32 fc
 ///
 /// Each block's bn2 folds exactly into its conv1; bn1 (after a residual add) becomes a per-channel
-/// affine + ReLU requantization. Conv weights: int8 symmetric per output channel; bias: int32 at
-/// scale input_scale · weight_scale[c]; activations: int8 per tensor from the calibrated ranges.
+/// affine + ReLU requantization. Conv weights: int8 symmetric per output channel (or, for
+/// comparison, one scale per tensor); bias: int32 at scale input_scale · weight_scale[c];
+/// activations: int8 per tensor from the calibrated ranges.
 /// The classifier stays float32 (it is under 0.1% of the work and keeps the logits exact).
 public struct Quantizer {
     public var model: WideResNet
@@ -17,14 +18,19 @@ public struct Quantizer {
     public var std: [Float]
     public var height: Int
     public var width: Int
+    public var weightGranularity: WeightGranularity
 
-    public init(model: WideResNet, ranges: ActivationRanges, mean: [Float], std: [Float], height: Int = 32, width: Int = 32) {
+    public init(
+        model: WideResNet, ranges: ActivationRanges, mean: [Float], std: [Float], height: Int = 32, width: Int = 32,
+        weightGranularity: WeightGranularity = .perChannel
+    ) {
         self.model = model
         self.ranges = ranges
         self.mean = mean
         self.std = std
         self.height = height
         self.width = width
+        self.weightGranularity = weightGranularity
     }
 
     private var tensors: [TensorInfo] = []
@@ -89,13 +95,10 @@ public struct Quantizer {
         let depth = k * k * conv.inChannels
         let fold = bn?.affine()
 
-        var weightRows = [Int8](repeating: 0, count: conv.outChannels * depth)
-        var bias: [Int32] = []
-        var multipliers: [Int32] = []
-        var shifts: [Int32] = []
+        // Folded weights in [kh][kw][in] order per output channel (PyTorch stores [in][kh][kw]).
+        var foldedRows: [[Double]] = []
         for o in 0..<conv.outChannels {
             let s = fold?.scale[o] ?? 1
-            // Folded weights in [kh][kw][in] order (PyTorch stores [in][kh][kw]).
             var folded = [Double](repeating: 0, count: depth)
             for ky in 0..<k {
                 for kx in 0..<k {
@@ -105,7 +108,19 @@ public struct Quantizer {
                     }
                 }
             }
-            let maxMagnitude = folded.reduce(0) { max($0, $1.magnitude) }
+            foldedRows.append(folded)
+        }
+        let channelMaxima = foldedRows.map { row in row.reduce(0) { max($0, $1.magnitude) } }
+        let tensorMaximum = channelMaxima.max() ?? 0
+
+        var weightRows = [Int8](repeating: 0, count: conv.outChannels * depth)
+        var bias: [Int32] = []
+        var multipliers: [Int32] = []
+        var shifts: [Int32] = []
+        for o in 0..<conv.outChannels {
+            let s = fold?.scale[o] ?? 1
+            let folded = foldedRows[o]
+            let maxMagnitude = weightGranularity == .perTensor ? tensorMaximum : channelMaxima[o]
             let weightScale = maxMagnitude > 0 ? maxMagnitude / 127 : 1
             var absSum: Int64 = 0
             for j in 0..<depth {

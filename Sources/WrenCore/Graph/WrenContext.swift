@@ -182,13 +182,22 @@ public final class WrenContext {
             }
         case .channelAffineReLU:
             let out = tensors[layer.output!]
-            s8ChannelAffineReLUReference(
-                pixels: batch * input.height * input.width, channels: input.channels,
-                input: source, inputZeroPoint: input.zeroPoint,
-                offsets: blob(layer.offsets, as: Int32.self),
-                multipliers: blob(layer.multipliers, as: Int32.self),
-                shifts: blob(layer.shifts, as: Int32.self),
-                output: tensor(layer.output!), outputZeroPoint: out.zeroPoint, relu: layer.relu)
+            let destination = tensor(layer.output!)
+            let pixels = batch * input.height * input.width
+            let perTask = max(64, (pixels + 4 * parallelism.workers - 1) / (4 * parallelism.workers))
+            let tasks = (pixels + perTask - 1) / perTask
+            let offsets = blob(layer.offsets, as: Int32.self)
+            let multipliers = blob(layer.multipliers, as: Int32.self)
+            let shifts = blob(layer.shifts, as: Int32.self)
+            let kernel = kernels.channelAffineReLU
+            let channels = input.channels
+            parallelism.run(tasks) { task, _ in
+                let first = task * perTask
+                kernel(S8ChannelAffineTile(
+                    pixels: min(perTask, pixels - first), channels: channels, input: source + first * channels,
+                    inputZeroPoint: input.zeroPoint, offsets: offsets, multipliers: multipliers, shifts: shifts,
+                    output: destination + first * channels, outputZeroPoint: out.zeroPoint, relu: layer.relu))
+            }
         case .averagePoolLinear:
             for image in 0..<batch {
                 s8AveragePoolF32Linear(

@@ -10,15 +10,18 @@ public struct KernelTable: Sendable {
     /// Scratch bytes one worker needs for a convolution of `paddedDepth`.
     public var scratchBytes: @Sendable (_ paddedDepth: Int) -> Int
     public var conv2d: @Sendable (S8Conv2DTile) -> Void
+    public var channelAffineReLU: @Sendable (S8ChannelAffineTile) -> Void
 
     public init(
         name: String, pixelsPerTile: Int, scratchBytes: @escaping @Sendable (Int) -> Int,
-        conv2d: @escaping @Sendable (S8Conv2DTile) -> Void
+        conv2d: @escaping @Sendable (S8Conv2DTile) -> Void,
+        channelAffineReLU: @escaping @Sendable (S8ChannelAffineTile) -> Void = { $0.runReference() }
     ) {
         self.name = name
         self.pixelsPerTile = pixelsPerTile
         self.scratchBytes = scratchBytes
         self.conv2d = conv2d
+        self.channelAffineReLU = channelAffineReLU
     }
 
     /// The portable Swift-SIMD kernel.

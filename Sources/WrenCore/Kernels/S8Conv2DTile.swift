@@ -49,21 +49,7 @@ public struct S8Conv2DTile {
         let channel = block &* 16
         let valid = min(16, p.outChannels &- channel)
         let at = (firstPixel &+ pixel) &* p.outChannels &+ channel
-        let low = p.relu ? max(p.outputZeroPoint, -128) : -128
-        if valid == 16 {
-            let biasVector = UnsafeRawPointer(unsignedInputBias + channel).loadUnaligned(as: SIMD16<Int32>.self)
-            let multiplierVector = UnsafeRawPointer(multipliers + channel).loadUnaligned(as: SIMD16<Int32>.self)
-            let shiftVector = UnsafeRawPointer(shifts + channel).loadUnaligned(as: SIMD16<Int32>.self)
-            var residualVector: SIMD16<Int32>? = nil
-            if let residual {
-                let r = UnsafeRawPointer(residual + at).loadUnaligned(as: SIMD16<Int8>.self)
-                residualVector = SIMD16<Int32>(truncatingIfNeeded: r) &- p.residualZeroPoint
-            }
-            let out = requantizeS8X16(
-                accumulator &+ biasVector, multiplier: multiplierVector, rightShift: shiftVector, residual: residualVector,
-                residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, low: low)
-            UnsafeMutableRawPointer(output + at).storeBytes(of: out, as: SIMD16<Int8>.self)
-        } else {
+        do {
             for lane in 0..<valid {
                 let o = channel &+ lane
                 output[at &+ lane] = requantizeS8(

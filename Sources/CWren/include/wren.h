@@ -1,0 +1,194 @@
+/*
+ * wren.h — the C API of Wren, an int8 runtime for Wide Residual Networks stored as `.wren` files.
+ *
+ * Link with the shared library (-lwren) or the static one (libwren-static.a plus the Swift
+ * runtime; `tools/cc-wren` does both). Typical use:
+ *
+ *     wren_model *model;
+ *     if (wren_model_load_file("model.wren", &model) != WREN_OK) { puts(wren_last_error()); ... }
+ *     size_t size = wren_context_arena_size(model, 1);
+ *     void *arena = aligned_alloc(WREN_ARENA_ALIGNMENT, round_up(size, WREN_ARENA_ALIGNMENT));
+ *     wren_context *context;
+ *     wren_context_create(model, 1, arena, size, &context);   // or arena = NULL: Wren allocates
+ *     float logits[10];
+ *     wren_run(context, image_nchw, 1, logits);
+ *     wren_context_free(context); free(arena); wren_model_free(model);
+ *
+ * Errors. Every function that can fail returns a `wren_status` (or, for the three that return a
+ * value, a documented sentinel) and records a message naming the bad value on the calling thread,
+ * read with `wren_last_error()`. No failure aborts the process or unwinds through C: NULL
+ * pointers, sizes and batches out of range, misaligned or short arenas, non-finite inputs and
+ * corrupted or unreadable files all come back as a status. What the API cannot detect is memory
+ * that lies about itself: a dangling or forged handle, or a buffer shorter than its stated length.
+ *
+ * Threading. A `wren_model` is immutable after loading and may be used from any number of threads
+ * at once (creating contexts, querying it). A `wren_context` holds the scratch memory of a run:
+ * use it from one thread at a time (create one per thread). `wren_last_error()` is per thread.
+ *
+ * Memory. Wren never allocates inside `wren_run`. The caller may supply a context's arena, so a
+ * whole inference can run in memory the caller controls.
+ */
+#ifndef WREN_H
+#define WREN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Version of this API, also returned at run time by `wren_version()`. */
+#define WREN_VERSION_STRING "0.1.0"
+
+/** Required alignment, in bytes, of a caller-provided arena (and of zero-copy model bytes). */
+#define WREN_ARENA_ALIGNMENT 64
+
+/** Largest `max_batch` a context accepts. */
+#define WREN_MAX_BATCH_LIMIT 65536
+
+/** A loaded, validated `.wren` model. Opaque; free with `wren_model_free`. */
+typedef struct wren_model wren_model;
+
+/** The run state of one model at one maximum batch size. Opaque; free with `wren_context_free`. */
+typedef struct wren_context wren_context;
+
+/**
+ * The outcome of a call. `WREN_OK` is 0; every failure kind has its own value, stable across
+ * releases (new kinds are appended). `wren_status_message` gives a fixed description of each;
+ * `wren_last_error` gives the detail of the latest failure.
+ */
+typedef enum wren_status {
+    WREN_OK = 0,
+    /** A required pointer argument (handle, buffer, path or out-parameter) is NULL. */
+    WREN_ERROR_NULL_ARGUMENT = 1,
+    /** A handle is not a live object of the expected kind (e.g. a context passed as a model,
+     *  or a handle already freed; the latter is detected on a best-effort basis only). */
+    WREN_ERROR_INVALID_HANDLE = 2,
+    /** The file cannot be opened, is not a regular file, or cannot be read completely. */
+    WREN_ERROR_FILE_UNREADABLE = 3,
+    /** The bytes do not start with the `.wren` magic. */
+    WREN_ERROR_NOT_A_MODEL = 4,
+    /** The file's major format version is not one this library reads. */
+    WREN_ERROR_UNSUPPORTED_VERSION = 5,
+    /** A field or data range extends past the end of the bytes. */
+    WREN_ERROR_TRUNCATED = 6,
+    /** A field holds a value the format does not allow (offset and reason in the detail). */
+    WREN_ERROR_CORRUPT_MODEL = 7,
+    /** The stored CRC-32 does not match the bytes. */
+    WREN_ERROR_CHECKSUM_MISMATCH = 8,
+    /** A batch or `max_batch` below 1, or a `max_batch` above `WREN_MAX_BATCH_LIMIT`. */
+    WREN_ERROR_INVALID_BATCH = 9,
+    /** `wren_run` was given a batch larger than the context's `max_batch`. */
+    WREN_ERROR_BATCH_TOO_LARGE = 10,
+    /** The caller's arena is smaller than `wren_context_arena_size` reports. */
+    WREN_ERROR_ARENA_TOO_SMALL = 11,
+    /** The caller's arena does not start at a multiple of `WREN_ARENA_ALIGNMENT`. */
+    WREN_ERROR_ARENA_MISALIGNED = 12,
+    /** An input value is NaN or infinite (its index is in the detail). */
+    WREN_ERROR_INPUT_NOT_FINITE = 13,
+    /** Wren could not allocate memory it needed (a model copy, a file buffer, an arena). */
+    WREN_ERROR_OUT_OF_MEMORY = 14,
+    /** An argument is out of range in a way not covered above (e.g. a length above SIZE_MAX/2). */
+    WREN_ERROR_INVALID_ARGUMENT = 15,
+    /** An internal check failed; the detail says which. Please report it. */
+    WREN_ERROR_INTERNAL = 16
+} wren_status;
+
+/**
+ * Loads and validates a model from memory.
+ *
+ * Zero-copy: when `bytes` is `WREN_ARENA_ALIGNMENT`-aligned, the model reads them in place and the
+ * caller must keep them alive and unchanged until the model *and every context created from it*
+ * are freed. Unaligned bytes are copied (the kernels read int32/float32 data in place), and the
+ * caller may then release them as soon as this returns; `wren_model_is_zero_copy` tells which.
+ *
+ * On success stores a new model in `*out_model` (free with `wren_model_free`). On failure
+ * `*out_model` is set to NULL (when `out_model` is not NULL) and the status says why:
+ * NULL_ARGUMENT, INVALID_ARGUMENT, NOT_A_MODEL, UNSUPPORTED_VERSION, TRUNCATED, CORRUPT_MODEL,
+ * CHECKSUM_MISMATCH, OUT_OF_MEMORY. Thread-safe.
+ */
+wren_status wren_model_load(const void *bytes, size_t length, wren_model **out_model);
+
+/**
+ * Reads `path` into memory Wren owns and validates it as `wren_model_load` does. Fails with
+ * FILE_UNREADABLE (cannot open, not a regular file, short read; the detail carries the path and
+ * the system's reason) or any status of `wren_model_load`. Thread-safe.
+ */
+wren_status wren_model_load_file(const char *path, wren_model **out_model);
+
+/**
+ * Releases the caller's reference to `model`. Contexts created from it keep what they need, so
+ * they remain usable until freed themselves. NULL is ignored. Do not use `model` afterwards.
+ * Must not race with other calls using the same handle.
+ */
+void wren_model_free(wren_model *model);
+
+/** The number of classes (logits per image), or -1 if `model` is NULL or not a model. */
+int32_t wren_model_num_classes(const wren_model *model);
+
+/**
+ * The input shape of one image (float32 NCHW, so `wren_run` reads channels*height*width floats per
+ * image). Fails with NULL_ARGUMENT or INVALID_HANDLE; out-parameters are left unchanged then.
+ */
+wren_status wren_model_input_shape(const wren_model *model, int32_t *channels, int32_t *height, int32_t *width);
+
+/** 1 if `model` reads the caller's bytes in place (see `wren_model_load`), 0 if it owns a copy,
+ *  -1 if `model` is NULL or not a model. */
+int wren_model_is_zero_copy(const wren_model *model);
+
+/**
+ * Bytes of arena a context for `model` at `max_batch` images needs (activations and scratch).
+ * Returns 0 on failure (NULL or invalid model, `max_batch` outside 1...WREN_MAX_BATCH_LIMIT) and
+ * records the detail for `wren_last_error`. Thread-safe.
+ */
+size_t wren_context_arena_size(const wren_model *model, int32_t max_batch);
+
+/**
+ * Creates a context that runs `model` on up to `max_batch` images per call.
+ *
+ * `arena`: NULL lets Wren allocate (and free) the arena; `arena_size` is then ignored. Otherwise
+ * the arena must be `WREN_ARENA_ALIGNMENT`-aligned, hold at least `wren_context_arena_size(model,
+ * max_batch)` bytes, stay alive until `wren_context_free`, and be used by nothing else meanwhile;
+ * Wren never frees it.
+ *
+ * The context keeps its own reference to the model, so `wren_model_free` may come first (but
+ * zero-copy model bytes must still outlive the context). Fails with NULL_ARGUMENT, INVALID_HANDLE,
+ * INVALID_BATCH, ARENA_TOO_SMALL, ARENA_MISALIGNED, OUT_OF_MEMORY; `*out_context` is set to NULL
+ * then. Thread-safe with respect to the model.
+ */
+wren_status wren_context_create(const wren_model *model, int32_t max_batch, void *arena, size_t arena_size,
+                                wren_context **out_context);
+
+/** Frees a context (and the arena, if Wren allocated it). NULL is ignored. */
+void wren_context_free(wren_context *context);
+
+/**
+ * Runs `batch` images. `input_nchw` holds batch*C*H*W float32 values (see
+ * `wren_model_input_shape`), already normalized with the model's mean and std; `logits_out`
+ * receives batch*num_classes float32 values, image after image. Allocates nothing and takes no
+ * locks. Results are bit-identical to `wren run` on the same model and inputs.
+ *
+ * Fails with NULL_ARGUMENT, INVALID_HANDLE, INVALID_BATCH (batch < 1), BATCH_TOO_LARGE,
+ * INPUT_NOT_FINITE; `logits_out` is untouched on failure. One thread at a time per context.
+ */
+wren_status wren_run(wren_context *context, const float *input_nchw, int32_t batch, float *logits_out);
+
+/** A fixed, static description of `status` (never NULL; "unknown wren_status" for other values). */
+const char *wren_status_message(wren_status status);
+
+/**
+ * The detail of the most recent failure on the calling thread (e.g. "arena holds 100 bytes,
+ * 54528 needed for max_batch 1"), or "" if none. Successful calls do not clear it. The pointer
+ * stays valid until the next failing Wren call on this thread.
+ */
+const char *wren_last_error(void);
+
+/** The library version, e.g. "0.1.0" (equal to WREN_VERSION_STRING for a matching header). */
+const char *wren_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WREN_H */

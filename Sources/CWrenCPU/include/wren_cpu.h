@@ -1,0 +1,6 @@
+#ifndef WREN_CPU_H
+#define WREN_CPU_H
+/// What the CPU running this process supports, for choosing kernels at load time (as XNNPACK does).
+/// 1 when the CPU and OS support AVX-512 F/BW/VL/DQ and VNNI (the WrenKernelsX86 kernels), else 0.
+int wren_cpu_has_avx512vnni(void);
+#endif

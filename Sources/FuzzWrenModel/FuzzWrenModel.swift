@@ -1,0 +1,65 @@
+// libFuzzer target `wren-model`: bytes → WrenModel (read + validate) → WrenContext (plan) → run
+// one fixed image. Not part of Package.swift: tools/fuzz.sh compiles it with swiftc and
+// -sanitize=fuzzer,address against WrenCore built with the same instrumentation.
+//
+// A crash, an ASan report, a trap or a timeout is a finding: the reader must turn every bad file
+// into a WrenError, and every file it accepts must run without touching memory it does not own.
+// Input: one mode byte (bit 0 repairs the file-length field, bit 1 the checksum), then the file.
+import WrenCore
+
+/// Models the reader accepts but that are too big to run quickly are only loaded and planned:
+/// running them would make libFuzzer time out without testing anything new.
+private let maxInputValues = 3 * 128 * 128
+private let maxArenaBytes = 64 << 20
+private let maxMultiplyAccumulates = 20_000_000
+
+/// The first input byte chooses repairs; the rest is the file. Without them almost every mutation
+/// would stop at the checksum (or the file-length field) and the validator behind it would go unfuzzed.
+private let repairFileLength: UInt8 = 1
+private let repairChecksum: UInt8 = 2
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzWrenModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    guard let data, size >= 1 else { return 0 }
+    let mode = data[0]
+    var bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+    if mode & repairFileLength != 0, bytes.count >= 24 {
+        for i in 0..<8 { bytes[16 + i] = UInt8(truncatingIfNeeded: UInt64(bytes.count) >> (8 * UInt64(i))) }
+    }
+    if mode & repairChecksum != 0, bytes.count >= 36 {
+        let checksum = bytes.withUnsafeBytes { CRC32.wrenChecksum($0) }
+        for i in 0..<4 { bytes[32 + i] = UInt8(truncatingIfNeeded: checksum >> (8 * UInt32(i))) }
+    }
+    guard let model = try? WrenModel(bytes: bytes) else { return 0 }
+    guard let arena = try? WrenContext.arenaSize(model: model, maxBatch: 1), arena <= maxArenaBytes,
+          let context = try? WrenContext(model: model, maxBatch: 1) else { return 0 }
+    let input = model.input
+    let values = input.channels * input.height * input.width
+    guard values <= maxInputValues, multiplyAccumulates(model.description) <= maxMultiplyAccumulates else { return 0 }
+    // A fixed input covering negative, positive and saturating values.
+    let image = (0..<values).map { Float(($0 &* 7919) % 509) / 32 - 8 }
+    do {
+        let logits = try context.run(image, batch: 1)
+        precondition(logits.count == model.numClasses, "run returned \(logits.count) logits for \(model.numClasses) classes")
+    } catch {
+        preconditionFailure("a model that loaded failed to run a valid input: \(error)")
+    }
+    return 0
+}
+
+private func multiplyAccumulates(_ description: ModelDescription) -> Int {
+    var total = 0
+    for layer in description.layers {
+        let input = description.tensors[layer.input]
+        switch layer.op {
+        case .conv2d:
+            let output = description.tensors[layer.output!]
+            total += output.elementCount * layer.kernelSize * layer.kernelSize * input.channels
+        case .channelAffineReLU:
+            total += input.elementCount
+        case .averagePoolLinear:
+            total += input.elementCount + layer.outChannels * input.channels
+        }
+    }
+    return total
+}

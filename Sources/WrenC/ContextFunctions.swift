@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CWren
+import WrenCore
+
+// The wren_context_* functions of wren.h (documented there).
+
+/// Fails with `WREN_ERROR_INVALID_BATCH` unless `maxBatch` is in 1...WREN_MAX_BATCH_LIMIT.
+private func checkMaxBatch(_ maxBatch: Int32) throws(CFailure) {
+    guard maxBatch >= 1, maxBatch <= WREN_MAX_BATCH_LIMIT else {
+        throw CFailure(WREN_ERROR_INVALID_BATCH, "max_batch \(maxBatch) is outside 1...\(WREN_MAX_BATCH_LIMIT)")
+    }
+}
+
+@_cdecl("wren_context_arena_size")
+public func wrenContextArenaSize(_ model: OpaquePointer?, _ maxBatch: Int32) -> UInt {
+    withFallback("wren_context_arena_size", 0) { () throws(CFailure) in
+        let loaded = try modelHandle(model).pointee.loaded.takeUnretainedValue()
+        try checkMaxBatch(maxBatch)
+        return UInt(try core { () throws(WrenError) in try WrenContext.arenaSize(model: loaded.model, maxBatch: Int(maxBatch)) })
+    }
+}
+
+@_cdecl("wren_context_create")
+public func wrenContextCreate(
+    _ model: OpaquePointer?, _ maxBatch: Int32, _ arena: UnsafeMutableRawPointer?, _ arenaSize: UInt,
+    _ outContext: UnsafeMutablePointer<OpaquePointer?>?
+) -> wren_status {
+    withStatus("wren_context_create") { () throws(CFailure) in
+        let outContext = try required(outContext, "out_context")
+        outContext.pointee = nil
+        let loaded = try modelHandle(model).pointee.loaded.takeUnretainedValue()
+        try checkMaxBatch(maxBatch)
+        let needed = try core { () throws(WrenError) in try WrenContext.arenaSize(model: loaded.model, maxBatch: Int(maxBatch)) }
+
+        let handle = try allocateHandle(ContextHandle.self)
+        let memory: UnsafeMutableRawPointer
+        let owned: UnsafeMutableRawPointer?
+        do throws(CFailure) {
+            if let arena {
+                guard arenaSize >= UInt(needed) else {
+                    throw CFailure(WREN_ERROR_ARENA_TOO_SMALL, "the arena holds \(arenaSize) bytes, \(needed) needed for max_batch \(maxBatch) (see wren_context_arena_size)")
+                }
+                guard isAligned(arena) else {
+                    let remainder = UInt(bitPattern: arena) % UInt(WREN_ARENA_ALIGNMENT)
+                    throw CFailure(WREN_ERROR_ARENA_MISALIGNED, "the arena at \(arena) is not \(WREN_ARENA_ALIGNMENT)-byte aligned (address mod \(WREN_ARENA_ALIGNMENT) = \(remainder))")
+                }
+                memory = arena
+                owned = nil
+            } else {
+                memory = try allocateAligned(byteCount: needed, purpose: "the arena (max_batch \(maxBatch))")
+                owned = memory
+            }
+        } catch {
+            free(handle)
+            throw error
+        }
+
+        let context: WrenContext
+        do throws(CFailure) {
+            context = try core { () throws(WrenError) in
+                try WrenContext(model: loaded.model, maxBatch: Int(maxBatch), arena: UnsafeMutableRawBufferPointer(start: memory, count: needed))
+            }
+        } catch {
+            free(owned)
+            free(handle)
+            throw error
+        }
+        handle.initialize(to: ContextHandle(
+            tag: ContextHandle.liveTag, context: Unmanaged.passRetained(context), loaded: Unmanaged.passRetained(loaded),
+            ownedArena: owned))
+        outContext.pointee = OpaquePointer(handle)
+    }
+}
+
+@_cdecl("wren_context_free")
+public func wrenContextFree(_ context: OpaquePointer?) {
+    guard context != nil else { return }
+    do throws(CFailure) {
+        let handle = try contextHandle(context)
+        handle.pointee.tag = freedTag
+        // Order matters: the runtime context first (it uses the arena and the model's bytes), then
+        // the arena, then the model (which may own the bytes).
+        handle.pointee.context.release()
+        free(handle.pointee.ownedArena)
+        handle.pointee.loaded.release()
+        free(handle)
+    } catch {
+        _ = report(error, in: "wren_context_free")
+    }
+}

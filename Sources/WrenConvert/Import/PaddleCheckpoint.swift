@@ -1,0 +1,77 @@
+import WrenReference
+
+/// Reads a PaddlePaddle `.pdparams` (`paddle.save(model.state_dict(), path)`): a bare pickle
+/// (protocol 2 to 4) of a dict of parameter name → NumPy array, plus the bookkeeping entry
+/// `StructuredToParameterName@@` (structured name → Paddle's internal name). Training checkpoints
+/// such as `{"model": state_dict, "epoch": 3}` hold the same arrays, each wrapped as
+/// `tuple((internal_name, ndarray))`. The pickle goes through the restricted unpickler, so no
+/// global is ever imported or called; arrays are rebuilt from the inert value tree by
+/// `NumpyPickledArray`, then renamed and re-laid-out to PyTorch's convention by `PaddleNaming`.
+enum PaddleCheckpoint {
+    /// Written by `paddle.save` next to the parameters; holds strings, not arrays.
+    static let nameTableKey = "StructuredToParameterName@@"
+    /// Written by `paddle.save(protocol < 4)` when it splits arrays over 4 GB into slices.
+    static let slicedParameterKey = "UnpackBigParamInfor@@"
+
+    /// The floating-point parameters, keyed by canonical PyTorch names. Integer arrays are left out.
+    static func floatTensors(pickle bytes: [UInt8], fileName: String) throws(ImportError) -> [String: FloatTensor] {
+        let root: PickleValue
+        do throws(ImportError) {
+            root = try Unpickler.parse(bytes)
+        } catch {
+            throw .inFile(file: fileName, entry: nil, underlying: error)
+        }
+        let stateDict = try findStateDict(root, fileName: fileName)
+        var collected: [(key: String, tensor: FloatTensor)] = []
+        do throws(ImportError) {
+            var seen: Set<String> = []
+            for entry in stateDict {
+                guard case .string(let key) = entry.key else { throw ImportError.nonStringKey(found: entry.key.summary) }
+                if key == nameTableKey { continue }
+                if key == slicedParameterKey {
+                    throw ImportError.malformedTensor(
+                        key: key, reason: "parameters split into slices by paddle.save(protocol=2/3) are not supported; save with protocol=4")
+                }
+                guard seen.insert(key).inserted else { throw ImportError.duplicateKey(key: key) }
+                let array = try NumpyPickledArray.parse(entry.value, key: key)
+                guard array.isFloatingPoint else {
+                    guard array.elementSize != nil else {
+                        throw ImportError.unsupportedStorageType(key: key, type: "numpy dtype '\(array.dtypeCode)'")
+                    }
+                    continue  // integer bookkeeping, as torch's num_batches_tracked
+                }
+                collected.append((key, try array.floatTensor(key: key)))
+            }
+            return try PaddleNaming.canonicalize(collected)
+        } catch {
+            throw .inFile(file: fileName, entry: nil, underlying: error)
+        }
+    }
+
+    /// The parameter dict: every value an array (the name table aside), at the top level or under
+    /// `state_dict` / `model` (once more nested at most).
+    static func findStateDict(_ root: PickleValue, fileName: String) throws(ImportError) -> [PickleDictEntry] {
+        func isParameterDict(_ entries: [PickleDictEntry]) -> Bool {
+            let parameters = entries.filter { $0.key != .string(nameTableKey) && $0.key != .string(slicedParameterKey) }
+            return !parameters.isEmpty && parameters.allSatisfy { NumpyPickledArray.isArray($0.value) }
+        }
+        func search(_ value: PickleValue, depth: Int) -> [PickleDictEntry]? {
+            guard case .dict(let entries) = value.withoutBuild else { return nil }
+            if isParameterDict(entries) { return entries }
+            guard depth < 2 else { return nil }
+            for container in ["state_dict", "model"] {
+                if let inner = value[container], let found = search(inner, depth: depth + 1) { return found }
+            }
+            return nil
+        }
+        if let found = search(root, depth: 0) { return found }
+        var keys: [String] = []
+        if case .dict(let entries) = root.withoutBuild {
+            keys = entries.map { entry in
+                if case .string(let text) = entry.key { return text }
+                return entry.key.summary
+            }
+        }
+        throw .noStateDict(file: fileName, topLevelKeys: keys)
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// The KL-divergence threshold search of TensorRT's entropy calibrator (Migacz, "8-bit Inference
+/// with TensorRT", GTC 2017) as MXNet and ncnn implement it. For every candidate number of bins
+/// `i` from `levels` to the histogram's size:
+///
+///   P = bins[0..<i] with everything beyond (the clipped outliers) added to bin i−1
+///   Q = bins[0..<i] merged into `levels` groups, each group's count spread evenly over its
+///       non-empty bins (what int8 can still tell apart)
+///   KL(P ‖ Q) on both normalized, zero entries smoothed with ε = 1e-4 as MXNet does
+///
+/// and returns the `i` with the smallest divergence: the threshold is `i × bin width`.
+public enum EntropyThreshold {
+    static let smoothing = 1e-4
+
+    /// The number of histogram bins to keep (`levels` ≤ result ≤ histogram.count); the whole
+    /// histogram when it has no more bins than levels or holds no values.
+    public static func search(histogram: [UInt64], levels: Int) -> Int {
+        let count = histogram.count
+        guard levels >= 2, count > levels else { return count }
+        let values = histogram.map(Double.init)
+        guard values.contains(where: { $0 > 0 }) else { return count }
+        // Prefix sums of counts and of non-empty bins make every group sum O(1).
+        var prefix = [Double](repeating: 0, count: count + 1)
+        var nonEmpty = [Int](repeating: 0, count: count + 1)
+        for index in 0..<count {
+            prefix[index + 1] = prefix[index] + values[index]
+            nonEmpty[index + 1] = nonEmpty[index] + (histogram[index] > 0 ? 1 : 0)
+        }
+        var best = count
+        var bestDivergence = Double.infinity
+        var p = [Double](repeating: 0, count: count)
+        var q = [Double](repeating: 0, count: count)
+        for bins in levels...count {
+            for index in 0..<bins { p[index] = values[index] }
+            p[bins - 1] += prefix[count] - prefix[bins]
+            for group in 0..<levels {
+                let start = group * bins / levels
+                let end = (group + 1) * bins / levels
+                let filled = nonEmpty[end] - nonEmpty[start]
+                let share = filled > 0 ? (prefix[end] - prefix[start]) / Double(filled) : 0
+                for index in start..<end { q[index] = histogram[index] > 0 ? share : 0 }
+            }
+            let divergence = klDivergence(p, q, count: bins)
+            if divergence < bestDivergence {
+                bestDivergence = divergence
+                best = bins
+            }
+        }
+        return best
+    }
+
+    /// KL(P ‖ Q) of the first `count` entries after normalizing both and smoothing their zero
+    /// entries (MXNet's `_smooth_distribution`: every zero gets ε, taken evenly from the non-zero
+    /// entries, so Q never has a zero where P has mass). Infinite when either is all zeros.
+    static func klDivergence(_ p: [Double], _ q: [Double], count: Int) -> Double {
+        var pTotal = 0.0, qTotal = 0.0
+        var pZeros = 0, qZeros = 0
+        for index in 0..<count {
+            pTotal += p[index]
+            qTotal += q[index]
+            if p[index] == 0 { pZeros += 1 }
+            if q[index] == 0 { qZeros += 1 }
+        }
+        guard pTotal > 0, qTotal > 0 else { return .infinity }
+        let pTaken = smoothing * Double(pZeros) / Double(count - pZeros)
+        let qTaken = smoothing * Double(qZeros) / Double(count - qZeros)
+        let floor = smoothing * 1e-3  // keeps a bin thinned below zero by the smoothing positive
+        var sum = 0.0
+        for index in 0..<count {
+            let pi = p[index] == 0 ? smoothing : max(p[index] / pTotal - pTaken, floor)
+            let qi = q[index] == 0 ? smoothing : max(q[index] / qTotal - qTaken, floor)
+            sum += pi * log(pi / qi)
+        }
+        return sum
+    }
+}

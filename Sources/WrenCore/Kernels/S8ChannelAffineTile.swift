@@ -1,0 +1,37 @@
+/// One unit of `channel_affine_relu` work: `pixels` consecutive NHWC pixels (any images).
+public struct S8ChannelAffineTile {
+    public var pixels: Int
+    public var channels: Int
+    public var input: UnsafePointer<Int8>
+    public var inputZeroPoint: Int32
+    public var offsets: UnsafePointer<Int32>
+    public var multipliers: UnsafePointer<Int32>
+    public var shifts: UnsafePointer<Int32>
+    public var output: UnsafeMutablePointer<Int8>
+    public var outputZeroPoint: Int32
+    public var relu: Bool
+
+    public init(
+        pixels: Int, channels: Int, input: UnsafePointer<Int8>, inputZeroPoint: Int32, offsets: UnsafePointer<Int32>,
+        multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, output: UnsafeMutablePointer<Int8>,
+        outputZeroPoint: Int32, relu: Bool
+    ) {
+        self.pixels = pixels
+        self.channels = channels
+        self.input = input
+        self.inputZeroPoint = inputZeroPoint
+        self.offsets = offsets
+        self.multipliers = multipliers
+        self.shifts = shifts
+        self.output = output
+        self.outputZeroPoint = outputZeroPoint
+        self.relu = relu
+    }
+
+    /// The scalar reference on this tile.
+    public func runReference() {
+        s8ChannelAffineReLUReference(
+            pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint, offsets: offsets,
+            multipliers: multipliers, shifts: shifts, output: output, outputZeroPoint: outputZeroPoint, relu: relu)
+    }
+}

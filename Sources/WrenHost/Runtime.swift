@@ -1,0 +1,47 @@
+import CWrenCPU
+import WrenCore
+#if arch(x86_64)
+import WrenKernelsX86
+#endif
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Host-side choices WrenCore leaves open: which kernels the CPU can run, and threads.
+public enum Runtime {
+    /// Every kernel table usable on this machine, fastest first. Setting `WREN_KERNELS=portable`
+    /// (or `reference`) in the environment forces that one, so tests and users can cover each path.
+    public static func availableKernels() -> [KernelTable] {
+        var tables: [KernelTable] = []
+        #if arch(x86_64)
+        if wren_cpu_has_avx512vnni() != 0 { tables.append(X86Kernels.avx512vnni) }
+        #endif
+        tables.append(.portable)
+        tables.append(.reference)
+        return tables
+    }
+
+    /// The kernel table to use: `WREN_KERNELS` (a table name or `portable`/`reference`/`auto`) or the fastest.
+    public static func selectedKernels(_ requested: String? = nil) throws -> KernelTable {
+        let choice = requested ?? getenv("WREN_KERNELS").map { String(cString: $0) } ?? "auto"
+        let tables = availableKernels()
+        if choice.isEmpty || choice == "auto" { return tables[0] }
+        if let match = tables.first(where: { $0.name == choice || $0.name.hasSuffix("-" + choice) }) { return match }
+        throw RuntimeError.unknownKernels(choice, available: tables.map(\.name))
+    }
+
+    /// Online processors, for a default thread count.
+    public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+public enum RuntimeError: Error, CustomStringConvertible {
+    case unknownKernels(String, available: [String])
+
+    public var description: String {
+        switch self {
+        case .unknownKernels(let name, let available):
+            return "unknown kernels '\(name)'; this machine offers: \(available.joined(separator: ", "))"
+        }
+    }
+}

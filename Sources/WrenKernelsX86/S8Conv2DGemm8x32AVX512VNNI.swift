@@ -1,0 +1,111 @@
+// AVX-512 VNNI convolution kernels. This module is compiled for icelake-server (AVX-512 F/BW/VL/DQ
+// + VNNI; Zen 4 has them all), so nothing here may run unless `wren_cpu_has_avx512vnni()` said so:
+// WrenHost checks before choosing `X86Kernels.avx512vnni`.
+#if arch(x86_64)
+import WrenCore
+import _Builtin_intrinsics.intel
+
+public enum X86Kernels {
+    /// 8 output pixels × 32 output channels per microkernel step, `vpdpbusd` on zmm registers.
+    public static let avx512vnni = KernelTable(
+        name: "s8-conv2d-gemm-8x32-avx512vnni", pixelsPerTile: 64,
+        scratchBytes: { 8 * $0 }, conv2d: s8Conv2DGemm8x32AVX512VNNI, channelAffineReLU: s8ChannelAffineReLUAVX512)
+}
+
+@inline(__always)
+private func broadcast(_ rows: UnsafeRawPointer, _ offset: Int) -> __m512i {
+    _mm512_set1_epi32(Int32(bitPattern: rows.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+}
+
+/// For every 8 output pixels: im2col them as u8 rows, then for every pair of 16-channel blocks
+/// accumulate Σ (x+128)·w with `vpdpbusd` into 16 zmm accumulators, and requantize.
+public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
+    let p = tile.parameters
+    let kp = tile.paddedDepth
+    let groups = kp / 4
+    let blocks = (p.outChannels + 15) / 16
+    let rows = tile.scratch.assumingMemoryBound(to: UInt8.self)
+    let a = UnsafeRawPointer(rows)
+    let stride = 64 * groups
+    var start = 0
+    while start < tile.pixelCount {
+        let count = min(8, tile.pixelCount - start)
+        s8Im2ColU8(p, image: tile.input, firstPixel: tile.firstPixel + start, pixelCount: count, rows: 8,
+                   paddedDepth: kp, into: rows)
+        var block = 0
+        while block + 2 <= blocks {
+            let w0 = UnsafeRawPointer(tile.weights + block * stride)
+            let w1 = w0 + stride
+            var c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
+            var c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00
+            var g = 0
+            while g < groups {
+                let b0 = _mm512_loadu_si512(w0 + 64 * g)
+                let b1 = _mm512_loadu_si512(w1 + 64 * g)
+                let o = 4 * g
+                var x = broadcast(a, o)
+                c00 = _mm512_dpbusd_epi32(c00, x, b0); c01 = _mm512_dpbusd_epi32(c01, x, b1)
+                x = broadcast(a, kp + o)
+                c10 = _mm512_dpbusd_epi32(c10, x, b0); c11 = _mm512_dpbusd_epi32(c11, x, b1)
+                x = broadcast(a, 2 * kp + o)
+                c20 = _mm512_dpbusd_epi32(c20, x, b0); c21 = _mm512_dpbusd_epi32(c21, x, b1)
+                x = broadcast(a, 3 * kp + o)
+                c30 = _mm512_dpbusd_epi32(c30, x, b0); c31 = _mm512_dpbusd_epi32(c31, x, b1)
+                x = broadcast(a, 4 * kp + o)
+                c40 = _mm512_dpbusd_epi32(c40, x, b0); c41 = _mm512_dpbusd_epi32(c41, x, b1)
+                x = broadcast(a, 5 * kp + o)
+                c50 = _mm512_dpbusd_epi32(c50, x, b0); c51 = _mm512_dpbusd_epi32(c51, x, b1)
+                x = broadcast(a, 6 * kp + o)
+                c60 = _mm512_dpbusd_epi32(c60, x, b0); c61 = _mm512_dpbusd_epi32(c61, x, b1)
+                x = broadcast(a, 7 * kp + o)
+                c70 = _mm512_dpbusd_epi32(c70, x, b0); c71 = _mm512_dpbusd_epi32(c71, x, b1)
+                g += 1
+            }
+            // Unrolled: an array of accumulators here would allocate on every step.
+            func emit(_ row: Int, _ first: __m512i, _ second: __m512i) {
+                tile.storeAVX512(pixel: start + row, block: block, accumulator: first)
+                tile.storeAVX512(pixel: start + row, block: block + 1, accumulator: second)
+            }
+            emit(0, c00, c01)
+            if count > 1 { emit(1, c10, c11) }
+            if count > 2 { emit(2, c20, c21) }
+            if count > 3 { emit(3, c30, c31) }
+            if count > 4 { emit(4, c40, c41) }
+            if count > 5 { emit(5, c50, c51) }
+            if count > 6 { emit(6, c60, c61) }
+            if count > 7 { emit(7, c70, c71) }
+            block += 2
+        }
+        if block < blocks {
+            let w0 = UnsafeRawPointer(tile.weights + block * stride)
+            var c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
+            var g = 0
+            while g < groups {
+                let b0 = _mm512_loadu_si512(w0 + 64 * g)
+                let o = 4 * g
+                c0 = _mm512_dpbusd_epi32(c0, broadcast(a, o), b0)
+                c1 = _mm512_dpbusd_epi32(c1, broadcast(a, kp + o), b0)
+                c2 = _mm512_dpbusd_epi32(c2, broadcast(a, 2 * kp + o), b0)
+                c3 = _mm512_dpbusd_epi32(c3, broadcast(a, 3 * kp + o), b0)
+                c4 = _mm512_dpbusd_epi32(c4, broadcast(a, 4 * kp + o), b0)
+                c5 = _mm512_dpbusd_epi32(c5, broadcast(a, 5 * kp + o), b0)
+                c6 = _mm512_dpbusd_epi32(c6, broadcast(a, 6 * kp + o), b0)
+                c7 = _mm512_dpbusd_epi32(c7, broadcast(a, 7 * kp + o), b0)
+                g += 1
+            }
+            func emit(_ row: Int, _ accumulator: __m512i) {
+                tile.storeAVX512(pixel: start + row, block: block, accumulator: accumulator)
+            }
+            emit(0, c0)
+            if count > 1 { emit(1, c1) }
+            if count > 2 { emit(2, c2) }
+            if count > 3 { emit(3, c3) }
+            if count > 4 { emit(4, c4) }
+            if count > 5 { emit(5, c5) }
+            if count > 6 { emit(6, c6) }
+            if count > 7 { emit(7, c7) }
+        }
+        start += 8
+    }
+}
+#endif

@@ -1,0 +1,176 @@
+import ArgumentParser
+import Foundation
+import WrenConvert
+import WrenCore
+import WrenReference
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure what int8 costs: compare a .wren model with its float checkpoint, overall and layer by layer.",
+        discussion: """
+            Runs DATA through MODEL (int8) and through CHECKPOINT (the float32 reference) and reports
+            top-1 agreement, accuracy of both when labels are known, the logit error, and for every
+            int8 activation its SQNR (signal-to-quantization-noise ratio, dB; about 6 dB per bit, so
+            above ~30 dB is healthy and below ~20 dB is where accuracy goes) and cosine similarity
+            against the float activation of the same layer, with the worst layers named.
+
+            DATA is a .npy float32 [N,3,32,32] already normalized (labels from --labels Y.npy), or a
+            folder with one subfolder of JPEG images per class, as training data is often laid out:
+            labels then come from the folder names (matched to the model's labels when it has them,
+            else sorted folder i is class i). A folder of JPEGs without subfolders is unlabeled.
+            Images are letterboxed to 32x32 and normalized with the model's mean/std.
+
+            --json writes the full report for scripts; --chart writes an SVG (per-layer SQNR bars and,
+            with labels, the float and int8 confusion matrices) that a browser opens.
+
+            Examples:
+              wren validate model.wren --reference model.pth --data test_x.npy --labels test_y.npy
+              wren validate birds.wren --reference birds.pdparams --data birds/val --chart report.svg
+              wren validate model.wren --reference model.pth --data test_x.npy --limit 100 --json report.json
+            """)
+
+    @Argument(help: "The int8 .wren model to judge.")
+    var model: String
+
+    @Option(help: "The float checkpoint the model was converted from (.pth, .pdparams or .safetensors).")
+    var reference: String
+
+    @Option(help: "Inputs: a .npy [N,3,32,32] float32 (normalized), or a folder of class subfolders of JPEGs.")
+    var data: String
+
+    @Option(help: "Integer class labels (.npy, one per input) for a .npy DATA.")
+    var labels: String?
+
+    @Option(help: "Write the report as JSON.")
+    var json: String?
+
+    @Option(help: "Write the per-layer SQNR chart (and confusion matrices) as SVG.")
+    var chart: String?
+
+    @Option(help: "Use only the first N inputs.")
+    var limit: Int?
+
+    @Option(help: "How many layers the printed table shows (all are in --json and --chart).")
+    var layers: Int?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let layers, layers < 1 { throw ValidationError("--layers must be at least 1") }
+        if let json, Inputs.fileExtension(json) != "json" { throw ValidationError("--json writes a .json file (got '\(json)')") }
+        if let chart, Inputs.fileExtension(chart) != "svg" { throw ValidationError("--chart writes an .svg file (got '\(chart)')") }
+        if labels != nil && FileSystem.isDirectory(data) {
+            throw ValidationError("--labels is for a .npy DATA; a folder's labels come from its class subfolders")
+        }
+        let inputs = [model, reference, data, labels].compactMap { $0 }
+        for output in [json, chart].compactMap({ $0 }) {
+            if let input = inputs.first(where: { FileSystem.sameFile($0, output) }) {
+                throw ValidationError("\(output) would overwrite the input \(input)")
+            }
+            let folder = FileSystem.parentFolder(output)
+            guard FileSystem.isDirectory(folder) else { throw ValidationError("folder '\(folder)' for \(output) does not exist") }
+        }
+        if let json, let chart, FileSystem.sameFile(json, chart) { throw ValidationError("--json and --chart name the same file") }
+    }
+
+    func run() throws {
+        let bytes = try FileSystem.readBytes(model)
+        guard bytes.starts(with: WrenFormat.magic) else {
+            throw CLIError("\(model): not a .wren model (convert the checkpoint first with `wren convert`)")
+        }
+        let wren = try about(model) { try WrenModel(bytes: bytes) }
+        let description = wren.description
+        let checkpoint = try about(reference) { try CheckpointLoader.load(path: reference) }
+        let network = try about(reference) { try WideResNet(stateDict: checkpoint.tensors) }
+        guard network.architecture.numClasses == description.numClasses else {
+            throw CLIError("the reference \(reference) has \(network.architecture.numClasses) classes, the model \(description.numClasses)")
+        }
+        if let source = description.metadataValue("source_sha256"), source != checkpoint.sha256 {
+            Diagnostics.note("warning: \(reference) is not the checkpoint \(model) was converted from (SHA-256 differs)")
+        }
+
+        var inputs = try loadData(description: description)
+        if let limit, limit < inputs.count {
+            let perImage = 3 * description.input.height * description.input.width
+            inputs = Validator.Inputs(
+                values: Array(inputs.values.prefix(limit * perImage)), count: limit, names: Array(inputs.names.prefix(limit)),
+                labels: inputs.labels.map { Array($0.prefix(limit)) })
+        }
+        let start = Clock.now()
+        let report = try Validator.validate(
+            model: wren, reference: network, inputs: inputs, modelFile: FileSystem.fileName(model),
+            referenceFile: FileSystem.fileName(reference),
+            progress: { Diagnostics.progress("validating", $0, $1) })
+        Diagnostics.note("validated \(inputs.count) inputs in \(Clock.format(Clock.now() - start))")
+        print(report.table(layerLimit: layers), terminator: "")
+
+        let protected = [model, reference, data] + [labels].compactMap { $0 }
+        if let json {
+            try AtomicFile.write(try report.jsonBytes() + [0x0A], to: json, refusingToOverwrite: protected)
+            Diagnostics.note("wrote \(json)")
+        }
+        if let chart {
+            try AtomicFile.write(Array(report.svgChart().utf8), to: chart, refusingToOverwrite: protected)
+            Diagnostics.note("wrote \(chart)")
+        }
+    }
+
+    /// DATA as normalized images with names and, when known, labels.
+    func loadData(description: ModelDescription) throws -> Validator.Inputs {
+        let size = description.input.height
+        guard description.input.width == size else {
+            throw CLIError("\(model): input is \(description.input.height)x\(description.input.width); only square inputs are supported")
+        }
+        let mean = description.input.mean
+        let std = description.input.std
+        if FileSystem.isDirectory(data) {
+            let folders = try FileSystem.listFolders(data)
+            if folders.isEmpty {
+                let batch = try Inputs.load(Inputs.expandFolders([data]), size: size, mean: mean, std: std)
+                return Validator.Inputs(values: batch.values, count: batch.count, names: batch.names, labels: nil)
+            }
+            let classes = try about(data) {
+                try ClassFolders.classIndices(
+                    folders: folders.map(FileSystem.fileName), modelLabels: description.labels, numClasses: description.numClasses)
+            }
+            var files: [String] = []
+            var labels: [Int] = []
+            for (folder, classIndex) in classes {
+                let path = FileSystem.join(data, folder)
+                let images = try FileSystem.listFiles(path).filter { Inputs.imageExtensions.contains(Inputs.fileExtension($0)) }
+                if let other = try FileSystem.listFiles(path).first(where: { ["png", "bmp", "gif", "webp", "tif", "tiff"].contains(Inputs.fileExtension($0)) }) {
+                    throw CLIError("\(other): only JPEG images are read; convert the folder's images to .jpg")
+                }
+                files += images
+                labels += [Int](repeating: classIndex, count: images.count)
+            }
+            guard !files.isEmpty else { throw CLIError("\(data): the class folders hold no .jpg/.jpeg images") }
+            let batch = try Inputs.load(files, size: size, mean: mean, std: std)
+            return Validator.Inputs(values: batch.values, count: batch.count, names: batch.names, labels: labels)
+        }
+        guard Inputs.fileExtension(data) == "npy" else {
+            throw CLIError("\(data): DATA must be a .npy batch or a folder of class subfolders of JPEG images")
+        }
+        let batch = try Inputs.load([data], size: size, mean: mean, std: std)
+        var truth: [Int]?
+        if let labels {
+            let values = try readLabels(labels)
+            guard values.count == batch.count else {
+                throw CLIError("--labels \(labels) holds \(values.count) labels for \(batch.count) inputs in \(data)")
+            }
+            truth = values.map { Int($0) }
+        }
+        return Validator.Inputs(values: batch.values, count: batch.count, names: batch.names, labels: truth)
+    }
+}
+
+extension FileSystem {
+    /// Subfolders directly inside `folder`, as full paths, sorted by name (hidden ones skipped).
+    static func listFolders(_ folder: String) throws -> [String] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted().filter { !$0.hasPrefix(".") }
+        return names.map { join(folder, $0) }.filter { isDirectory($0) }
+    }
+
+    static func join(_ folder: String, _ name: String) -> String {
+        (folder as NSString).appendingPathComponent(name)
+    }
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Tests of the C API, run by tools/test.sh after `swift test`:
+#   1. builds the `wren` CLI and converts fixtures/models/wrn10_1_c10.pth (calibrated on its own
+#      inputs) into a temporary directory, then writes the expected logits with `wren run --logits`;
+#   2. compiles Tests/CAPI/capi_tests.c (cmocka) with tools/cc-wren against the shared library and
+#      against the static one, and runs both (each prints cmocka's "[  PASSED  ] N test(s).");
+#   3. builds tools/examples/classify.c (shared and static) and checks, for the WRN-10-1 fixture and
+#      the bundled digits model (fixtures/digits, 360 test images), that its logits, computed in an
+#      arena it allocates itself, equal `wren run --logits` byte for byte.
+# Usage: Tests/CAPI/run-capi-tests.sh   (needs libcmocka-dev: tools/install-system-packages.sh)
+# Builds with the same flags as tools/test.sh's `swift test` so the two share build products;
+# override with WREN_SCRATCH_PATH / WREN_SWIFT_BUILD_FLAGS (see tools/cc-wren).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$(pwd)"
+export WREN_SCRATCH_PATH="${WREN_SCRATCH_PATH:-$root/.build}"
+export WREN_SWIFT_BUILD_FLAGS="${WREN_SWIFT_BUILD_FLAGS--Xswiftc -enable-testing}"
+read -r -a build_flags <<<"$WREN_SWIFT_BUILD_FLAGS"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/wren-capi.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+echo "== C API: building the wren CLI"
+swift build -c release --scratch-path "$WREN_SCRATCH_PATH" "${build_flags[@]}" --product wren 2>&1 | grep -E "error|warning: .*Sources/(CWren|WrenC)/" || true
+wren="$(swift build -c release --scratch-path "$WREN_SCRATCH_PATH" "${build_flags[@]}" --show-bin-path)/wren"
+[ -x "$wren" ] || { echo "C API tests: $wren was not built" >&2; exit 1; }
+
+fixture=fixtures/models/wrn10_1_c10
+"$wren" convert "$fixture.pth" -o "$work/model.wren" --calibration "$fixture.input.npy" >/dev/null 2>&1
+"$wren" run "$work/model.wren" "$fixture.input.npy" --logits "$work/expected.npy" --quiet 2>/dev/null
+arena="$("$wren" inspect "$work/model.wren" | sed -n 's/^arena: *\([0-9][0-9]*\) bytes at batch 1$/\1/p')"
+[ -n "$arena" ] || { echo "C API tests: no arena size in 'wren inspect' output" >&2; exit 1; }
+
+cflags=(-std=c11 -O1 -g -Wall -Wextra -Werror -pthread)
+for linkage in shared static; do
+  echo "== C API: cmocka tests against the $linkage library"
+  tools/cc-wren "--$linkage" "${cflags[@]}" Tests/CAPI/capi_tests.c Tests/CAPI/npy_float32.c -lcmocka -lm -o "$work/capi_tests_$linkage"
+  mkdir -p "$work/scratch-$linkage"
+  WREN_CAPI_MODEL="$work/model.wren" WREN_CAPI_INPUT="$fixture.input.npy" WREN_CAPI_LOGITS="$work/expected.npy" \
+    WREN_CAPI_ARENA_BATCH1="$arena" WREN_CAPI_TMPDIR="$work/scratch-$linkage" "$work/capi_tests_$linkage"
+done
+if ldd "$work/capi_tests_static" | grep -q -E "libswift|libwren"; then
+  echo "C API tests: the static test binary still loads Swift or Wren shared libraries:" >&2
+  ldd "$work/capi_tests_static" >&2
+  exit 1
+fi
+
+# The float32 data of a .npy file (header length at byte 8: u16 in version 1, u32 in 2 and 3).
+npy_data() {
+  local major header
+  major="$(od -An -tu1 -j6 -N1 "$1" | tr -d ' ')"
+  if [ "$major" = 1 ]; then header=$((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')))
+  else header=$((12 + $(od -An -tu4 -j8 -N4 "$1" | tr -d ' '))); fi
+  tail -c +$((header + 1)) "$1"
+}
+
+# The example program was not written for the tests: it must agree with `wren run` on its own.
+"$wren" convert fixtures/digits/wrn16_2_digits.pth -o "$work/digits.wren" --calibration fixtures/digits/calib_x.npy >/dev/null 2>&1
+"$wren" run "$work/digits.wren" fixtures/digits/test_x.npy --logits "$work/digits_expected.npy" --quiet 2>/dev/null
+checks=0
+for linkage in shared static; do
+  tools/cc-wren "--$linkage" -std=c11 -O2 -Wall -Wextra -Werror tools/examples/classify.c -o "$work/classify_$linkage"
+  for pair in "$work/model.wren:$fixture.input.npy:$work/expected.npy" \
+              "$work/digits.wren:fixtures/digits/test_x.npy:$work/digits_expected.npy"; do
+    IFS=: read -r model input expected <<<"$pair"
+    "$work/classify_$linkage" "$model" "$input" --logits "$work/logits.f32" >"$work/classify.txt"
+    if [ ! -s "$work/logits.f32" ] || ! npy_data "$expected" | cmp -s - "$work/logits.f32"; then
+      echo "C API tests: classify ($linkage) logits for $(basename "$model") differ from 'wren run --logits'" >&2
+      exit 1
+    fi
+    checks=$((checks + 1))
+  done
+done
+# Raw float32 input gives the same answer as the .npy it came from.
+npy_data "$fixture.input.npy" >"$work/input.f32"
+"$work/classify_static" "$work/model.wren" "$work/input.f32" --raw --logits "$work/raw_logits.f32" >/dev/null
+npy_data "$work/expected.npy" | cmp -s - "$work/raw_logits.f32" || {
+  echo "C API tests: classify --raw logits differ from 'wren run --logits'" >&2; exit 1; }
+checks=$((checks + 1))
+echo "== C API: classify example matches 'wren run --logits' byte for byte ($checks checks: 2 models x shared/static + raw input)"

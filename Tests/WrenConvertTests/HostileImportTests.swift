@@ -1,0 +1,338 @@
+import Foundation
+import Testing
+import WrenConvert
+import WrenReference
+
+// Hostile checkpoints the other import tests do not build: zip entries with `..` paths, duplicate
+// entries, sizes that lie, REDUCE of callables the importer must never treat as tensors, bad memo
+// references, deep nesting through every container opcode, and views longer than their storage.
+// Each must be refused with an ImportError naming the problem, nothing run, nothing written.
+// (Globals outside the allowlist, truncation and the plain short-storage case are in PickleTests
+// and ImportTests.)
+
+// MARK: Building pickles and archives
+
+/// Pickle protocol-2 opcodes, as `pickletools` names them; the byte values come from CPython's
+/// `pickle.py`.
+private enum Op {
+    static let proto: UInt8 = 0x80, mark: UInt8 = 0x28, stop: UInt8 = 0x2E
+    static let emptyDict: UInt8 = 0x7D, emptyList: UInt8 = 0x5D, emptyTuple: UInt8 = 0x29
+    static let setItem: UInt8 = 0x73, setItems: UInt8 = 0x75, append: UInt8 = 0x61
+    static let tuple: UInt8 = 0x74, tuple1: UInt8 = 0x85, reduce: UInt8 = 0x52, build: UInt8 = 0x62
+    static let binPersID: UInt8 = 0x51, newFalse: UInt8 = 0x89, none: UInt8 = 0x4E
+    static let binGet: UInt8 = 0x68, longBinGet: UInt8 = 0x6A, binPut: UInt8 = 0x71
+}
+
+private func le32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+private func le16(_ value: Int) -> [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF)] }
+
+/// BINUNICODE.
+private func text(_ string: String) -> [UInt8] { [0x58] + le32(UInt32(string.utf8.count)) + Array(string.utf8) }
+/// BININT (signed 32-bit).
+private func int(_ value: Int32) -> [UInt8] { [0x4A] + le32(UInt32(bitPattern: value)) }
+/// GLOBAL 'module\nname\n'.
+private func global(_ module: String, _ name: String) -> [UInt8] { [0x63] + Array("\(module)\n\(name)\n".utf8) }
+private func tuple(_ items: [[UInt8]]) -> [UInt8] { [Op.mark] + items.flatMap { $0 } + [Op.tuple] }
+
+/// `_rebuild_tensor_v2(BINPERSID ('storage', torch.FloatStorage, key, 'cpu', numel), offset, size,
+/// stride, False, OrderedDict())`, as torch.save writes a float tensor.
+private func tensor(storage key: String, numel: Int32, offset: Int32 = 0, size: [Int32], stride: [Int32]) -> [UInt8] {
+    let persistentID = tuple([text("storage"), global("torch", "FloatStorage"), text(key), text("cpu"), int(numel)]) + [Op.binPersID]
+    let hooks = global("collections", "OrderedDict") + [Op.emptyTuple, Op.reduce]
+    let arguments = tuple([persistentID, int(offset), tuple(size.map(int)), tuple(stride.map(int)), [Op.newFalse], hooks])
+    return global("torch._utils", "_rebuild_tensor_v2") + arguments + [Op.reduce]
+}
+
+/// A protocol-2 pickle of a dict from string keys to already-pickled values.
+private func dictPickle(_ entries: [(key: String, value: [UInt8])]) -> [UInt8] {
+    [Op.proto, 2, Op.emptyDict, Op.mark] + entries.flatMap { text($0.key) + $0.value } + [Op.setItems, Op.stop]
+}
+
+/// Little-endian float32 bytes.
+private func floats(_ values: [Float]) -> [UInt8] { values.flatMap { le32($0.bitPattern) } }
+
+/// A valid one-tensor state dict {"w": [2, 3] view of storage "0"} with the given storage bytes.
+private let sixFloats: [Float] = [-1, -0.5, 0, 0.5, 1, 1.5]
+private let validPickle = dictPickle([("w", tensor(storage: "0", numel: 6, size: [2, 3], stride: [3, 1]))])
+
+/// One zip entry, stored (method 0). `declaredSize` overrides the size both headers claim;
+/// `centralSize` overrides only the central directory's (for headers that disagree).
+private struct ZipEntry {
+    var name: String
+    var bytes: [UInt8]
+    var declaredSize: UInt32? = nil
+    var centralSize: UInt32? = nil
+}
+
+/// A zip archive written byte by byte so its headers can lie (ImportFixtures.storedZip cannot).
+private func zip(_ entries: [ZipEntry]) -> [UInt8] {
+    var archive: [UInt8] = []
+    var directory: [UInt8] = []
+    for entry in entries {
+        let name = Array(entry.name.utf8)
+        let crc = le32(ImportFixtures.crc32(entry.bytes))
+        let size = le32(entry.declaredSize ?? UInt32(entry.bytes.count))
+        let centralSize = entry.centralSize.map(le32) ?? size
+        let offset = le32(UInt32(archive.count))
+        // version needed, flags, method 0, time, date
+        let head = le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21)
+        archive += [0x50, 0x4B, 0x03, 0x04] + head + crc + size + size + le16(name.count) + le16(0) + name + entry.bytes
+        directory += [0x50, 0x4B, 0x01, 0x02] + le16(20) + head + crc + centralSize + centralSize + le16(name.count) + le16(0)
+            + le16(0) + le16(0) + le16(0) + le32(0) + offset + name
+    }
+    let directoryOffset = archive.count
+    return archive + directory + [0x50, 0x4B, 0x05, 0x06] + le16(0) + le16(0) + le16(entries.count) + le16(entries.count)
+        + le32(UInt32(directory.count)) + le32(UInt32(directoryOffset)) + le16(0)
+}
+
+/// The entries of a well-formed checkpoint under `prefix`, with `pickle` as its data.pkl.
+private func checkpointEntries(prefix: String = "archive", pickle: [UInt8] = validPickle, storage: [UInt8] = floats(sixFloats)) -> [ZipEntry] {
+    [ZipEntry(name: "\(prefix)/data.pkl", bytes: pickle),
+     ZipEntry(name: "\(prefix)/byteorder", bytes: Array("little".utf8)),
+     ZipEntry(name: "\(prefix)/data/0", bytes: storage),
+     ZipEntry(name: "\(prefix)/version", bytes: Array("3\n".utf8))]
+}
+
+/// What loading `bytes` as `name` did, and whether the load left anything beside the file.
+private struct LoadOutcome {
+    var error: ImportError?
+    var tensors: [String: FloatTensor]?
+    var filesAfterLoad: [String]
+}
+
+private let pwnedMarker = "/tmp/wren_pwned"
+
+private func load(_ bytes: [UInt8], as name: String = "hostile.pth") throws -> LoadOutcome {
+    let path = try ImportFixtures.temporaryFile(named: name, bytes: bytes)
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+    var outcome = LoadOutcome(error: nil, tensors: nil, filesAfterLoad: [])
+    do {
+        outcome.tensors = try CheckpointLoader.load(path: path).tensors
+    } catch let error as ImportError {
+        outcome.error = error
+    }
+    // Entries named `../x` must not have been extracted next to (or above) the checkpoint.
+    outcome.filesAfterLoad = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        + FileManager.default.contentsOfDirectory(atPath: folder.deletingLastPathComponent().path)
+            .filter { $0 == "evil" || $0 == "data.pkl" }
+    return outcome
+}
+
+/// Expects `outcome` to be a refusal whose message contains every one of `phrases`, with nothing
+/// written or run.
+private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(outcome.tensors == nil, "hostile file was imported: \(outcome.tensors?.keys.sorted() ?? [])", sourceLocation: sourceLocation)
+    if let error = outcome.error {
+        for phrase in phrases {
+            #expect(error.description.contains(phrase), "'\(error)' does not mention '\(phrase)'", sourceLocation: sourceLocation)
+        }
+    }
+    #expect(outcome.filesAfterLoad == ["hostile.pth"], "files after loading: \(outcome.filesAfterLoad)", sourceLocation: sourceLocation)
+    #expect(!FileManager.default.fileExists(atPath: pwnedMarker), sourceLocation: sourceLocation)
+}
+
+@Suite struct HostileImportTests {
+    @Test func theHandBuiltCheckpointIsValid() throws {
+        // The control: without a hostile change, the same builders give an importable checkpoint.
+        let outcome = try load(zip(checkpointEntries()))
+        #expect(outcome.error == nil)
+        #expect(outcome.tensors?["w"] == FloatTensor(shape: [2, 3], data: sixFloats))
+    }
+
+    // MARK: Zip structure
+
+    @Test func entriesWithDotDotPathsAreRefused() throws {
+        // The whole checkpoint under "../evil/": a reader that extracted would write outside its folder.
+        let escaping = try load(zip(checkpointEntries(prefix: "../evil")))
+        withKnownIssue("importer accepts '../evil/data.pkl' as the checkpoint's data.pkl (TorchCheckpoint.floatTensors)") {
+            expectRefused(escaping, mentioning: ["../evil/data.pkl"])
+        }
+        #expect(escaping.filesAfterLoad == ["hostile.pth"])
+
+        // A storage key that climbs out of data/: "archive/data/../data.pkl" would make the pickle
+        // itself be read as float storage.
+        let climbing = dictPickle([("w", tensor(storage: "../version", numel: 0, size: [0], stride: [1]))])
+        var entries = checkpointEntries(pickle: climbing)
+        entries.append(ZipEntry(name: "archive/data/../version", bytes: []))
+        let climbed = try load(zip(entries))
+        withKnownIssue("importer reads storage key '../version' from entry 'archive/data/../version'") {
+            expectRefused(climbed, mentioning: ["../version"])
+        }
+    }
+
+    @Test func duplicateEntriesAreRefused() throws {
+        // Two different "archive/data/0": which one a reader picks decides the weights.
+        var entries = checkpointEntries()
+        entries.append(ZipEntry(name: "archive/data/0", bytes: floats(sixFloats.map { -$0 })))
+        let storage = try load(zip(entries))
+        withKnownIssue("importer silently uses the first of two 'archive/data/0' entries (ArchiveReader.entries)") {
+            expectRefused(storage, mentioning: ["archive/data/0"])
+        }
+
+        // Two "archive/data.pkl" with the same name.
+        var pickles = checkpointEntries()
+        pickles.insert(ZipEntry(name: "archive/data.pkl", bytes: validPickle), at: 1)
+        let outcome = try load(zip(pickles))
+        #expect(outcome.error == .ambiguousDataPickle(file: "hostile.pth", candidates: ["archive/data.pkl", "archive/data.pkl"]))
+        expectRefused(outcome, mentioning: ["data.pkl"])
+    }
+
+    @Test func sizesThatLieAreRefused() throws {
+        // Both headers claim far more storage bytes than the archive holds (and than the pickle says).
+        var longer = checkpointEntries()
+        longer[2].declaredSize = 1 << 20
+        let outcome = try load(zip(longer))
+        #expect(outcome.error?.root == .storageSizeMismatch(key: "w", storage: "0", expectedBytes: 24, foundBytes: 1 << 20))
+        expectRefused(outcome, mentioning: ["storage '0'", "1048576"])
+
+        // The headers claim exactly what the pickle expects, but the bytes are not there.
+        let bigPickle = dictPickle([("w", tensor(storage: "0", numel: 1 << 18, size: [2, 3], stride: [3, 1]))])
+        var missingBytes = checkpointEntries(pickle: bigPickle)
+        missingBytes[2].declaredSize = 4 << 18
+        let short = try load(zip(missingBytes))
+        #expect(short.error != nil)
+        expectRefused(short, mentioning: ["hostile.pth"])
+
+        // The central directory and the local header disagree about the same entry.
+        var disagreeing = checkpointEntries()
+        disagreeing[2].centralSize = 28
+        let disagreement = try load(zip(disagreeing))
+        #expect(disagreement.error != nil)
+        expectRefused(disagreement, mentioning: ["hostile.pth"])
+
+        // data.pkl declares 4 GiB - 1 bytes: refused by size before anything is read.
+        var hugePickle = checkpointEntries()
+        hugePickle[0].declaredSize = UInt32.max
+        let huge = try load(zip(hugePickle))
+        #expect(huge.error != nil)
+        expectRefused(huge, mentioning: ["hostile.pth"])
+
+        // Headers claiming fewer bytes than the entry has: the storage is then too short for "w".
+        var shorter = checkpointEntries()
+        shorter[2].declaredSize = 20
+        let truncated = try load(zip(shorter))
+        #expect(truncated.error != nil)
+        expectRefused(truncated, mentioning: ["hostile.pth"])
+    }
+
+    // MARK: Pickle semantics
+
+    @Test func reduceOfAnythingButATensorRebuildIsNeverATensor() throws {
+        let cases: [(name: String, value: [UInt8])] = [
+            // REDUCE on a string naming a function: recorded, never looked up.
+            ("string callable", text("posix.system") + tuple([text("touch \(pwnedMarker)")]) + [Op.reduce]),
+            // REDUCE on an allowlisted class that is not a tensor rebuild.
+            ("torch.device", global("torch", "device") + tuple([text("cpu")]) + [Op.reduce]),
+            ("storage class", global("torch", "FloatStorage") + tuple([int(6)]) + [Op.reduce]),
+            // OrderedDict with arguments (only the empty call becomes a dict).
+            ("OrderedDict(args)", global("collections", "OrderedDict") + tuple([tuple([])]) + [Op.reduce]),
+            // REDUCE of a REDUCE result.
+            ("reduce of reduce", global("torch", "device") + tuple([text("cpu")]) + [Op.reduce] + tuple([]) + [Op.reduce]),
+        ]
+        for hostile in cases {
+            let pickle = dictPickle([("w", tensor(storage: "0", numel: 6, size: [2, 3], stride: [3, 1])), ("x", hostile.value)])
+            let outcome = try load(zip(checkpointEntries(pickle: pickle)))
+            #expect(outcome.error?.root == .noStateDict(file: "hostile.pth", topLevelKeys: ["w", "x"]), "\(hostile.name): \(String(describing: outcome.error))")
+            expectRefused(outcome, mentioning: ["no state dict"])
+        }
+
+        // _rebuild_parameter must wrap a real _rebuild_tensor_v2, not some other call.
+        let fakeParameter = global("torch._utils", "_rebuild_parameter")
+            + tuple([global("torch", "device") + tuple([text("cpu")]) + [Op.reduce], [Op.newFalse], global("collections", "OrderedDict") + [Op.emptyTuple, Op.reduce]])
+            + [Op.reduce]
+        let outcome = try load(zip(checkpointEntries(pickle: dictPickle([("w", fakeParameter)]))))
+        guard case .malformedTensor(key: "w", _) = outcome.error?.root else {
+            Issue.record("a parameter wrapping torch.device gave \(String(describing: outcome.error))")
+            return
+        }
+        expectRefused(outcome, mentioning: ["tensor 'w'", "_rebuild_parameter"])
+    }
+
+    @Test func badMemoReferencesAreRefusedWithTheirOffset() throws {
+        // LONG_BINGET of the largest index, at offset 2.
+        #expect(throws: ImportError.pickleBadMemoIndex(index: Int(UInt32.max), offset: 2)) {
+            try Unpickler.parse([Op.proto, 2, Op.longBinGet, 0xFF, 0xFF, 0xFF, 0xFF, Op.stop])
+        }
+        // BINGET of a slot stored only later in the stream.
+        #expect(throws: ImportError.pickleBadMemoIndex(index: 1, offset: 3)) {
+            try Unpickler.parse([Op.proto, 2, Op.none, Op.binGet, 1, Op.binPut, 1, Op.stop])
+        }
+        // Inside a checkpoint, the error also names the file and the entry.
+        let pickle: [UInt8] = [[Op.proto, 2, Op.emptyDict], text("w"), [Op.binGet, 9], [Op.setItem, Op.stop]].flatMap { $0 }
+        let outcome = try load(zip(checkpointEntries(pickle: pickle)))
+        #expect(outcome.error?.root == .pickleBadMemoIndex(index: 9, offset: 9))
+        expectRefused(outcome, mentioning: ["hostile.pth", "archive/data.pkl", "memo slot 9", "offset 9"])
+    }
+
+    @Test(arguments: ["tuple1", "dict", "reduce", "build", "list"])
+    func deepNestingIsRefusedWithoutExhaustingTheStack(kind: String) throws {
+        // 100 000 levels: far past the limit, and deep enough to overflow the stack of any
+        // recursive reader that did not stop at the limit.
+        let depth = 100_000
+        var body: [UInt8] = [Op.none]
+        var prefix: [UInt8] = []
+        switch kind {
+        case "tuple1":
+            body += [UInt8](repeating: Op.tuple1, count: depth)
+        case "dict":
+            // {"k": {"k": ... None}}: open every dict first, then close them with SETITEM.
+            prefix = (0..<depth).flatMap { _ in [Op.emptyDict] + text("k") }
+            body += [UInt8](repeating: Op.setItem, count: depth)
+        case "reduce":
+            // device(device(...(None)...)): REDUCE nesting through the argument tuples.
+            prefix = (0..<depth).flatMap { _ in global("torch", "device") + [Op.mark] }
+            body += (0..<depth).flatMap { _ in [Op.tuple, Op.reduce] }
+        case "build":
+            // BUILD(d1, BUILD(d2, ... BUILD(dn, None))): each BUILD's state is the one before.
+            prefix = [UInt8](repeating: Op.emptyDict, count: depth)
+            body += [UInt8](repeating: Op.build, count: depth)
+        default:
+            prefix = [UInt8](repeating: Op.emptyList, count: depth)
+            body = [UInt8](repeating: Op.append, count: depth - 1)
+        }
+        let pickle = [Op.proto, 2] + prefix + body + [Op.stop]
+        do {
+            _ = try Unpickler.parse(pickle)
+            Issue.record("\(kind): \(depth) levels were accepted")
+        } catch {
+            guard case .pickleNestingTooDeep(let limit, _) = error else {
+                Issue.record("\(kind): expected pickleNestingTooDeep, got \(error)")
+                return
+            }
+            #expect(limit == Unpickler.maxNesting)
+        }
+        let outcome = try load(zip(checkpointEntries(pickle: pickle)))
+        expectRefused(outcome, mentioning: ["archive/data.pkl", "deeper than \(Unpickler.maxNesting)"])
+    }
+
+    // MARK: Views and storages
+
+    @Test func viewsReachingPastTheirStorageAreRefused() throws {
+        let cases: [(name: String, tensor: [UInt8], expected: ImportError)] = [
+            // A stride that walks past the end: element (1, 2) is storage index 1·4 + 2 = 6 of 6.
+            ("stride", tensor(storage: "0", numel: 6, size: [2, 3], stride: [4, 1]),
+             .tensorOutOfBounds(key: "w", storage: "0", lastIndex: 6, storageCount: 6)),
+            // An offset at the very end of the storage.
+            ("offset", tensor(storage: "0", numel: 6, offset: 6, size: [1], stride: [1]),
+             .tensorOutOfBounds(key: "w", storage: "0", lastIndex: 6, storageCount: 6)),
+            // A huge extent with a large stride: (2^31 - 2) · 2^31 - 1 is still inside Int64.
+            ("huge", tensor(storage: "0", numel: 6, size: [Int32.max, 2], stride: [Int32.max, 1]),
+             .tensorOutOfBounds(key: "w", storage: "0", lastIndex: Int(Int32.max - 1) * Int(Int32.max) + 1, storageCount: 6)),
+        ]
+        for hostile in cases {
+            let outcome = try load(zip(checkpointEntries(pickle: dictPickle([("w", hostile.tensor)]))))
+            #expect(outcome.error?.root == hostile.expected, "\(hostile.name): \(String(describing: outcome.error))")
+            expectRefused(outcome, mentioning: ["tensor 'w'", "storage '0'"])
+        }
+
+        // Stride 0 keeps every index in bounds, but a [4096, 4096] broadcast of 6 floats would
+        // materialize 64 MiB from 24 bytes.
+        let broadcast = tensor(storage: "0", numel: 6, size: [4096, 4096], stride: [0, 0])
+        let outcome = try load(zip(checkpointEntries(pickle: dictPickle([("w", broadcast)]))))
+        guard case .malformedTensor(key: "w", _) = outcome.error?.root else {
+            Issue.record("a stride-0 broadcast gave \(String(describing: outcome.error))")
+            return
+        }
+        expectRefused(outcome, mentioning: ["tensor 'w'", "more elements than its storage"])
+    }
+}

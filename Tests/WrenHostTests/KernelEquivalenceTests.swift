@@ -1,0 +1,178 @@
+import Foundation
+import Testing
+import WrenConvert
+import WrenCore
+import WrenHost
+
+/// Every kernel table this machine offers (AVX-512 VNNI where the CPU has it, portable, reference)
+/// gives bit-identical results: tile by tile on random shapes that hit every edge, and on whole
+/// converted models across thread counts.
+@Suite struct KernelEquivalenceTests {
+    static let tables = Runtime.availableKernels()
+
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// A random convolution with packed weights and a bias that respects the accumulator bound.
+    struct Case {
+        var parameters: Conv2DParameters
+        var input: [Int8], packed: [Int8], unsignedBias: [Int32], multipliers: [Int32], shifts: [Int32]
+        var residual: [Int8]?
+
+        init(_ g: inout Generator, outChannels: Int) {
+            let kernel = [1, 3][Int.random(in: 0...1, using: &g)]
+            let padding = kernel == 3 ? Int.random(in: 0...1, using: &g) : 0
+            let stride = Int.random(in: 1...2, using: &g)
+            let inChannels = [1, 3, 5, 16, 17, 33][Int.random(in: 0...5, using: &g)]
+            let height = Int.random(in: max(1, kernel - 2 * padding)...11, using: &g)
+            let width = Int.random(in: max(1, kernel - 2 * padding)...11, using: &g)
+            let outHeight = (height + 2 * padding - kernel) / stride + 1
+            let outWidth = (width + 2 * padding - kernel) / stride + 1
+            let useResidual = Bool.random(using: &g)
+            let residualMultiplier = QuantizedMultiplier(real: Double.random(in: 0.1...3, using: &g))!
+            parameters = Conv2DParameters(
+                inChannels: inChannels, inHeight: height, inWidth: width, outChannels: outChannels,
+                outHeight: outHeight, outWidth: outWidth, kernelSize: kernel, stride: stride, padding: padding,
+                inputZeroPoint: Int32.random(in: -128...127, using: &g), outputZeroPoint: Int32.random(in: -128...127, using: &g),
+                relu: Bool.random(using: &g), residualZeroPoint: Int32.random(in: -128...127, using: &g),
+                residualMultiplier: useResidual ? residualMultiplier : QuantizedMultiplier(multiplier: 0, rightShift: 0))
+            let depth = parameters.depth
+            input = (0..<(height * width * inChannels)).map { _ in Int8.random(in: -128...127, using: &g) }
+            let weights = (0..<(outChannels * depth)).map { _ in Int8.random(in: -127...127, using: &g) }
+            packed = PackedConvWeights.pack(weights, outChannels: outChannels, depth: depth)
+            var biases: [Int32] = []
+            for o in 0..<outChannels {
+                let row = weights[(o * depth)..<((o + 1) * depth)]
+                let room = Int64(Int32.max) - 255 * row.reduce(Int64(0)) { $0 + Int64($1.magnitude) }
+                let bias = Int32(Int64.random(in: -min(room, 1 << 20)...min(room, 1 << 20), using: &g))
+                biases.append(bias &- (parameters.inputZeroPoint &+ 128) &* row.reduce(Int32(0)) { $0 &+ Int32($1) })
+            }
+            unsignedBias = biases
+            multipliers = (0..<outChannels).map { _ in QuantizedMultiplier(real: Double.random(in: 1e-4...0.05, using: &g))!.multiplier }
+            shifts = (0..<outChannels).map { _ in QuantizedMultiplier(real: Double.random(in: 1e-4...0.05, using: &g))!.rightShift }
+            residual = useResidual ? (0..<(outHeight * outWidth * outChannels)).map { _ in Int8.random(in: -128...127, using: &g) } : nil
+        }
+
+        func run(_ table: KernelTable, tilePixels: Int) -> [Int8] {
+            let p = parameters
+            let pixels = p.outHeight * p.outWidth
+            var output = [Int8](repeating: 0, count: pixels * p.outChannels)
+            let paddedDepth = PackedConvWeights.paddedDepth(p.depth)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(table.scratchBytes(paddedDepth), 4 * p.depth), alignment: 64)
+            defer { scratch.deallocate() }
+            let residualCopy = residual ?? []
+            input.withUnsafeBufferPointer { x in
+                packed.withUnsafeBufferPointer { w in
+                    unsignedBias.withUnsafeBufferPointer { b in
+                        multipliers.withUnsafeBufferPointer { m in
+                            shifts.withUnsafeBufferPointer { s in
+                                residualCopy.withUnsafeBufferPointer { r in
+                                    output.withUnsafeMutableBufferPointer { y in
+                                        var first = 0
+                                        while first < pixels {
+                                            table.conv2d(S8Conv2DTile(
+                                                parameters: p, paddedDepth: paddedDepth, input: x.baseAddress!, weights: w.baseAddress!,
+                                                unsignedInputBias: b.baseAddress!, multipliers: m.baseAddress!, shifts: s.baseAddress!,
+                                                residual: residual == nil ? nil : r.baseAddress!, output: y.baseAddress!,
+                                                firstPixel: first, pixelCount: min(tilePixels, pixels - first), scratch: scratch))
+                                            first += tilePixels
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return output
+        }
+    }
+
+    @Test func tablesIncludeTheReference() {
+        #expect(Self.tables.contains { $0.name == KernelTable.reference.name })
+        print("kernel tables on this machine: \(Self.tables.map(\.name))")
+    }
+
+    @Test(arguments: tables.map(\.name))
+    func convolutionMatchesTheReference(_ name: String) {
+        let table = Self.tables.first { $0.name == name }!
+        var g = Generator(state: 0xC0FFEE)
+        for trial in 0..<150 {
+            let outChannels = [1, 15, 16, 17, 31, 32, 33, 48, 64, 80][trial % 10]
+            let c = Case(&g, outChannels: outChannels)
+            let tile = [1, 7, 8, 9, 16, 64][trial % 6]
+            let expected = c.run(.reference, tilePixels: 1 << 20)
+            let got = c.run(table, tilePixels: tile)
+            #expect(got == expected, "\(name) trial \(trial), tile \(tile): \(c.parameters)")
+            if got != expected { return }
+        }
+    }
+
+    @Test(arguments: tables.map(\.name))
+    func channelAffineMatchesTheReference(_ name: String) {
+        let table = Self.tables.first { $0.name == name }!
+        var g = Generator(state: 0xAFF1E)
+        for trial in 0..<60 {
+            let channels = [1, 15, 16, 17, 32, 40, 64][trial % 7]
+            let pixels = Int.random(in: 1...20, using: &g)
+            let input = (0..<(pixels * channels)).map { _ in Int8.random(in: -128...127, using: &g) }
+            let offsets = (0..<channels).map { _ in Int32.random(in: -(1 << 24)...(1 << 24), using: &g) / Int32([1, 1 << 10, 1 << 16][trial % 3]) }
+            let reals = (0..<channels).map { _ in Double.random(in: -40...40, using: &g) * [1, 1e-3, 1e6][trial % 3] }
+            let multipliers = reals.map { QuantizedMultiplier(real: $0)!.multiplier }
+            let shifts = reals.map { QuantizedMultiplier(real: $0)!.rightShift }
+            let zx = Int32.random(in: -128...127, using: &g), zo = Int32.random(in: -128...127, using: &g)
+            let relu = trial % 2 == 0
+            func run(_ t: KernelTable) -> [Int8] {
+                var out = [Int8](repeating: 0, count: input.count)
+                input.withUnsafeBufferPointer { x in offsets.withUnsafeBufferPointer { o in multipliers.withUnsafeBufferPointer { m in
+                    shifts.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { y in
+                        t.channelAffineReLU(S8ChannelAffineTile(
+                            pixels: pixels, channels: channels, input: x.baseAddress!, inputZeroPoint: zx, offsets: o.baseAddress!,
+                            multipliers: m.baseAddress!, shifts: s.baseAddress!, output: y.baseAddress!, outputZeroPoint: zo, relu: relu))
+                    } }
+                } } }
+                return out
+            }
+            #expect(run(table) == run(.reference), "\(name) trial \(trial): \(pixels) pixels x \(channels) channels")
+        }
+    }
+
+    /// Whole models: every activation of every layer identical across kernels and thread counts.
+    @Test(arguments: ["wrn10_1_c10", "wrn10_2_c3_bias", "wrn22_1_c10"])
+    func modelsAreIdenticalAcrossKernelsAndThreads(_ name: String) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let models = root.appendingPathComponent("fixtures/models")
+        let checkpoint = try CheckpointLoader.load(path: models.appendingPathComponent("\(name).pth").path)
+        let inputArray = try NumpyArray.read(path: models.appendingPathComponent("\(name).input.npy").path)
+        let input = try inputArray.floats()
+        let batch = inputArray.shape[0]
+        let converted = try Converter.convert(checkpoint: checkpoint, calibration: input, count: batch, options: ConversionOptions())
+        let model = try WrenModel(bytes: converted.bytes)
+
+        func activations(_ table: KernelTable, threads: Int) throws -> ([Float], [[Int8]]) {
+            let pool = ThreadPool(workers: threads)
+            let context = try WrenContext(model: model, maxBatch: batch, retainActivations: true, kernels: table, parallelism: pool.parallelism)
+            let logits = try context.run(input, batch: batch)
+            let tensors = (0..<model.description.tensors.count).map { Array(context.activations(tensor: $0, batch: batch)!) }
+            return (logits, tensors)
+        }
+        let (expectedLogits, expectedTensors) = try activations(.reference, threads: 1)
+        for table in Self.tables {
+            for threads in [1, 2, 3] {
+                let (logits, tensors) = try activations(table, threads: threads)
+                #expect(logits == expectedLogits, "\(name): \(table.name) with \(threads) threads")
+                for (index, values) in tensors.enumerated() where values != expectedTensors[index] {
+                    Issue.record("\(name): tensor \(model.description.tensors[index].name) differs with \(table.name), \(threads) threads")
+                }
+            }
+        }
+    }
+}

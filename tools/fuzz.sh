@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds and runs one libFuzzer target for SECONDS seconds.
+#
+#   tools/fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
+#   TARGET: wren-model   bytes → WrenModel (read, validate) → WrenContext (plan) → run one image
+#           unpickler    bytes → Unpickler.parse → state-dict search → tensor references
+#           checkpoint   bytes → TorchCheckpoint.floatTensors (zip + pickle + storages)
+#   e.g. tools/fuzz.sh wren-model 600
+#
+# How: the libraries are built by SwiftPM in .build-fuzz with -sanitize=fuzzer,address (coverage
+# + AddressSanitizer) and -enable-testing (the importer entry points are internal); the harness in
+# Sources/Fuzz<Target>/ is then compiled and linked with swiftc, whose -sanitize=fuzzer brings
+# libFuzzer's own main. (That is why the harnesses are not SwiftPM targets: SwiftPM renames an
+# executable's `main`, and a normal `swift build` would have no libFuzzer to link.)
+# SWIFT_BACKTRACE=enable=no leaves crash reports to ASan/libFuzzer.
+#
+# Seeds: fixtures/fuzz-corpus/<target>/ (committed, read only). New inputs libFuzzer finds go to
+# .build-fuzz/corpus/<target>/, crashes to .build-fuzz/findings/<target>/: turn each one into a test in
+# Tests/WrenConvertTests (CorruptFileTests / HostileImportTests) and fix it.
+# Needs: Swift 6.3 toolchain (its clang runtime has libFuzzer), libopenblas-dev, zlib1g-dev.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $# -lt 2 ]]; then
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+fi
+target=$1
+seconds=$2
+shift 2
+
+case "$target" in
+    wren-model) source_dir=Sources/FuzzWrenModel; library=WrenCore ;;
+    unpickler)  source_dir=Sources/FuzzUnpickler; library=WrenConvert ;;
+    checkpoint) source_dir=Sources/FuzzCheckpoint; library=WrenConvert ;;
+    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint)" >&2; exit 2 ;;
+esac
+[[ "$seconds" =~ ^[0-9]+$ ]] || { echo "error: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
+
+scratch=.build-fuzz
+flags=(-Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing)
+echo "building $library with -sanitize=fuzzer,address ..." >&2
+swift build --scratch-path "$scratch" -c debug --target "$library" "${flags[@]}" >&2
+products=$(swift build --scratch-path "$scratch" -c debug --show-bin-path "${flags[@]}")
+
+# Object files of the library and everything it depends on.
+objects=()
+modules=(WrenCore)
+if [[ $library == WrenConvert ]]; then modules+=(WrenReference ZIPFoundation WrenConvert); fi
+for module in "${modules[@]}"; do
+    objects+=("$products/$module.build"/*.o)
+done
+
+binary=$scratch/fuzz-$target
+echo "linking $binary ..." >&2
+swiftc -O -parse-as-library -sanitize=fuzzer,address -Xlinker --gc-sections \
+    -I "$products/Modules" -I "$products" \
+    -Xcc -fmodule-map-file=Sources/CBLAS/module.modulemap \
+    -Xcc -fmodule-map-file="$scratch/checkouts/ZIPFoundation/Sources/CZLib/module.modulemap" \
+    "$source_dir"/*.swift "${objects[@]}" -lopenblas -lz -o "$binary"
+
+corpus=$scratch/corpus/$target
+findings=$scratch/findings/$target
+seeds=fixtures/fuzz-corpus/$target
+mkdir -p "$corpus" "$findings"
+echo "fuzzing $target for $seconds s (corpus $corpus, seeds $seeds, findings $findings)" >&2
+SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$binary" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=262144 \
+    -print_final_stats=1 -artifact_prefix="$findings/" "$@" "$corpus" "$seeds"
