@@ -67,9 +67,13 @@ let package = Package(
             ],
             path: "Sources/wren"),
         .testTarget(name: "WrenCoreTests", dependencies: ["WrenCore"], path: "Tests/WrenCoreTests"),
-        .testTarget(name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenConvert"], path: "Tests/WrenHostTests"),
+        // Interposes malloc in the test binary to count allocations (NoAllocationTests).
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .testTarget(
+            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenConvert", "AllocationCounter"],
+            path: "Tests/WrenHostTests"),
         .testTarget(name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenConvert"], path: "Tests/WrenReferenceTests"),
-        .testTarget(name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference"], path: "Tests/WrenConvertTests"),
+        .testTarget(name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference", "WrenHost"], path: "Tests/WrenConvertTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenCLITests", dependencies: ["wren"], path: "Tests/WrenCLITests"),
     ]

@@ -2,6 +2,7 @@ import ArgumentParser
 import WrenConvert
 import WrenCore
 import WrenReference
+import WrenHost
 
 #if canImport(Glibc)
 import Glibc
@@ -141,7 +142,10 @@ struct Classifier {
                 labels: description.labels,
                 classify: { batch in
                     let chunk = 64
-                    let context = try WrenContext(model: model, maxBatch: min(chunk, max(batch.count, 1)))
+                    let pool = ThreadPool(workers: Runtime.processorCount)
+                    let context = try WrenContext(
+                        model: model, maxBatch: min(chunk, max(batch.count, 1)), kernels: try Runtime.selectedKernels(),
+                        parallelism: pool.parallelism)
                     let perImage = 3 * description.input.height * description.input.width
                     var output: [Float] = []
                     var start = 0

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WrenConvert
 import WrenCore
+import WrenHost
 import WrenReference
 
 /// int8 against float on real data: the WRN-16-2 trained on scikit-learn's digits by
@@ -36,7 +37,8 @@ import WrenReference
         let classes = 10
 
         let model = try WrenModel(bytes: converted.bytes)
-        let context = try WrenContext(model: model, maxBatch: count)
+        // The fastest kernels this machine has (all are bit-exact: WrenHostTests).
+        let context = try WrenContext(model: model, maxBatch: count, kernels: try Runtime.selectedKernels())
         let int8Logits = try context.run(inputs, batch: count)
         let floatLogits = try converted.reference.forward(inputs, batch: count)
 
@@ -63,7 +65,7 @@ import WrenReference
         let values = try input.floats()
         let count = input.shape[0]
         let converted = try Converter.convert(checkpoint: checkpoint, calibration: values, count: count, options: ConversionOptions())
-        let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count)
+        let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count, kernels: try Runtime.selectedKernels())
         let int8Logits = try context.run(values, batch: count)
         let floatLogits = try converted.reference.forward(values, batch: count)
         var error = 0.0, energy = 0.0

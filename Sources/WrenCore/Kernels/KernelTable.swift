@@ -35,11 +35,20 @@ public struct KernelTable: Sendable {
         scratchBytes: { 4 * $0 }, conv2d: s8Conv2DReferenceTile)
 }
 
-/// Adapts the scalar reference to a tile (it recomputes the whole image's tile range itself).
+/// The scalar reference definition on a tile (it allocates: a reference, not for production).
 func s8Conv2DReferenceTile(_ tile: S8Conv2DTile) {
     let p = tile.parameters
     let patch = tile.scratch.assumingMemoryBound(to: Int32.self)
     let depth = p.depth
+    // unsignedInputBias + (zx + 128)·Σw is the plain bias the signed sum needs.
+    var bias = [Int32](repeating: 0, count: p.outChannels)
+    for o in 0..<p.outChannels {
+        var weightSum: Int32 = 0
+        for j in 0..<depth {
+            weightSum &+= Int32(tile.weights[PackedConvWeights.index(channel: o, depth: j, paddedDepth: tile.paddedDepth)])
+        }
+        bias[o] = tile.unsignedInputBias[o] &+ (p.inputZeroPoint &+ 128) &* weightSum
+    }
     for pixel in tile.firstPixel..<(tile.firstPixel + tile.pixelCount) {
         let oy = pixel / p.outWidth, ox = pixel % p.outWidth
         var k = 0
@@ -55,15 +64,10 @@ func s8Conv2DReferenceTile(_ tile: S8Conv2DTile) {
             }
         }
         for o in 0..<p.outChannels {
-            // unsignedInputBias + (zx + 128)·Σw = bias: recover the plain bias for the signed sum.
-            var acc: Int32 = 0
-            var weightSum: Int32 = 0
+            var acc = bias[o]
             for j in 0..<depth {
-                let w = Int32(tile.weights[PackedConvWeights.index(channel: o, depth: j, paddedDepth: tile.paddedDepth)])
-                acc &+= w &* patch[j]
-                weightSum &+= w
+                acc &+= Int32(tile.weights[PackedConvWeights.index(channel: o, depth: j, paddedDepth: tile.paddedDepth)]) &* patch[j]
             }
-            acc &+= tile.unsignedInputBias[o] &+ (p.inputZeroPoint &+ 128) &* weightSum
             let at = pixel * p.outChannels + o
             tile.output[at] = requantizeS8(
                 accumulator: acc, multiplier: tile.multipliers[o], rightShift: tile.shifts[o],
