@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "WrenConvert", targets: ["WrenConvert"]),
         .library(name: "WrenReference", targets: ["WrenReference"]),
         .library(name: "WrenImage", targets: ["WrenImage"]),
+        .library(name: "WrenHost", targets: ["WrenHost"]),
         .executable(name: "wren", targets: ["wren"]),
         // The C API (Sources/CWren/include/wren.h) as libwren-shared.so and libwren-static.a ("wren" is
         // the CLI's product name, and product names must be unique).
@@ -58,7 +59,7 @@ let package = Package(
         // C API: the hand-written header and the per-thread last error live in C (CWren), the
         // functions in Swift (WrenC, exported with @_cdecl). Tests: Tests/CAPI (cmocka).
         .target(name: "CWren", path: "Sources/CWren"),
-        .target(name: "WrenC", dependencies: ["CWren", "WrenCore"], path: "Sources/WrenC"),
+        .target(name: "WrenC", dependencies: ["CWren", "WrenCore", "WrenHost"], path: "Sources/WrenC"),
         .executableTarget(
             name: "wren",
             dependencies: [

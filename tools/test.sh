@@ -5,3 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-system-packages.sh
 swift test -c release -Xswiftc -enable-testing "$@"
+# The independent Python reader of formats/wren-v1.md must reproduce the Swift runtime's logits bit
+# for bit (NumPy only; same build flags as above, so this reuses that build).
+swift build -c release -Xswiftc -enable-testing --product wren
+python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy
+python3 tools/test_wren_format.py --wren "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/wren"
+# The C API: cmocka tests against libwren-shared.so and libwren-static.a, and the C example checked
+# against `wren run` (same build flags as above). Then WrenCore as Embedded Swift for three
+# bare-metal targets, with code sizes.
+Tests/CAPI/run-capi-tests.sh
+tools/build-embedded.sh

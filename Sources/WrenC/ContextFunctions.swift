@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CWren
 import WrenCore
+import WrenHost
 
 // The wren_context_* functions of wren.h (documented there).
 
@@ -18,7 +19,7 @@ public func wrenContextArenaSize(_ model: OpaquePointer?, _ maxBatch: Int32) -> 
     withFallback("wren_context_arena_size", 0) { () throws(CFailure) in
         let loaded = try modelHandle(model).pointee.loaded.takeUnretainedValue()
         try checkMaxBatch(maxBatch)
-        return UInt(try core { () throws(WrenError) in try WrenContext.arenaSize(model: loaded.model, maxBatch: Int(maxBatch)) })
+        return UInt(try core { () throws(WrenError) in try WrenContext.arenaSize(model: loaded.model, maxBatch: Int(maxBatch), kernels: cKernels) })
     }
 }
 
@@ -32,7 +33,7 @@ public func wrenContextCreate(
         outContext.pointee = nil
         let loaded = try modelHandle(model).pointee.loaded.takeUnretainedValue()
         try checkMaxBatch(maxBatch)
-        let needed = try core { () throws(WrenError) in try WrenContext.arenaSize(model: loaded.model, maxBatch: Int(maxBatch)) }
+        let needed = try core { () throws(WrenError) in try WrenContext.arenaSize(model: loaded.model, maxBatch: Int(maxBatch), kernels: cKernels) }
 
         let handle = try allocateHandle(ContextHandle.self)
         let memory: UnsafeMutableRawPointer
@@ -60,7 +61,7 @@ public func wrenContextCreate(
         let context: WrenContext
         do throws(CFailure) {
             context = try core { () throws(WrenError) in
-                try WrenContext(model: loaded.model, maxBatch: Int(maxBatch), arena: UnsafeMutableRawBufferPointer(start: memory, count: needed))
+                try WrenContext(model: loaded.model, maxBatch: Int(maxBatch), arena: UnsafeMutableRawBufferPointer(start: memory, count: needed), kernels: cKernels)
             }
         } catch {
             free(owned)
@@ -90,3 +91,7 @@ public func wrenContextFree(_ context: OpaquePointer?) {
         _ = report(error, in: "wren_context_free")
     }
 }
+
+/// The fastest kernels this CPU supports (or `WREN_KERNELS`), chosen once per process; a context
+/// from C runs on the calling thread.
+private let cKernels: KernelTable = (try? Runtime.selectedKernels()) ?? .portable

@@ -14,6 +14,7 @@ public enum X86Kernels {
 
 @inline(__always)
 private func broadcast(_ rows: UnsafeRawPointer, _ offset: Int) -> __m512i {
+    // loadUnaligned folds into vpbroadcastd's memory operand.
     _mm512_set1_epi32(Int32(bitPattern: rows.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
 }
 
@@ -27,6 +28,7 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
     let rows = tile.scratch.assumingMemoryBound(to: UInt8.self)
     let a = UnsafeRawPointer(rows)
     let stride = 64 * groups
+    let kp2 = 2 &* kp, kp3 = 3 &* kp, kp4 = 4 &* kp, kp5 = 5 &* kp, kp6 = 6 &* kp, kp7 = 7 &* kp
     var start = 0
     while start < tile.pixelCount {
         let count = min(8, tile.pixelCount - start)
@@ -38,31 +40,35 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
             let w1 = w0 + stride
             var c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
             var c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00
-            var g = 0
-            while g < groups {
-                let b0 = _mm512_loadu_si512(w0 + 64 * g)
-                let b1 = _mm512_loadu_si512(w1 + 64 * g)
-                let o = 4 * g
-                var x = broadcast(a, o)
+            // Row pointers advance by 4 bytes and weight pointers by 64 per group: no index
+            // arithmetic (and no overflow checks) inside the loop.
+            var r0 = a, p0 = w0, p1 = w1
+            let end = w0 + 64 &* groups
+            while p0 < end {
+                let b0 = _mm512_loadu_si512(p0)
+                let b1 = _mm512_loadu_si512(p1)
+                var x = broadcast(r0, 0)
                 c00 = _mm512_dpbusd_epi32(c00, x, b0); c01 = _mm512_dpbusd_epi32(c01, x, b1)
-                x = broadcast(a, kp + o)
+                x = broadcast(r0, kp)
                 c10 = _mm512_dpbusd_epi32(c10, x, b0); c11 = _mm512_dpbusd_epi32(c11, x, b1)
-                x = broadcast(a, 2 * kp + o)
+                x = broadcast(r0, kp2)
                 c20 = _mm512_dpbusd_epi32(c20, x, b0); c21 = _mm512_dpbusd_epi32(c21, x, b1)
-                x = broadcast(a, 3 * kp + o)
+                x = broadcast(r0, kp3)
                 c30 = _mm512_dpbusd_epi32(c30, x, b0); c31 = _mm512_dpbusd_epi32(c31, x, b1)
-                x = broadcast(a, 4 * kp + o)
+                x = broadcast(r0, kp4)
                 c40 = _mm512_dpbusd_epi32(c40, x, b0); c41 = _mm512_dpbusd_epi32(c41, x, b1)
-                x = broadcast(a, 5 * kp + o)
+                x = broadcast(r0, kp5)
                 c50 = _mm512_dpbusd_epi32(c50, x, b0); c51 = _mm512_dpbusd_epi32(c51, x, b1)
-                x = broadcast(a, 6 * kp + o)
+                x = broadcast(r0, kp6)
                 c60 = _mm512_dpbusd_epi32(c60, x, b0); c61 = _mm512_dpbusd_epi32(c61, x, b1)
-                x = broadcast(a, 7 * kp + o)
+                x = broadcast(r0, kp7)
                 c70 = _mm512_dpbusd_epi32(c70, x, b0); c71 = _mm512_dpbusd_epi32(c71, x, b1)
-                g += 1
+                r0 += 4
+                p0 += 64
+                p1 += 64
             }
             // Unrolled: an array of accumulators here would allocate on every step.
-            func emit(_ row: Int, _ first: __m512i, _ second: __m512i) {
+            @inline(__always) func emit(_ row: Int, _ first: __m512i, _ second: __m512i) {
                 tile.storeAVX512(pixel: start + row, block: block, accumulator: first)
                 tile.storeAVX512(pixel: start + row, block: block + 1, accumulator: second)
             }
@@ -79,21 +85,22 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
         if block < blocks {
             let w0 = UnsafeRawPointer(tile.weights + block * stride)
             var c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
-            var g = 0
-            while g < groups {
-                let b0 = _mm512_loadu_si512(w0 + 64 * g)
-                let o = 4 * g
-                c0 = _mm512_dpbusd_epi32(c0, broadcast(a, o), b0)
-                c1 = _mm512_dpbusd_epi32(c1, broadcast(a, kp + o), b0)
-                c2 = _mm512_dpbusd_epi32(c2, broadcast(a, 2 * kp + o), b0)
-                c3 = _mm512_dpbusd_epi32(c3, broadcast(a, 3 * kp + o), b0)
-                c4 = _mm512_dpbusd_epi32(c4, broadcast(a, 4 * kp + o), b0)
-                c5 = _mm512_dpbusd_epi32(c5, broadcast(a, 5 * kp + o), b0)
-                c6 = _mm512_dpbusd_epi32(c6, broadcast(a, 6 * kp + o), b0)
-                c7 = _mm512_dpbusd_epi32(c7, broadcast(a, 7 * kp + o), b0)
-                g += 1
+            var r0 = a, p0 = w0
+            let end = w0 + 64 &* groups
+            while p0 < end {
+                let b0 = _mm512_loadu_si512(p0)
+                c0 = _mm512_dpbusd_epi32(c0, broadcast(r0, 0), b0)
+                c1 = _mm512_dpbusd_epi32(c1, broadcast(r0, kp), b0)
+                c2 = _mm512_dpbusd_epi32(c2, broadcast(r0, kp2), b0)
+                c3 = _mm512_dpbusd_epi32(c3, broadcast(r0, kp3), b0)
+                c4 = _mm512_dpbusd_epi32(c4, broadcast(r0, kp4), b0)
+                c5 = _mm512_dpbusd_epi32(c5, broadcast(r0, kp5), b0)
+                c6 = _mm512_dpbusd_epi32(c6, broadcast(r0, kp6), b0)
+                c7 = _mm512_dpbusd_epi32(c7, broadcast(r0, kp7), b0)
+                r0 += 4
+                p0 += 64
             }
-            func emit(_ row: Int, _ accumulator: __m512i) {
+            @inline(__always) func emit(_ row: Int, _ accumulator: __m512i) {
                 tile.storeAVX512(pixel: start + row, block: block, accumulator: accumulator)
             }
             emit(0, c0)

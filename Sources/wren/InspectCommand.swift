@@ -1,5 +1,6 @@
 import ArgumentParser
 import WrenCore
+import WrenHost
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,8 +25,9 @@ struct Inspect: ParsableCommand {
         print("format:       .wren \(d.majorVersion).\(d.minorVersion)")
         print("architecture: \(d.metadataValue("architecture") ?? "unknown"), \(d.numClasses) classes")
         print("input:        3x\(d.input.height)x\(d.input.width) float32, mean \(d.input.mean), std \(d.input.std)")
-        let arena = ArenaPlan(model: d, maxBatch: 1)
-        print("arena:        \(arena.size) bytes at batch 1")
+        let kernels = try Runtime.selectedKernels()
+        let arena = ArenaPlan(model: d, maxBatch: 1, kernels: kernels)
+        print("arena:        \(arena.size) bytes at batch 1, one thread (\(kernels.name))")
         print("metadata:")
         for entry in d.metadata {
             let value = entry.key == "labels" ? entry.value.split(separator: "\n").joined(separator: ", ") : entry.value

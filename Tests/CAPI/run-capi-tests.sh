@@ -5,7 +5,7 @@
 #   2. compiles Tests/CAPI/capi_tests.c (cmocka) with tools/cc-wren against the shared library and
 #      against the static one, and runs both (each prints cmocka's "[  PASSED  ] N test(s).");
 #   3. builds tools/examples/classify.c (shared and static) and checks, for the WRN-10-1 fixture and
-#      the bundled digits model (fixtures/digits, 360 test images), that its logits, computed in an
+#      the bundled digits model (fixtures/digits, first 40 test images), that its logits, computed in an
 #      arena it allocates itself, equal `wren run --logits` byte for byte.
 # Usage: Tests/CAPI/run-capi-tests.sh   (needs libcmocka-dev: tools/install-system-packages.sh)
 # Builds with the same flags as tools/test.sh's `swift test` so the two share build products;
@@ -20,15 +20,22 @@ read -r -a build_flags <<<"$WREN_SWIFT_BUILD_FLAGS"
 work="$(mktemp -d "${TMPDIR:-/tmp}/wren-capi.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
+# Runs a command with its output kept aside, shown only if it fails.
+quietly() {
+  "$@" >"$work/quiet.log" 2>&1 || { cat "$work/quiet.log" >&2; echo "C API tests: failed: $*" >&2; exit 1; }
+}
+
+
 echo "== C API: building the wren CLI"
-swift build -c release --scratch-path "$WREN_SCRATCH_PATH" "${build_flags[@]}" --product wren 2>&1 | grep -E "error|warning: .*Sources/(CWren|WrenC)/" || true
+swift build -c release --scratch-path "$WREN_SCRATCH_PATH" "${build_flags[@]}" --product wren >"$work/build.log" 2>&1 ||
+  { cat "$work/build.log" >&2; echo "C API tests: building the wren CLI failed" >&2; exit 1; }
 wren="$(swift build -c release --scratch-path "$WREN_SCRATCH_PATH" "${build_flags[@]}" --show-bin-path)/wren"
 [ -x "$wren" ] || { echo "C API tests: $wren was not built" >&2; exit 1; }
 
 fixture=fixtures/models/wrn10_1_c10
-"$wren" convert "$fixture.pth" -o "$work/model.wren" --calibration "$fixture.input.npy" >/dev/null 2>&1
-"$wren" run "$work/model.wren" "$fixture.input.npy" --logits "$work/expected.npy" --quiet 2>/dev/null
-arena="$("$wren" inspect "$work/model.wren" | sed -n 's/^arena: *\([0-9][0-9]*\) bytes at batch 1$/\1/p')"
+quietly "$wren" convert "$fixture.pth" -o "$work/model.wren" --calibration "$fixture.input.npy"
+quietly "$wren" run "$work/model.wren" "$fixture.input.npy" --logits "$work/expected.npy" --quiet
+arena="$("$wren" inspect "$work/model.wren" | sed -n 's/^arena: *\([0-9][0-9]*\) bytes at batch 1.*$/\1/p')"
 [ -n "$arena" ] || { echo "C API tests: no arena size in 'wren inspect' output" >&2; exit 1; }
 
 cflags=(-std=c11 -O1 -g -Wall -Wextra -Werror -pthread)
@@ -45,23 +52,38 @@ if ldd "$work/capi_tests_static" | grep -q -E "libswift|libwren"; then
   exit 1
 fi
 
-# The float32 data of a .npy file (header length at byte 8: u16 in version 1, u32 in 2 and 3).
-npy_data() {
-  local major header
-  major="$(od -An -tu1 -j6 -N1 "$1" | tr -d ' ')"
-  if [ "$major" = 1 ]; then header=$((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')))
-  else header=$((12 + $(od -An -tu4 -j8 -N4 "$1" | tr -d ' '))); fi
-  tail -c +$((header + 1)) "$1"
+# Bytes before the data of a .npy file (header length at byte 8: u16 in version 1, u32 in 2 and 3).
+npy_header_size() {
+  if [ "$(od -An -tu1 -j6 -N1 "$1" | tr -d ' ')" = 1 ]; then echo $((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')))
+  else echo $((12 + $(od -An -tu4 -j8 -N4 "$1" | tr -d ' '))); fi
 }
 
-# The example program was not written for the tests: it must agree with `wren run` on its own.
-"$wren" convert fixtures/digits/wrn16_2_digits.pth -o "$work/digits.wren" --calibration fixtures/digits/calib_x.npy >/dev/null 2>&1
-"$wren" run "$work/digits.wren" fixtures/digits/test_x.npy --logits "$work/digits_expected.npy" --quiet 2>/dev/null
+# The float32 data of a .npy file.
+npy_data() { tail -c +$(($(npy_header_size "$1") + 1)) "$1"; }
+
+# The first $2 images of a float32 [N,3,32,32] .npy ($1), written as a version 1.0 .npy ($3).
+npy_head() {
+  local header="{'descr': '<f4', 'fortran_order': False, 'shape': ($2, 3, 32, 32), }"
+  local length=$(((10 + ${#header} + 1 + 63) / 64 * 64 - 10))
+  {
+    printf '\x93NUMPY\x01\x00'
+    printf "\\x$(printf %02x $((length & 255)))\\x$(printf %02x $((length >> 8)))"
+    printf '%s%*s\n' "$header" $((length - ${#header} - 1)) ''
+    dd if="$1" iflag=skip_bytes,count_bytes skip="$(npy_header_size "$1")" count=$(($2 * 3 * 32 * 32 * 4)) status=none
+  } >"$3"
+}
+
+# The example program was not written for the tests: it must agree with `wren run` on its own,
+# here also on the bundled digits model (40 test images: more than classify's batch of 16).
+quietly "$wren" convert fixtures/digits/wrn16_2_digits.pth -o "$work/digits.wren" --calibration fixtures/digits/calib_x.npy
+echo "== C API: digits model (WRN-16-2) arena at batch 1: $("$wren" inspect "$work/digits.wren" | sed -n 's/^arena: *\([0-9]*\) bytes at batch 1.*$/\1/p') bytes"
+npy_head fixtures/digits/test_x.npy 40 "$work/digits_x.npy"
+quietly "$wren" run "$work/digits.wren" "$work/digits_x.npy" --logits "$work/digits_expected.npy" --quiet
 checks=0
 for linkage in shared static; do
   tools/cc-wren "--$linkage" -std=c11 -O2 -Wall -Wextra -Werror tools/examples/classify.c -o "$work/classify_$linkage"
   for pair in "$work/model.wren:$fixture.input.npy:$work/expected.npy" \
-              "$work/digits.wren:fixtures/digits/test_x.npy:$work/digits_expected.npy"; do
+              "$work/digits.wren:$work/digits_x.npy:$work/digits_expected.npy"; do
     IFS=: read -r model input expected <<<"$pair"
     "$work/classify_$linkage" "$model" "$input" --logits "$work/logits.f32" >"$work/classify.txt"
     if [ ! -s "$work/logits.f32" ] || ! npy_data "$expected" | cmp -s - "$work/logits.f32"; then
@@ -71,10 +93,22 @@ for linkage in shared static; do
     checks=$((checks + 1))
   done
 done
+# The pkg-config file works for a plain `cc` build too.
+if command -v pkg-config >/dev/null; then
+  tools/cc-wren --pkg-config >"$work/wren.pc"
+  # shellcheck disable=SC2046
+  cc -std=c11 -O2 tools/examples/classify.c $(PKG_CONFIG_PATH="$work" pkg-config --cflags --libs wren) -o "$work/classify_pc"
+  "$work/classify_pc" "$work/model.wren" "$fixture.input.npy" --logits "$work/logits.f32" >/dev/null
+  npy_data "$work/expected.npy" | cmp -s - "$work/logits.f32" || {
+    echo "C API tests: classify built with pkg-config flags gives different logits" >&2; exit 1; }
+  checks=$((checks + 1))
+else
+  echo "== C API: pkg-config not installed, its check is skipped"
+fi
 # Raw float32 input gives the same answer as the .npy it came from.
 npy_data "$fixture.input.npy" >"$work/input.f32"
 "$work/classify_static" "$work/model.wren" "$work/input.f32" --raw --logits "$work/raw_logits.f32" >/dev/null
 npy_data "$work/expected.npy" | cmp -s - "$work/raw_logits.f32" || {
   echo "C API tests: classify --raw logits differ from 'wren run --logits'" >&2; exit 1; }
 checks=$((checks + 1))
-echo "== C API: classify example matches 'wren run --logits' byte for byte ($checks checks: 2 models x shared/static + raw input)"
+echo "== C API: classify example matches 'wren run --logits' byte for byte ($checks checks: 2 models x shared/static, pkg-config build, raw input)"
