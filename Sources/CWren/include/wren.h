@@ -20,6 +20,12 @@
  * pointers, sizes and batches out of range, misaligned or short arenas, non-finite inputs and
  * corrupted or unreadable files all come back as a status. What the API cannot detect is memory
  * that lies about itself: a dangling or forged handle, or a buffer shorter than its stated length.
+ * Large buffers (model copies, file contents, arenas) come from the C allocator, so running out of
+ * memory for them is WREN_ERROR_OUT_OF_MEMORY; the few small bookkeeping allocations of the Swift
+ * runtime (the model and context objects, the parsed layer table) abort on exhaustion, as Swift does.
+ *
+ * Kernels. This library runs WrenCore's portable int8 kernels on the calling thread only; the
+ * results are bit-identical to the `wren` CLI's, whatever kernels and threads the CLI uses.
  *
  * Threading. A `wren_model` is immutable after loading and may be used from any number of threads
  * at once (creating contexts, querying it). A `wren_context` holds the scratch memory of a run:

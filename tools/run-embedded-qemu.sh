@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Runs WrenCore for real on bare-metal AArch64: compiles Sources/WrenCore plus
+# tools/embedded-qemu/WrenBareMetal.swift as Embedded Swift (aarch64-none-none-elf, -Osize), links
+# it with a tiny C runtime (tools/embedded-qemu/{start.S,support.c,link.ld}) and the model and
+# inputs, boots it on QEMU's `virt` machine (Cortex-A53, semihosting for output), and checks that
+# every logit's float32 bits equal those of `wren run --logits` on the host. Two models: the
+# WRN-10-1 fixture (4 inputs) and the bundled digits WRN-16-2 (first 8 test images).
+#
+# Usage: tools/run-embedded-qemu.sh
+# Needs: the Swift 6.3 toolchain (swiftc, clang, ld.lld) and Debian's qemu-system-arm package
+# (qemu-system-aarch64); without QEMU it says so and exits 0. Builds the `wren` CLI with the
+# same flags as tools/test.sh (override with WREN_SCRATCH_PATH / WREN_SWIFT_BUILD_FLAGS).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v qemu-system-aarch64 >/dev/null; then
+  echo "run-embedded-qemu: qemu-system-aarch64 not installed (apt-get install qemu-system-arm); skipped"
+  exit 0
+fi
+scratch="${WREN_SCRATCH_PATH:-.build}"
+read -r -a build_flags <<<"${WREN_SWIFT_BUILD_FLAGS--Xswiftc -enable-testing}"
+toolchain="$(dirname "$(readlink -f "$(command -v swiftc)")")"
+target=aarch64-none-none-elf
+work="$(mktemp -d "${TMPDIR:-/tmp}/wren-qemu.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+# Runs a command with its output kept aside, shown only if it fails.
+quietly() {
+  "$@" >"$work/quiet.log" 2>&1 || { cat "$work/quiet.log" >&2; echo "run-embedded-qemu: failed: $*" >&2; exit 1; }
+}
+
+
+swift build -c release --scratch-path "$scratch" "${build_flags[@]}" --product wren >"$work/build.log" 2>&1 ||
+  { cat "$work/build.log" >&2; echo "run-embedded-qemu: building the wren CLI failed" >&2; exit 1; }
+wren="$(swift build -c release --scratch-path "$scratch" "${build_flags[@]}" --show-bin-path)/wren"
+
+# Bytes before the data of a .npy file (header length at byte 8: u16 in version 1, u32 in 2 and 3).
+npy_header_size() {
+  if [ "$(od -An -tu1 -j6 -N1 "$1" | tr -d ' ')" = 1 ]; then echo $((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')))
+  else echo $((12 + $(od -An -tu4 -j8 -N4 "$1" | tr -d ' '))); fi
+}
+# The first $2 float32 images (3x32x32) of a .npy file, raw.
+npy_images() {
+  dd if="$1" iflag=skip_bytes,count_bytes skip="$(npy_header_size "$1")" count=$(($2 * 3 * 32 * 32 * 4)) status=none
+}
+# The same images as a version 1.0 .npy ($3), for `wren run`.
+npy_head() {
+  local header="{'descr': '<f4', 'fortran_order': False, 'shape': ($2, 3, 32, 32), }"
+  local length=$(((10 + ${#header} + 1 + 63) / 64 * 64 - 10))
+  {
+    printf '\x93NUMPY\x01\x00'
+    printf "\\x$(printf %02x $((length & 255)))\\x$(printf %02x $((length >> 8)))"
+    printf '%s%*s\n' "$header" $((length - ${#header} - 1)) ''
+    npy_images "$1" "$2"
+  } >"$3"
+}
+
+swiftc -enable-experimental-feature Embedded -wmo -parse-as-library -module-name WrenCore -Osize -target "$target" \
+  -c $(find Sources/WrenCore -name '*.swift' | sort) tools/embedded-qemu/WrenBareMetal.swift -o "$work/wren.o" 2>"$work/swiftc.log" ||
+  { cat "$work/swiftc.log" >&2; exit 1; }
+"$toolchain/clang" --target="$target" -O2 -ffreestanding -Wall -Werror -c tools/embedded-qemu/support.c -o "$work/support.o"
+
+run_model() {  # name checkpoint calibration inputs count
+  local name="$1" dir="$work/$1"
+  mkdir -p "$dir"
+  quietly "$wren" convert "$2" -o "$dir/model.wren" --calibration "$3"
+  npy_images "$4" "$5" >"$dir/input.f32"
+  npy_head "$4" "$5" "$dir/input.npy"
+  quietly "$wren" run "$dir/model.wren" "$dir/input.npy" --logits "$dir/expected.npy" --quiet
+  "$toolchain/clang" --target="$target" -c tools/embedded-qemu/start.S -Wa,-I"$dir" -o "$dir/start.o"
+  "$toolchain/ld.lld" -T tools/embedded-qemu/link.ld "$dir/start.o" "$work/support.o" "$work/wren.o" \
+    "$toolchain/../lib/swift/embedded/$target/libswiftUnicodeDataTables.a" -o "$dir/app.elf"
+  timeout 600 qemu-system-aarch64 -M virt -cpu cortex-a53 -nographic -nic none -semihosting \
+    -kernel "$dir/app.elf" >"$dir/console.txt" 2>&1 || { cat "$dir/console.txt" >&2; echo "run-embedded-qemu: $name: QEMU failed" >&2; exit 1; }
+  if ! grep -q '^status 0' "$dir/console.txt"; then
+    cat "$dir/console.txt" >&2
+    echo "run-embedded-qemu: $name: the bare-metal run failed" >&2
+    exit 1
+  fi
+  # Every logit of `wren run` as the hex of its float32 bits, one per line, as the guest prints them.
+  tail -c +$(($(npy_header_size "$dir/expected.npy") + 1)) "$dir/expected.npy" | od -An -v -tx4 | tr -s ' ' '\n' |
+    sed '/^$/d' >"$dir/expected.txt"
+  sed -n 's/^logit //p' "$dir/console.txt" >"$dir/actual.txt"
+  if [ ! -s "$dir/expected.txt" ] || ! cmp -s "$dir/expected.txt" "$dir/actual.txt"; then
+    diff "$dir/expected.txt" "$dir/actual.txt" | head -20 >&2 || true
+    echo "run-embedded-qemu: $name: bare-metal logits differ from 'wren run'" >&2
+    exit 1
+  fi
+  printf '  %-8s %3d images, %4d logits bit-identical to wren run; %s bytes of arena, %s of heap, ELF file %s bytes\n' \
+    "$name" "$5" "$(wc -l <"$dir/actual.txt")" "$(sed -n 's/^arena //p' "$dir/console.txt")" \
+    "$(sed -n 's/^heap //p' "$dir/console.txt")" "$(stat -c %s "$dir/app.elf")"
+}
+
+echo "WrenCore on bare-metal AArch64 (QEMU virt, Cortex-A53, Embedded Swift -Osize):"
+run_model wrn10-1 fixtures/models/wrn10_1_c10.pth fixtures/models/wrn10_1_c10.input.npy fixtures/models/wrn10_1_c10.input.npy 4
+run_model digits fixtures/digits/wrn16_2_digits.pth fixtures/digits/calib_x.npy fixtures/digits/test_x.npy 8
