@@ -9,7 +9,7 @@ Run from the repository root, after building the CLI in release mode:
         --wren .build-cli/release/wren --json peers.json
 Options: --iterations N (timed runs per engine and batch; default: as many as fit in
 --seconds, between 10 and 300), --rounds R (interleaving rounds, default 5), --workdir DIR
-(keep the ONNX/.wren files there instead of a temporary directory).
+(keep the ONNX/.wren files there instead of a temporary directory), --wren-check-inputs K.
 About 1 minute for WRN-16-4 and 3-4 minutes for WRN-28-10 on 2 cores.
 
 What it does:
@@ -37,9 +37,10 @@ What it does:
     otherwise the round medians/p90s are combined by their median). If the binary or its
     `bench` subcommand is missing, Wren is reported "unavailable" and the peers still run.
  5. Prints engine, precision, batch, median/p90 ms, images/s (= batch / median), GMAC/s and
-    Wren/peer latency ratio (< 1 means Wren is faster); top-1 agreement and logit error of each
-    quantized model (and Wren's int8, via `wren run --logits`) against fp32 ONNX on CALIB; the
-    fp32 export's error against PyTorch; versions, CPU model and threads. --json writes it all.
+    Wren/peer latency ratio (< 1 means Wren is faster); top-1 agreement and logit error against
+    fp32 ONNX on CALIB of each quantized peer and of Wren's int8 (`wren run --logits` on the
+    first --wren-check-inputs inputs, default 16); the fp32 export's error against PyTorch;
+    versions, CPU model and threads. --json writes it all.
 Random-weight WRNs predict one class for almost every input, so agreement on them is only a
 smoke test; the logit error is the more telling number there.
 """
@@ -320,6 +321,48 @@ def ov_engine(core, path, precision, x, threads, throughput=False):
     return engine
 
 
+FLOAT_COMPUTE_OPS = {"Conv", "Add", "Gemm", "MatMul", "BatchNormalization", "GlobalAveragePool"}
+
+
+def ort_executed_ops(path, threads, workdir):
+    """Compute ops of ORT's optimized graph: which run as int8 kernels (QLinear*, QGemm, ...)
+    and which stay float between DequantizeLinear and QuantizeLinear."""
+    import onnx
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # the "hardware specific optimizations" notice
+    options.optimized_model_filepath = os.path.join(workdir, "ort-optimized.onnx")
+    ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    counts = OrderedDict()
+    for node in onnx.load(options.optimized_model_filepath).graph.node:
+        if node.op_type.startswith("QLinear") or node.op_type in {"QGemm", "ConvInteger", "MatMulInteger"}:
+            kind = "int8"
+        elif node.op_type in FLOAT_COMPUTE_OPS:
+            kind = "float"
+        else:
+            continue
+        key = f"{node.op_type} ({kind})"
+        counts[key] = counts.get(key, 0) + 1
+    os.remove(options.optimized_model_filepath)
+    return counts
+
+
+def ov_executed_ops(core, path, threads):
+    """Compute layers of OpenVINO's compiled CPU graph by the precision they run in."""
+    model = core.read_model(path)
+    model.reshape({model.inputs[0].any_name: [1, 3, 32, 32]})
+    counts = OrderedDict()
+    for op in core.compile_model(model, "CPU", ov_config(threads)).get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        layer = info["layerType"].astype(str) if "layerType" in info else "?"
+        if layer in {"Convolution", "FullyConnected", "Eltwise", "Subgraph", "Reduce", "Pooling"}:
+            key = f"{layer} ({info['runtimePrecision'].astype(str) if 'runtimePrecision' in info else '?'})"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def logits_ort(session, data):
     return np.concatenate([session.run(None, {"input": data[i:i + 32]})[0]
                            for i in range(0, len(data), 32)])
@@ -380,9 +423,10 @@ class Wren:
                              f"images_per_s: {text[:300]!r}")
         return report
 
-    def logits(self, calibration_path, workdir):
-        out = os.path.join(workdir, "wren_logits.npy")
-        result = subprocess.run([self.binary, "run", self.model_path, calibration_path, "--logits", out,
+    def logits(self, inputs, workdir):
+        inputs_path, out = os.path.join(workdir, "wren_inputs.npy"), os.path.join(workdir, "wren_logits.npy")
+        np.save(inputs_path, inputs)
+        result = subprocess.run([self.binary, "run", self.model_path, inputs_path, "--logits", out,
                                  "--quiet"], capture_output=True, text=True)
         if result.returncode != 0:
             print(f"warning: wren run failed, no Wren agreement: {result.stderr.strip()[:300]}",
@@ -478,7 +522,8 @@ def benchmark_batch(engines, wren, args, batch):
                 engine.run()  # untimed: re-warms caches after the previous engine
             engine.samples_ms += time_runs(engine.run, share, engine.batches_per_run)
         if wren.available:
-            share = max(1, wren_iterations // rounds + (1 if round_index < wren_iterations % rounds else 0))
+            # at least 3 per call so each call's median and p90 mean something
+            share = max(3, wren_iterations // rounds + (1 if round_index < wren_iterations % rounds else 0))
             try:
                 wren_reports.append(wren.bench(args.threads, batch, share, wren_warmup))
             except BenchError as error:  # the peers' numbers are still worth having
@@ -569,12 +614,17 @@ def parse_arguments():
                         help="time budget per engine and batch when --iterations is not given")
     parser.add_argument("--rounds", type=int, default=5, help="interleaving rounds (default 5)")
     parser.add_argument("--wren", help="path to the wren binary (default: PATH, then .build-cli/release)")
+    parser.add_argument("--wren-check-inputs", type=int, default=16,
+                        help="how many calibration inputs Wren's agreement check runs through "
+                             "`wren run` (default 16; 0 skips it)")
     parser.add_argument("--workdir", help="keep the exported models here (default: a temporary directory)")
     parser.add_argument("--json", dest="json_out", help="write every number to this JSON file")
     args = parser.parse_args()
     if args.threads < 1 or any(b < 1 for b in args.batch) or args.rounds < 1 or args.seconds <= 0 \
             or (args.iterations is not None and args.iterations < 1):
         parser.error("--threads, --batch, --iterations, --seconds and --rounds must be positive")
+    if args.wren_check_inputs < 0:
+        parser.error("--wren-check-inputs cannot be negative")
     return args
 
 
@@ -582,20 +632,31 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def check_agreement(calibration, torch_logits, sessions, core, openvino_models, wren, workdir, threads):
+def check_agreement(calibration, torch_logits, ort_models, sessions, core, openvino_models, wren, workdir, args):
     """Top-1 agreement and logit error of every model against fp32 ONNX (which is checked
-    against PyTorch first)."""
+    against PyTorch first); Wren on the first --wren-check-inputs inputs only. Also which
+    compute ops each int8 peer actually runs in int8."""
     fp32_logits = logits_ort(sessions["fp32"], calibration)
     checks = OrderedDict()
     checks["onnx fp32 vs torch"] = agreement(torch_logits, fp32_logits)
     for precision in ("int8 (u8 act)", "int8 (s8 act)"):
         checks[f"onnxruntime {precision}"] = agreement(fp32_logits, logits_ort(sessions[precision], calibration))
     for precision, path in openvino_models.items():
-        checks[f"openvino {precision}"] = agreement(fp32_logits, logits_ov(core, path, calibration, threads))
-    if wren.available:
-        wren_logits = wren.logits(os.path.join(workdir, "calibration.npy"), workdir)
-        if wren_logits is not None and wren_logits.shape == fp32_logits.shape:
-            checks["wren int8"] = agreement(fp32_logits, wren_logits)
+        checks[f"openvino {precision}"] = agreement(fp32_logits, logits_ov(core, path, calibration, args.threads))
+    for precision in ("int8 (u8 act)", "int8 (s8 act)"):
+        checks[f"onnxruntime {precision}"]["executed_ops"] = ort_executed_ops(
+            ort_models[precision], args.threads, workdir)
+    if "int8 (u8 act)" in openvino_models:
+        checks["openvino int8 (u8 act)"]["executed_ops"] = ov_executed_ops(
+            core, openvino_models["int8 (u8 act)"], args.threads)
+    count = min(len(calibration), args.wren_check_inputs)
+    if wren.available and count > 0:
+        wren_logits = wren.logits(calibration[:count], workdir)
+        if wren_logits is not None and wren_logits.shape == fp32_logits[:count].shape:
+            checks["wren int8"] = agreement(fp32_logits[:count], wren_logits)
+        elif wren_logits is not None:
+            log(f"warning: wren run wrote logits of shape {list(wren_logits.shape)}, expected "
+                f"{list(fp32_logits[:count].shape)}; no Wren agreement")
     return checks
 
 
@@ -642,19 +703,20 @@ def print_report(name, arch, macs, args, wren, rows, load, checks, phases):
         if used["other_cpus"] + used["steal_cpus"] > 0.1:
             log(f"warning: other work used {used['other_cpus'] + used['steal_cpus']:.2f} CPUs while batch "
                 f"{batch} was timed; the numbers are slower and noisier than on an idle machine")
-    print(f"\nagreement with fp32 ONNX on the {checks['onnx fp32 vs torch']['inputs']} calibration inputs "
-          f"(fp32 ONNX vs PyTorch for the first line):")
+    print("\nagreement with fp32 ONNX on the calibration inputs (fp32 ONNX vs PyTorch for the first line):")
     for label, check in checks.items():
         print(f"  {label:26s} top-1 {check['agree']}/{check['inputs']}  max|dlogit| "
               f"{check['max_abs_logit_error']:.4g} ({100 * check['relative_logit_error']:.2f}% of max|logit|)")
+        if "executed_ops" in check:
+            print(f"  {'':26s} runs: " + ", ".join(f"{k} {v}" for k, v in check["executed_ops"].items()))
     distinct = checks["onnx fp32 vs torch"]["distinct_fp32_classes"]
     if distinct <= 2:
         print(f"  (fp32 predicts only {distinct} distinct class(es) here: agreement proves little, "
               f"as with any random-weight WRN)")
     if checks["onnx fp32 vs torch"]["relative_logit_error"] > 1e-3:
         log("warning: the fp32 ONNX export differs from PyTorch by more than 0.1% of max|logit|")
-    print(f"\ntook {phases['total_s']:.0f} s (export {phases['export_s']:.0f} s, quantize "
-          f"{phases['quantize_s']:.0f} s, benchmark {phases['benchmark_s']:.0f} s)")
+    print(f"\ntook {phases['total_s']:.0f} s (" + ", ".join(
+        f"{key[:-2].replace('_', ' ')} {value:.0f} s" for key, value in phases.items() if key != "total_s") + ")")
     return cpu, flags
 
 
@@ -694,9 +756,9 @@ def main():
         if not wren.available:
             log(f"Wren: unavailable — {wren.reason}")
 
-        sessions = OrderedDict([("fp32", ort_session(fp32_path, args.threads)),
-                                ("int8 (u8 act)", ort_session(qdq_paths["u8"], args.threads)),
-                                ("int8 (s8 act)", ort_session(qdq_paths["s8"], args.threads))])
+        ort_models = OrderedDict([("fp32", fp32_path), ("int8 (u8 act)", qdq_paths["u8"]),
+                                  ("int8 (s8 act)", qdq_paths["s8"])])
+        sessions = OrderedDict((precision, ort_session(path, args.threads)) for precision, path in ort_models.items())
         try:
             import openvino as ov
             core = ov.Core()
@@ -704,8 +766,10 @@ def main():
         except ImportError as error:
             core, openvino_models = None, OrderedDict()
             log(f"OpenVINO: unavailable — {error}")
-        checks = check_agreement(calibration, torch_logits, sessions, core, openvino_models, wren, workdir,
-                                 args.threads)
+        t = time.perf_counter()
+        checks = check_agreement(calibration, torch_logits, ort_models, sessions, core, openvino_models, wren,
+                                 workdir, args)
+        phases["agreement_s"] = time.perf_counter() - t
         gc.collect()
 
         t = time.perf_counter()

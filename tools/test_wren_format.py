@@ -11,7 +11,10 @@ For several fixtures/models/*.pth (calibrated on their own .input.npy) and for f
 `wren convert`, then `wren run --logits` and tools/wren_format.py on the same file and inputs,
 and requires np.array_equal on the float32 logits. It also checks the spec's compatibility rules
 (§8) on both readers with files edited here: a higher minor version with an unknown optional
-section is read as 1.0, an unknown required section or another major version is rejected.
+section is read as 1.0, an unknown required section or another major version is rejected; and
+it compares both on random synthetic models with shapes the converter never writes. With
+--fuzz-corpus DIR it also requires both readers to accept or reject every file of a wren-model
+fuzz corpus alike (tools/fuzz.sh wren-model ...) and to agree on the logits of those accepted.
 Ends with a line `N passed, M failed`; exits 1 if anything failed.
 """
 
@@ -170,6 +173,48 @@ def check_synthetic(binary, seed, scratch):
     assert_bit_exact(expected, actual, f"synthetic model {seed}")
 
 
+def repair_fuzz_input(raw):
+    """A wren-model fuzz input as Sources/FuzzWrenModel reads it: a mode byte (bit 0 repairs the
+    file-length field, bit 1 the checksum), then the file."""
+    mode, data = raw[0], bytearray(raw[1:])
+    if mode & 1 and len(data) >= 24:
+        struct.pack_into("<Q", data, 16, len(data))
+    if mode & 2 and len(data) >= 36:
+        data = with_checksum(data)
+    return bytes(data)
+
+
+def check_differential(binary, corpus, scratch):
+    """Every file of a wren-model fuzz corpus: both readers accept it or both reject it, and
+    accepted models give identical logits."""
+    agreed = 0
+    model_path = os.path.join(scratch, "differential.wren")
+    inputs_path = os.path.join(scratch, "differential.input.npy")
+    for name in sorted(os.listdir(corpus)):
+        with open(os.path.join(corpus, name), "rb") as handle:
+            raw = handle.read()
+        if not raw:
+            continue
+        data = repair_fuzz_input(raw)
+        with open(model_path, "wb") as handle:
+            handle.write(data)
+        swift_accepts = subprocess.run([binary, "inspect", model_path], capture_output=True).returncode == 0
+        try:
+            model = wren_format.read_model(data)
+        except wren_format.WrenFormatError as error:
+            model, reason = None, str(error)
+        assert swift_accepts == (model is not None), (
+            f"{name}: wren inspect {'accepts' if swift_accepts else 'rejects'} it, "
+            f"the Python reader {'accepts' if model is not None else 'rejects'} it {'' if model else reason}")
+        if model is not None and model.input_shape == (3, 32, 32):
+            inputs = np.random.default_rng(0).normal(0, 2, (2, 3, 32, 32)).astype(np.float32)
+            np.save(inputs_path, inputs)
+            assert_bit_exact(swift_logits(binary, model_path, inputs_path, scratch),
+                             wren_format.run_model(model, inputs), name)
+        agreed += 1
+    print(f"     {agreed} corpus files: same verdict, same logits")
+
+
 def with_checksum(data):
     data = bytearray(data)
     data[32:36] = b"\0\0\0\0"
@@ -247,6 +292,9 @@ def main():
     parser.add_argument("--wren", default=os.path.join(REPO, ".build", "release", "wren"), help="built wren CLI")
     parser.add_argument("--digits-count", type=int, default=32, help="digits test images to compare")
     parser.add_argument("--synthetic-count", type=int, default=12, help="random synthetic models to compare")
+    parser.add_argument("--fuzz-corpus", action="append", default=[],
+                        help="also compare both readers on every file of this wren-model fuzz corpus "
+                             "(e.g. .build-fuzz/corpus/wren-model); repeatable")
     args = parser.parse_args()
     binary = os.path.abspath(args.wren)
     if not os.access(binary, os.X_OK):
@@ -271,6 +319,8 @@ def main():
         checks.run("compatibility: minor 1 + unknown sections, major 2", lambda: check_compatibility(binary, scratch))
         for seed in range(args.synthetic_count):
             checks.run(f"bit-exact logits synthetic model {seed}", lambda: check_synthetic(binary, seed, scratch))
+        for corpus in args.fuzz_corpus:
+            checks.run(f"differential: {corpus}", lambda: check_differential(binary, corpus, scratch))
     print(f"{checks.passed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
 

@@ -64,7 +64,8 @@ private final class Worker: @unchecked Sendable {
 
 @Suite struct ConcurrencyTests {
     static let threadCount = 8
-    static let rounds = 24
+    /// Enough runs to interleave every layer of every worker with the others; few enough for TSan.
+    static let rounds = 6
 
     @Test func sharedModelGivesSerialResultsOnEightThreads() throws {
         let fixture = try WrenFileFixture.converted()

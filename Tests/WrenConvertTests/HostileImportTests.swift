@@ -143,11 +143,16 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
 
     @Test func entriesWithDotDotPathsAreRefused() throws {
         // The whole checkpoint under "../evil/": a reader that extracted would write outside its folder.
+        // (Refused today because data.pkl is not at depth 2; the message lists the entries.)
         let escaping = try load(zip(checkpointEntries(prefix: "../evil")))
-        withKnownIssue("importer accepts '../evil/data.pkl' as the checkpoint's data.pkl (TorchCheckpoint.floatTensors)") {
-            expectRefused(escaping, mentioning: ["../evil/data.pkl"])
+        expectRefused(escaping, mentioning: ["../evil/data.pkl"])
+
+        // The same at depth 2: "../data.pkl" has the shape of "<prefix>/data.pkl" with prefix "..".
+        let parent = try load(zip(checkpointEntries(prefix: "..")))
+        withKnownIssue("importer accepts '../data.pkl' as the checkpoint's data.pkl (TorchCheckpoint.floatTensors)") {
+            expectRefused(parent, mentioning: ["../data.pkl"])
         }
-        #expect(escaping.filesAfterLoad == ["hostile.pth"])
+        #expect(parent.filesAfterLoad == ["hostile.pth"])
 
         // A storage key that climbs out of data/: "archive/data/../data.pkl" would make the pickle
         // itself be read as float storage.
@@ -158,6 +163,45 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
         withKnownIssue("importer reads storage key '../version' from entry 'archive/data/../version'") {
             expectRefused(climbed, mentioning: ["../version"])
         }
+    }
+
+    /// Found by `tools/fuzz.sh checkpoint` (minimized): 30 bytes of local header, then an end
+    /// record whose central directory starts at 0x4F8, past the end of the 52-byte file.
+    /// ZIPFoundation's in-memory archive (`Archive(data:)`, MemoryFile.readData) seeks there and
+    /// traps on `Range requires lowerBound <= upperBound`, so `wren convert` dies with SIGILL.
+    /// Disabled because a trap would take the whole test process down; enable once the importer
+    /// checks the central directory's bounds before ZIPFoundation reads it.
+    @Test(.disabled("traps inside ZIPFoundation's MemoryFile until the importer bounds-checks the zip directory"))
+    func centralDirectoryPastTheEndIsRefused() throws {
+        let endRecord = [0x50, 0x4B, 0x05, 0x06] + le16(0) + le16(0) + le16(1) + le16(1) + le32(46) + le32(0x4F8) + le16(0)
+        let outcome = try load([0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 26) + endRecord)
+        guard case .invalidZip(file: "hostile.pth", _) = outcome.error else {
+            Issue.record("a directory past the end gave \(String(describing: outcome.error))")
+            return
+        }
+        expectRefused(outcome, mentioning: ["hostile.pth"])
+    }
+
+    /// Found by `tools/fuzz.sh checkpoint`, rebuilt by hand: a ZIP64 end record whose central
+    /// directory offset is 2^63. ZIPFoundation converts it to `off_t` in `Data.readStruct`
+    /// (Data+Serialization.swift:40, `fseeko(file, off_t(offset), SEEK_SET)`) and traps on "Not
+    /// enough bits to represent the passed value"; `wren convert` dies with SIGILL. Disabled for the
+    /// same reason as the test above.
+    @Test(.disabled("traps inside ZIPFoundation's Data.readStruct until the importer bounds-checks ZIP64 offsets"))
+    func zip64OffsetBeyondInt64IsRefused() throws {
+        func le64(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
+        let local: [UInt8] = [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 26)
+        // size of record, versions, disks, entries (this disk, total), directory size, directory offset
+        let zip64End = [0x50, 0x4B, 0x06, 0x06] + le64(44) + le16(45) + le16(45) + le32(0) + le32(0)
+            + le64(1) + le64(1) + le64(46) + le64(1 << 63)
+        let locator = [0x50, 0x4B, 0x06, 0x07] + le32(0) + le64(UInt64(local.count)) + le32(1)
+        let end = [0x50, 0x4B, 0x05, 0x06] + le16(0) + le16(0) + le16(0xFFFF) + le16(0xFFFF) + le32(.max) + le32(.max) + le16(0)
+        let outcome = try load(local + zip64End + locator + end)
+        guard case .invalidZip(file: "hostile.pth", _) = outcome.error else {
+            Issue.record("a ZIP64 offset of 2^63 gave \(String(describing: outcome.error))")
+            return
+        }
+        expectRefused(outcome, mentioning: ["hostile.pth"])
     }
 
     @Test func duplicateEntriesAreRefused() throws {
@@ -190,29 +234,33 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
         var missingBytes = checkpointEntries(pickle: bigPickle)
         missingBytes[2].declaredSize = 4 << 18
         let short = try load(zip(missingBytes))
-        #expect(short.error != nil)
-        expectRefused(short, mentioning: ["hostile.pth"])
+        guard case .invalidZip(file: "hostile.pth", _) = short.error?.root else {
+            Issue.record("a storage whose bytes are missing gave \(String(describing: short.error))")
+            return
+        }
+        expectRefused(short, mentioning: ["archive/data/0"])
 
         // The central directory and the local header disagree about the same entry.
         var disagreeing = checkpointEntries()
         disagreeing[2].centralSize = 28
         let disagreement = try load(zip(disagreeing))
-        #expect(disagreement.error != nil)
-        expectRefused(disagreement, mentioning: ["hostile.pth"])
+        #expect(disagreement.error?.root == .storageSizeMismatch(key: "w", storage: "0", expectedBytes: 24, foundBytes: 28))
+        expectRefused(disagreement, mentioning: ["hostile.pth", "storage '0'"])
 
         // data.pkl declares 4 GiB - 1 bytes: refused by size before anything is read.
         var hugePickle = checkpointEntries()
         hugePickle[0].declaredSize = UInt32.max
         let huge = try load(zip(hugePickle))
-        #expect(huge.error != nil)
-        expectRefused(huge, mentioning: ["hostile.pth"])
+        #expect(huge.error?.root == .entryTooLarge(
+            file: "hostile.pth", entry: "archive/data.pkl", size: UInt64(UInt32.max), limit: 256 << 20))
+        expectRefused(huge, mentioning: ["archive/data.pkl", "4294967295 bytes"])
 
         // Headers claiming fewer bytes than the entry has: the storage is then too short for "w".
         var shorter = checkpointEntries()
         shorter[2].declaredSize = 20
         let truncated = try load(zip(shorter))
-        #expect(truncated.error != nil)
-        expectRefused(truncated, mentioning: ["hostile.pth"])
+        #expect(truncated.error?.root == .storageSizeMismatch(key: "w", storage: "0", expectedBytes: 24, foundBytes: 20))
+        expectRefused(truncated, mentioning: ["hostile.pth", "storage '0'"])
     }
 
     // MARK: Pickle semantics

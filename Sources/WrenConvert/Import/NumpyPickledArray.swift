@@ -29,6 +29,19 @@ struct NumpyPickledArray: Equatable {
         }
     }
 
+    /// True for a pickled NumPy scalar (`numpy.float64(0.5)` is `multiarray.scalar(dtype, bytes)`)
+    /// or a plain Python number: bookkeeping that may sit beside the arrays of a parameter dict.
+    static func isScalar(_ value: PickleValue) -> Bool {
+        switch value.withoutBuild {
+        case .int, .float, .bool:
+            return true
+        case .reduce(.global(let module, "scalar"), _):
+            return module == "numpy._core.multiarray" || module == "numpy.core.multiarray"
+        default:
+            return false
+        }
+    }
+
     /// Reads the array description; `key` names it in errors.
     static func parse(_ value: PickleValue, key: String) throws(ImportError) -> NumpyPickledArray {
         if case .reduce(.global("builtins", "tuple"), .tuple(let arguments)) = value.withoutBuild,

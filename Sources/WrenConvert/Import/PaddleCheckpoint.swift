@@ -33,6 +33,7 @@ enum PaddleCheckpoint {
                         key: key, reason: "parameters split into slices by paddle.save(protocol=2/3) are not supported; save with protocol=4")
                 }
                 guard seen.insert(key).inserted else { throw ImportError.duplicateKey(key: key) }
+                if NumpyPickledArray.isScalar(entry.value) { continue }
                 let array = try NumpyPickledArray.parse(entry.value, key: key)
                 guard array.isFloatingPoint else {
                     guard array.elementSize != nil else {
@@ -48,12 +49,13 @@ enum PaddleCheckpoint {
         }
     }
 
-    /// The parameter dict: every value an array (the name table aside), at the top level or under
-    /// `state_dict` / `model` (once more nested at most).
+    /// The parameter dict: every value an array or a scalar, at least one an array (the name table
+    /// aside), at the top level or under `state_dict` / `model` (once more nested at most).
     static func findStateDict(_ root: PickleValue, fileName: String) throws(ImportError) -> [PickleDictEntry] {
         func isParameterDict(_ entries: [PickleDictEntry]) -> Bool {
             let parameters = entries.filter { $0.key != .string(nameTableKey) && $0.key != .string(slicedParameterKey) }
-            return !parameters.isEmpty && parameters.allSatisfy { NumpyPickledArray.isArray($0.value) }
+            return parameters.contains { NumpyPickledArray.isArray($0.value) }
+                && parameters.allSatisfy { NumpyPickledArray.isArray($0.value) || NumpyPickledArray.isScalar($0.value) }
         }
         func search(_ value: PickleValue, depth: Int) -> [PickleDictEntry]? {
             guard case .dict(let entries) = value.withoutBuild else { return nil }

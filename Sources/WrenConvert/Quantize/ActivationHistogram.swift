@@ -4,7 +4,9 @@
 /// sides add up into one |x| histogram), plus a count of exact zeros. The range comes from a first
 /// min/max pass, so no value falls outside; the top bin is closed.
 public struct ActivationHistogram: Sendable, Equatable {
-    public static let defaultBinCount = 2048
+    /// 4096 bins: the 255-level search (ReLU outputs) then keeps the 16 bins per level that ncnn's
+    /// 2048 bins give its 128 levels, so it can clip down to 1/16 of the observed maximum.
+    public static let defaultBinCount = 4096
 
     public let low: Float
     public let high: Float
@@ -24,7 +26,7 @@ public struct ActivationHistogram: Sendable, Equatable {
     public var binCount: Int { positive.count }
     public var total: UInt64 { zeros + negative.reduce(0, +) + positive.reduce(0, +) }
 
-    mutating func add(_ values: UnsafeBufferPointer<Float>) {
+    public mutating func add(_ values: UnsafeBufferPointer<Float>) {
         guard binWidth > 0 else {
             zeros += UInt64(values.count)
             return

@@ -53,6 +53,11 @@ public struct ActivationRanges: Sendable {
 
         try sweep(pass: 0) { name, values in result.observeRange(name, values) }
         result.sampleCount = count
+        // Finite weights and inputs can still overflow float32 deep in a network; no int8 scale can
+        // represent that, and a histogram over it would be meaningless.
+        if let (name, range) = result.observed.first(where: { !$0.value.lowerBound.isFinite || !$0.value.upperBound.isFinite }) {
+            throw ConvertError.invalidCalibration("activation '\(name)' reaches \(range) in float32 on the calibration inputs")
+        }
         if method.needsHistogram {
             for (name, range) in result.observed {
                 result.histograms[name] = ActivationHistogram(low: range.lowerBound, high: range.upperBound)

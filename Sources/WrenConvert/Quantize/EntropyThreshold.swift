@@ -5,9 +5,10 @@ import Foundation
 /// `i` from `levels` to the histogram's size:
 ///
 ///   P = bins[0..<i] with everything beyond (the clipped outliers) added to bin i−1
-///   Q = bins[0..<i] merged into `levels` groups, each group's count spread evenly over its
-///       non-empty bins (what int8 can still tell apart)
-///   KL(P ‖ Q) on both normalized, zero entries smoothed with ε = 1e-4 as MXNet does
+///   Q = bins[0..<i] merged into `levels` groups of ⌊i / levels⌋ bins (the last takes the
+///       remainder), each group's count spread evenly over the bins where P is non-empty (what
+///       int8 can still tell apart)
+///   KL(P ‖ Q), zero entries smoothed with ε = 1e-4 counts as MXNet does, then normalized
 ///
 /// and returns the `i` with the smallest divergence: the threshold is `i × bin width`.
 public enum EntropyThreshold {
@@ -18,7 +19,7 @@ public enum EntropyThreshold {
     public static func search(histogram: [UInt64], levels: Int) -> Int {
         let count = histogram.count
         guard levels >= 2, count > levels else { return count }
-        let values = histogram.map(Double.init)
+        let values = histogram.map { Double($0) }  // not `map(Double.init)`: that picks init(bitPattern:)
         guard values.contains(where: { $0 > 0 }) else { return count }
         // Prefix sums of counts and of non-empty bins make every group sum O(1).
         var prefix = [Double](repeating: 0, count: count + 1)
@@ -32,14 +33,19 @@ public enum EntropyThreshold {
         var p = [Double](repeating: 0, count: count)
         var q = [Double](repeating: 0, count: count)
         for bins in levels...count {
+            let outliers = prefix[count] - prefix[bins]
             for index in 0..<bins { p[index] = values[index] }
-            p[bins - 1] += prefix[count] - prefix[bins]
+            p[bins - 1] += outliers
+            // As MXNet: groups of ⌊bins / levels⌋ bins, the last one taking the remainder;
+            // "non-empty" is judged on P, so the last bin counts once it holds outliers.
+            let merged = bins / levels
+            let lastJoins = outliers > 0 && histogram[bins - 1] == 0
             for group in 0..<levels {
-                let start = group * bins / levels
-                let end = (group + 1) * bins / levels
-                let filled = nonEmpty[end] - nonEmpty[start]
+                let start = group * merged
+                let end = group == levels - 1 ? bins : start + merged
+                let filled = nonEmpty[end] - nonEmpty[start] + (lastJoins && end == bins ? 1 : 0)
                 let share = filled > 0 ? (prefix[end] - prefix[start]) / Double(filled) : 0
-                for index in start..<end { q[index] = histogram[index] > 0 ? share : 0 }
+                for index in start..<end { q[index] = p[index] > 0 ? share : 0 }
             }
             let divergence = klDivergence(p, q, count: bins)
             if divergence < bestDivergence {
@@ -50,27 +56,29 @@ public enum EntropyThreshold {
         return best
     }
 
-    /// KL(P ‖ Q) of the first `count` entries after normalizing both and smoothing their zero
-    /// entries (MXNet's `_smooth_distribution`: every zero gets ε, taken evenly from the non-zero
-    /// entries, so Q never has a zero where P has mass). Infinite when either is all zeros.
+    /// KL(P ‖ Q) of the first `count` entries. As MXNet's `_smooth_distribution` (and ONNX
+    /// Runtime's copy of it), zero entries get ε = 1e-4 *counts*, taken evenly from the non-zero
+    /// entries, so Q never has a zero where P has mass; then both are normalized. Infinite when
+    /// either is all zeros.
     static func klDivergence(_ p: [Double], _ q: [Double], count: Int) -> Double {
-        var pTotal = 0.0, qTotal = 0.0
         var pZeros = 0, qZeros = 0
         for index in 0..<count {
-            pTotal += p[index]
-            qTotal += q[index]
             if p[index] == 0 { pZeros += 1 }
             if q[index] == 0 { qZeros += 1 }
         }
-        guard pTotal > 0, qTotal > 0 else { return .infinity }
+        guard pZeros < count, qZeros < count else { return .infinity }
         let pTaken = smoothing * Double(pZeros) / Double(count - pZeros)
         let qTaken = smoothing * Double(qZeros) / Double(count - qZeros)
-        let floor = smoothing * 1e-3  // keeps a bin thinned below zero by the smoothing positive
+        var pTotal = 0.0, qTotal = 0.0
+        for index in 0..<count {
+            pTotal += p[index] == 0 ? smoothing : p[index] - pTaken
+            qTotal += q[index] == 0 ? smoothing : q[index] - qTaken
+        }
         var sum = 0.0
         for index in 0..<count {
-            let pi = p[index] == 0 ? smoothing : max(p[index] / pTotal - pTaken, floor)
-            let qi = q[index] == 0 ? smoothing : max(q[index] / qTotal - qTaken, floor)
-            sum += pi * log(pi / qi)
+            let pi = (p[index] == 0 ? smoothing : p[index] - pTaken) / pTotal
+            let qi = (q[index] == 0 ? smoothing : q[index] - qTaken) / qTotal
+            if pi > 0 && qi > 0 { sum += pi * log(pi / qi) }
         }
         return sum
     }

@@ -56,7 +56,8 @@ extension ValidationReport {
             svg.text(barsLeft + length + 4, y + rowHeight - 4, value, size: 10, fill: "#333")
         }
         svg.line(barsLeft, chartTop - 4, barsLeft, barsBottom, stroke: "#333")
-        var height = barsBottom + 24
+        svg.text(barsLeft, barsBottom + 16, "green ≥ 30 dB · orange 20–30 dB · red < 20 dB (each bit of precision ≈ 6 dB)", size: 10, fill: "#666")
+        var height = barsBottom + 30
 
         // Confusion matrices.
         if let floatConfusion, let int8Confusion {

@@ -8,7 +8,7 @@ import WrenReference
 /// (keeping every activation), then the float model, whose observer compares each activation as
 /// it is produced, so no float activation is stored.
 public enum Validator {
-    public struct Inputs {
+    public struct Inputs: Sendable {
         /// Normalized NCHW float32 images.
         public var values: [Float]
         public var count: Int
