@@ -16,7 +16,9 @@ public final class ThreadPool: @unchecked Sendable {
     private let pending = Atomic<Int>(0)
     // Written by `run` before `generation` is bumped (release), read by helpers after they see the bump (acquire).
     private var taskCount = 0
-    private var body: ((Int, Int) -> Void)?
+    // The current job: a C function and its context (no closures, so nothing is allocated per job).
+    private var task: Parallelism.Task?
+    private var context: UnsafeMutableRawPointer?
     private var stopping = false
     private var sleepers = 0
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
@@ -60,36 +62,37 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// The `Parallelism` WrenCore contexts take. It keeps the pool alive.
     public var parallelism: Parallelism {
-        Parallelism(workers: workerCount) { tasks, body in self.run(tasks, body) }
+        Parallelism(workers: workerCount) { tasks, task, context in self.run(tasks, task, context) }
     }
 
-    public func run(_ tasks: Int, _ body: (Int, Int) -> Void) {
+    public func run(_ tasks: Int, _ task: Parallelism.Task, _ context: UnsafeMutableRawPointer) {
         if workerCount == 1 || tasks <= 1 {
-            for task in 0..<tasks { body(task, 0) }
+            for index in 0..<tasks { task(context, index, 0) }
             return
         }
-        withoutActuallyEscaping(body) { escaping in
-            self.body = escaping
-            taskCount = tasks
-            nextTask.store(0, ordering: .relaxed)
-            pending.store(workerCount - 1, ordering: .relaxed)
-            generation.add(1, ordering: .releasing)
-            pthread_mutex_lock(mutex)
-            if sleepers > 0 { pthread_cond_broadcast(condition) }
-            pthread_mutex_unlock(mutex)
-            work(worker: 0)
-            while pending.load(ordering: .acquiring) > 0 {}
-            self.body = nil
-        }
+        self.task = task
+        self.context = context
+        taskCount = tasks
+        nextTask.store(0, ordering: .relaxed)
+        pending.store(workerCount - 1, ordering: .relaxed)
+        generation.add(1, ordering: .releasing)
+        pthread_mutex_lock(mutex)
+        if sleepers > 0 { pthread_cond_broadcast(condition) }
+        pthread_mutex_unlock(mutex)
+        work(worker: 0)
+        while pending.load(ordering: .acquiring) > 0 {}
+        self.task = nil
+        self.context = nil
     }
 
     private func work(worker: Int) {
-        let body = self.body!
+        let task = self.task!
+        let context = self.context!
         let count = taskCount
         while true {
-            let task = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
-            if task >= count { return }
-            body(task, worker)
+            let index = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
+            if index >= count { return }
+            task(context, index, worker)
         }
     }
 

@@ -13,6 +13,12 @@ public enum X86Kernels {
 }
 
 @inline(__always)
+private func emitPair(_ tile: S8Conv2DTile, _ pixel: Int, _ block: Int, _ first: __m512i, _ second: __m512i) {
+    tile.storeAVX512(pixel: pixel, block: block, accumulator: first)
+    tile.storeAVX512(pixel: pixel, block: block + 1, accumulator: second)
+}
+
+@inline(__always)
 private func broadcast(_ rows: UnsafeRawPointer, _ offset: Int) -> __m512i {
     // loadUnaligned folds into vpbroadcastd's memory operand.
     _mm512_set1_epi32(Int32(bitPattern: rows.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
@@ -67,19 +73,16 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
                 p0 += 64
                 p1 += 64
             }
-            // Unrolled: an array of accumulators here would allocate on every step.
-            @inline(__always) func emit(_ row: Int, _ first: __m512i, _ second: __m512i) {
-                tile.storeAVX512(pixel: start + row, block: block, accumulator: first)
-                tile.storeAVX512(pixel: start + row, block: block + 1, accumulator: second)
-            }
-            emit(0, c00, c01)
-            if count > 1 { emit(1, c10, c11) }
-            if count > 2 { emit(2, c20, c21) }
-            if count > 3 { emit(3, c30, c31) }
-            if count > 4 { emit(4, c40, c41) }
-            if count > 5 { emit(5, c50, c51) }
-            if count > 6 { emit(6, c60, c61) }
-            if count > 7 { emit(7, c70, c71) }
+            // Unrolled, with no closures: an array of accumulators or a nested function capturing
+            // the loop variables would allocate on every step.
+            emitPair(tile, start, block, c00, c01)
+            if count > 1 { emitPair(tile, start + 1, block, c10, c11) }
+            if count > 2 { emitPair(tile, start + 2, block, c20, c21) }
+            if count > 3 { emitPair(tile, start + 3, block, c30, c31) }
+            if count > 4 { emitPair(tile, start + 4, block, c40, c41) }
+            if count > 5 { emitPair(tile, start + 5, block, c50, c51) }
+            if count > 6 { emitPair(tile, start + 6, block, c60, c61) }
+            if count > 7 { emitPair(tile, start + 7, block, c70, c71) }
             block += 2
         }
         if block < blocks {
@@ -100,17 +103,14 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
                 r0 += 4
                 p0 += 64
             }
-            @inline(__always) func emit(_ row: Int, _ accumulator: __m512i) {
-                tile.storeAVX512(pixel: start + row, block: block, accumulator: accumulator)
-            }
-            emit(0, c0)
-            if count > 1 { emit(1, c1) }
-            if count > 2 { emit(2, c2) }
-            if count > 3 { emit(3, c3) }
-            if count > 4 { emit(4, c4) }
-            if count > 5 { emit(5, c5) }
-            if count > 6 { emit(6, c6) }
-            if count > 7 { emit(7, c7) }
+            tile.storeAVX512(pixel: start, block: block, accumulator: c0)
+            if count > 1 { tile.storeAVX512(pixel: start + 1, block: block, accumulator: c1) }
+            if count > 2 { tile.storeAVX512(pixel: start + 2, block: block, accumulator: c2) }
+            if count > 3 { tile.storeAVX512(pixel: start + 3, block: block, accumulator: c3) }
+            if count > 4 { tile.storeAVX512(pixel: start + 4, block: block, accumulator: c4) }
+            if count > 5 { tile.storeAVX512(pixel: start + 5, block: block, accumulator: c5) }
+            if count > 6 { tile.storeAVX512(pixel: start + 6, block: block, accumulator: c6) }
+            if count > 7 { tile.storeAVX512(pixel: start + 7, block: block, accumulator: c7) }
         }
         start += 8
     }

@@ -166,19 +166,13 @@ public final class WrenContext {
             let scratchBase = arena + plan.scratchOffset
             let scratchPerWorker = plan.scratchPerWorker
             let inputSize = input.elementCount, outputSize = out.elementCount
-            let kernel = kernels.conv2d
             model.unsignedInputBiases[index]!.withUnsafeBufferPointer { biases in
-                let bias = biases.baseAddress!
-                parallelism.run(batch * tilesPerImage) { task, worker in
-                    let image = task / tilesPerImage
-                    let first = (task % tilesPerImage) * perTile
-                    kernel(S8Conv2DTile(
-                        parameters: parameters, paddedDepth: paddedDepth, input: source + image * inputSize,
-                        weights: weights, unsignedInputBias: bias, multipliers: multipliers, shifts: shifts,
-                        residual: residual.map { $0 + image * outputSize }, output: destination + image * outputSize,
-                        firstPixel: first, pixelCount: min(perTile, pixels - first),
-                        scratch: scratchBase + worker * scratchPerWorker))
-                }
+                var job = ConvolutionJob(
+                    kernel: kernels.conv2d, parameters: parameters, paddedDepth: paddedDepth, input: source,
+                    inputSize: inputSize, weights: weights, bias: biases.baseAddress!, multipliers: multipliers,
+                    shifts: shifts, residual: residual, output: destination, outputSize: outputSize, pixels: pixels,
+                    perTile: perTile, tilesPerImage: tilesPerImage, scratch: scratchBase, scratchPerWorker: scratchPerWorker)
+                withUnsafeMutablePointer(to: &job) { parallelism.run(batch * tilesPerImage, runConvolutionTile, $0) }
             }
         case .channelAffineReLU:
             let out = tensors[layer.output!]
@@ -189,15 +183,11 @@ public final class WrenContext {
             let offsets = blob(layer.offsets, as: Int32.self)
             let multipliers = blob(layer.multipliers, as: Int32.self)
             let shifts = blob(layer.shifts, as: Int32.self)
-            let kernel = kernels.channelAffineReLU
-            let channels = input.channels
-            parallelism.run(tasks) { task, _ in
-                let first = task * perTask
-                kernel(S8ChannelAffineTile(
-                    pixels: min(perTask, pixels - first), channels: channels, input: source + first * channels,
-                    inputZeroPoint: input.zeroPoint, offsets: offsets, multipliers: multipliers, shifts: shifts,
-                    output: destination + first * channels, outputZeroPoint: out.zeroPoint, relu: layer.relu))
-            }
+            var job = ChannelAffineJob(
+                kernel: kernels.channelAffineReLU, pixels: pixels, perTask: perTask, channels: input.channels,
+                input: source, inputZeroPoint: input.zeroPoint, offsets: offsets, multipliers: multipliers, shifts: shifts,
+                output: destination, outputZeroPoint: out.zeroPoint, relu: layer.relu)
+            withUnsafeMutablePointer(to: &job) { parallelism.run(tasks, runChannelAffineTile, $0) }
         case .averagePoolLinear:
             for image in 0..<batch {
                 s8AveragePoolF32Linear(
@@ -209,4 +199,66 @@ public final class WrenContext {
             }
         }
     }
+}
+
+/// Everything one convolution layer's tiles share, on the stack of `run` while the layer executes.
+private struct ConvolutionJob {
+    var kernel: @Sendable (S8Conv2DTile) -> Void
+    var parameters: Conv2DParameters
+    var paddedDepth: Int
+    var input: UnsafePointer<Int8>
+    var inputSize: Int
+    var weights: UnsafePointer<Int8>
+    var bias: UnsafePointer<Int32>
+    var multipliers: UnsafePointer<Int32>
+    var shifts: UnsafePointer<Int32>
+    var residual: UnsafePointer<Int8>?
+    var output: UnsafeMutablePointer<Int8>
+    var outputSize: Int
+    var pixels: Int
+    var perTile: Int
+    var tilesPerImage: Int
+    var scratch: UnsafeMutableRawPointer
+    var scratchPerWorker: Int
+}
+
+private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) {
+    let job = context.assumingMemoryBound(to: ConvolutionJob.self)
+    let image = index / job.pointee.tilesPerImage
+    let first = (index % job.pointee.tilesPerImage) * job.pointee.perTile
+    let outputOffset = image * job.pointee.outputSize
+    job.pointee.kernel(S8Conv2DTile(
+        parameters: job.pointee.parameters, paddedDepth: job.pointee.paddedDepth,
+        input: job.pointee.input + image * job.pointee.inputSize, weights: job.pointee.weights,
+        unsignedInputBias: job.pointee.bias, multipliers: job.pointee.multipliers, shifts: job.pointee.shifts,
+        residual: job.pointee.residual.map { $0 + outputOffset }, output: job.pointee.output + outputOffset,
+        firstPixel: first, pixelCount: min(job.pointee.perTile, job.pointee.pixels - first),
+        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker))
+}
+
+/// One channel-affine layer's shared state.
+private struct ChannelAffineJob {
+    var kernel: @Sendable (S8ChannelAffineTile) -> Void
+    var pixels: Int
+    var perTask: Int
+    var channels: Int
+    var input: UnsafePointer<Int8>
+    var inputZeroPoint: Int32
+    var offsets: UnsafePointer<Int32>
+    var multipliers: UnsafePointer<Int32>
+    var shifts: UnsafePointer<Int32>
+    var output: UnsafeMutablePointer<Int8>
+    var outputZeroPoint: Int32
+    var relu: Bool
+}
+
+private func runChannelAffineTile(_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) {
+    let job = context.assumingMemoryBound(to: ChannelAffineJob.self)
+    let first = index * job.pointee.perTask
+    let offset = first * job.pointee.channels
+    job.pointee.kernel(S8ChannelAffineTile(
+        pixels: min(job.pointee.perTask, job.pointee.pixels - first), channels: job.pointee.channels,
+        input: job.pointee.input + offset, inputZeroPoint: job.pointee.inputZeroPoint, offsets: job.pointee.offsets,
+        multipliers: job.pointee.multipliers, shifts: job.pointee.shifts, output: job.pointee.output + offset,
+        outputZeroPoint: job.pointee.outputZeroPoint, relu: job.pointee.relu))
 }
