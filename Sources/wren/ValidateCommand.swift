@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WrenConvert
 import WrenCore
+import WrenHost
 import WrenReference
 
 struct Validate: ParsableCommand {
@@ -98,7 +99,7 @@ struct Validate: ParsableCommand {
         let start = Clock.now()
         let report = try Validator.validate(
             model: wren, reference: network, inputs: inputs, modelFile: FileSystem.fileName(model),
-            referenceFile: FileSystem.fileName(reference),
+            referenceFile: FileSystem.fileName(reference), kernels: try Runtime.selectedKernels(),
             progress: { Diagnostics.progress("validating", $0, $1) })
         Diagnostics.note("validated \(inputs.count) inputs in \(Clock.format(Clock.now() - start))")
         print(report.table(layerLimit: layers), terminator: "")

@@ -33,7 +33,7 @@ public enum Validator {
     ///   - progress: called with (images done, total) after each chunk.
     public static func validate(
         model: WrenModel, reference: WideResNet, inputs: Inputs, modelFile: String, referenceFile: String,
-        chunk: Int = 16, progress: (Int, Int) -> Void = { _, _ in }
+        chunk: Int = 16, kernels: KernelTable = .portable, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> ValidationReport {
         let description = model.description
         let info = description.input
@@ -61,7 +61,7 @@ public enum Validator {
         var statistics = [LayerErrorStatistics](repeating: LayerErrorStatistics(), count: description.tensors.count)
 
         let batch = max(1, min(chunk, inputs.count))
-        let context = try WrenContext(model: model, maxBatch: batch, retainActivations: true)
+        let context = try WrenContext(model: model, maxBatch: batch, retainActivations: true, kernels: kernels)
         var int8Logits: [Float] = []
         var floatLogits: [Float] = []
         int8Logits.reserveCapacity(inputs.count * classes)
