@@ -57,23 +57,6 @@ enum PaddleCheckpoint {
             return parameters.contains { NumpyPickledArray.isArray($0.value) }
                 && parameters.allSatisfy { NumpyPickledArray.isArray($0.value) || NumpyPickledArray.isScalar($0.value) }
         }
-        func search(_ value: PickleValue, depth: Int) -> [PickleDictEntry]? {
-            guard case .dict(let entries) = value.withoutBuild else { return nil }
-            if isParameterDict(entries) { return entries }
-            guard depth < 2 else { return nil }
-            for container in ["state_dict", "model"] {
-                if let inner = value[container], let found = search(inner, depth: depth + 1) { return found }
-            }
-            return nil
-        }
-        if let found = search(root, depth: 0) { return found }
-        var keys: [String] = []
-        if case .dict(let entries) = root.withoutBuild {
-            keys = entries.map { entry in
-                if case .string(let text) = entry.key { return text }
-                return entry.key.summary
-            }
-        }
-        throw .noStateDict(file: fileName, topLevelKeys: keys)
+        return try StateDictSearch.find(in: root, fileName: fileName, isStateDict: isParameterDict)
     }
 }

@@ -24,7 +24,7 @@ enum TorchCheckpoint {
         } catch {
             throw .invalidZip(file: fileName, reason: "\(error)")
         }
-        let reader = ArchiveReader(archive: archive, fileName: fileName)
+        let reader = try ArchiveReader(archive: archive, fileName: fileName)
         let paths = reader.paths
         let pickles = paths.filter { path in
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -81,24 +81,9 @@ enum TorchCheckpoint {
     /// The state dict: a dict whose values are all tensors, at the top level or under
     /// `state_dict` / `model` (which may in turn hold `state_dict` / `model` once more).
     static func findStateDict(_ root: PickleValue, fileName: String) throws(ImportError) -> [PickleDictEntry] {
-        func search(_ value: PickleValue, depth: Int) -> [PickleDictEntry]? {
-            guard case .dict(let entries) = value.withoutBuild else { return nil }
-            if !entries.isEmpty, entries.allSatisfy({ TorchTensorReference.isTensor($0.value) }) { return entries }
-            guard depth < 2 else { return nil }
-            for container in ["state_dict", "model"] {
-                if let inner = value[container], let found = search(inner, depth: depth + 1) { return found }
-            }
-            return nil
+        try StateDictSearch.find(in: root, fileName: fileName) { entries in
+            !entries.isEmpty && entries.allSatisfy { TorchTensorReference.isTensor($0.value) }
         }
-        if let found = search(root, depth: 0) { return found }
-        var keys: [String] = []
-        if case .dict(let entries) = root.withoutBuild {
-            keys = entries.map { entry in
-                if case .string(let text) = entry.key { return text }
-                return entry.key.summary
-            }
-        }
-        throw .noStateDict(file: fileName, topLevelKeys: keys)
     }
 
     /// Copies the view out of its storage into a dense row-major FloatTensor.
@@ -166,11 +151,23 @@ private struct ArchiveReader {
     let entries: [String: Entry]
     let paths: [String]
 
-    init(archive: Archive, fileName: String) {
+    /// Refuses archives a careless extractor would mishandle: absolute paths, `..` components and
+    /// duplicate entries (which of two same-named entries is "the" data would be a guess).
+    init(archive: Archive, fileName: String) throws(ImportError) {
         self.archive = archive
         self.fileName = fileName
         let all = Array(archive)
         paths = all.map(\.path)
+        var seen = Set<String>()
+        for path in paths {
+            let components = path.split(separator: "/", omittingEmptySubsequences: false)
+            if path.hasPrefix("/") || path.contains("\\") || components.contains("..") {
+                throw .invalidZip(file: fileName, reason: "entry '\(path)' has an absolute or '..' path")
+            }
+            guard seen.insert(path).inserted else {
+                throw .invalidZip(file: fileName, reason: "entry '\(path)' appears more than once")
+            }
+        }
         entries = Dictionary(all.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
