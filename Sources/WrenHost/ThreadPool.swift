@@ -5,35 +5,40 @@ import WrenCore
 import Glibc
 #endif
 
-/// A small fork-join pool for `Parallelism`: the caller works too, helpers spin briefly between
-/// jobs (a WRN runs dozens of short layers back to back) and sleep on a condition variable after.
-/// One job at a time; `run` returns when every task has finished.
+/// A small fork-join pool for `Parallelism`. The caller works too. Helpers spin briefly between
+/// jobs (a WRN runs dozens of short layers back to back), then sleep on a condition variable.
+///
+/// Tasks are claimed one at a time from a single 64-bit word holding (job number, next index), so
+/// a helper that wakes late, or is descheduled by another process, can never claim a task of a
+/// newer job, and the caller only waits for tasks someone actually claimed: a sleeping or
+/// preempted helper costs nothing but its share of the work.
 public final class ThreadPool: @unchecked Sendable {
     public let workerCount: Int
 
-    private let generation = Atomic<Int>(0)
-    private let nextTask = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
-    // Written by `run` before `generation` is bumped (release), read by helpers after they see the bump (acquire).
-    private var taskCount = 0
-    // The current job: a C function and its context (no closures, so nothing is allocated per job).
-    private var task: Parallelism.Task?
-    private var context: UnsafeMutableRawPointer?
-    private var stopping = false
+    /// (job << 32) | next task index; index `closed` means no task may be claimed.
+    private let state = Atomic<UInt64>(0)
+    private let completed = Atomic<Int>(0)
+    private let taskBits = Atomic<UInt>(0)
+    private let contextBits = Atomic<UInt>(0)
+    private let taskCount = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
     private var sleepers = 0
+    private var job: UInt64 = 0
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var threads: [pthread_t] = []
     private let spinLimit: Int
+    private static let closed: UInt64 = 0xFFFF_FFFF
 
     /// `workers` threads in all, the caller included.
-    public init(workers: Int, spinIterations: Int = 200_000) {
+    public init(workers: Int, spinIterations: Int = 100_000) {
         workerCount = max(1, workers)
         spinLimit = spinIterations
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
+        state.store(Self.closed, ordering: .relaxed)
         for index in 1..<workerCount {
             let context = Unmanaged.passRetained(HelperStart(pool: self, index: index)).toOpaque()
             var thread = pthread_t()
@@ -49,8 +54,9 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit {
         pthread_mutex_lock(mutex)
-        stopping = true
-        generation.add(1, ordering: .releasing)
+        stopping.store(true, ordering: .releasing)
+        job += 1
+        state.store(job << 32 | Self.closed, ordering: .releasing)
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
         for thread in threads { pthread_join(thread, nil) }
@@ -65,61 +71,71 @@ public final class ThreadPool: @unchecked Sendable {
         Parallelism(workers: workerCount) { tasks, task, context in self.run(tasks, task, context) }
     }
 
+    /// Calls `task(context, index, worker)` for every index in `0..<tasks`; returns when all are done.
+    /// One job at a time: call from one thread.
     public func run(_ tasks: Int, _ task: Parallelism.Task, _ context: UnsafeMutableRawPointer) {
         if workerCount == 1 || tasks <= 1 {
             for index in 0..<tasks { task(context, index, 0) }
             return
         }
-        self.task = task
-        self.context = context
-        taskCount = tasks
-        nextTask.store(0, ordering: .relaxed)
-        pending.store(workerCount - 1, ordering: .relaxed)
-        generation.add(1, ordering: .releasing)
+        precondition(tasks < Int(Self.closed), "too many tasks")
+        job += 1
+        // The previous job is closed (index `closed`), so no one can claim while the fields change.
+        taskBits.store(UInt(bitPattern: unsafeBitCast(task, to: UnsafeRawPointer.self)), ordering: .relaxed)
+        contextBits.store(UInt(bitPattern: context), ordering: .relaxed)
+        taskCount.store(tasks, ordering: .relaxed)
+        completed.store(0, ordering: .relaxed)
+        state.store(job << 32, ordering: .releasing)
         pthread_mutex_lock(mutex)
         if sleepers > 0 { pthread_cond_broadcast(condition) }
         pthread_mutex_unlock(mutex)
-        work(worker: 0)
-        while pending.load(ordering: .acquiring) > 0 {}
-        self.task = nil
-        self.context = nil
+        work(job: job, task: task, context: context, count: tasks, worker: 0)
+        while completed.load(ordering: .acquiring) < tasks {}
+        state.store(job << 32 | Self.closed, ordering: .releasing)
     }
 
-    private func work(worker: Int) {
-        let task = self.task!
-        let context = self.context!
-        let count = taskCount
-        while true {
-            let index = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
-            if index >= count { return }
-            task(context, index, worker)
+    /// Claims and runs tasks of `job` until none are left or a newer job has begun.
+    private func work(job: UInt64, task: Parallelism.Task, context: UnsafeMutableRawPointer, count: Int, worker: Int) {
+        var current = state.load(ordering: .acquiring)
+        while current >> 32 == job {
+            let index = current & 0xFFFF_FFFF
+            if index >= UInt64(count) { return }
+            let (exchanged, original) = state.compareExchange(
+                expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+            if exchanged {
+                task(context, Int(index), worker)
+                completed.add(1, ordering: .releasing)
+                current = state.load(ordering: .acquiring)
+            } else {
+                current = original
+            }
         }
     }
 
     private func helperLoop(index: Int) {
-        var seen = 0
+        var seen: UInt64 = 0
         while true {
             var spins = 0
-            while generation.load(ordering: .acquiring) == seen {
+            while state.load(ordering: .acquiring) >> 32 == seen {
                 if spins < spinLimit {
                     spins += 1
                     continue
                 }
                 pthread_mutex_lock(mutex)
                 sleepers += 1
-                while generation.load(ordering: .acquiring) == seen && !stopping {
+                while state.load(ordering: .acquiring) >> 32 == seen && !stopping.load(ordering: .acquiring) {
                     pthread_cond_wait(condition, mutex)
                 }
                 sleepers -= 1
                 pthread_mutex_unlock(mutex)
             }
-            seen = generation.load(ordering: .acquiring)
-            pthread_mutex_lock(mutex)
-            let stop = stopping
-            pthread_mutex_unlock(mutex)
-            if stop { return }
-            work(worker: index)
-            pending.subtract(1, ordering: .releasing)
+            if stopping.load(ordering: .acquiring) { return }
+            seen = state.load(ordering: .acquiring) >> 32
+            // Fields may already belong to a newer job; `work` then claims nothing (job mismatch).
+            let taskPointer = UnsafeRawPointer(bitPattern: taskBits.load(ordering: .relaxed))
+            guard let taskPointer, let context = UnsafeMutableRawPointer(bitPattern: contextBits.load(ordering: .relaxed)) else { continue }
+            let task = unsafeBitCast(taskPointer, to: Parallelism.Task.self)
+            work(job: seen, task: task, context: context, count: taskCount.load(ordering: .relaxed), worker: index)
         }
     }
 }

@@ -101,14 +101,18 @@ public final class WrenContext {
 
         let inputTensor = description.tensors[info.tensor]
         let inputBuffer = tensor(info.tensor)
+        // Image by image through the whole network, from input quantization to logits: one image's
+        // activations stay in cache from layer to layer, which a layer-by-layer pass over a large
+        // batch would evict. (Quantizing every input first would be wrong too: the arena plan lets
+        // later tensors reuse the input's bytes once the first layer has read them.)
         for image in 0..<batch {
             f32QuantizeS8(
                 channels: info.channels, pixels: info.height * info.width, input: inputBase + image * perImage,
                 scale: inputTensor.scale, zeroPoint: inputTensor.zeroPoint,
                 output: inputBuffer + image * inputTensor.elementCount)
-        }
-        for (index, layer) in description.layers.enumerated() {
-            execute(layer, index: index, batch: batch, logits: logitsBase)
+            for (index, layer) in description.layers.enumerated() {
+                execute(layer, index: index, image: image, logits: logitsBase + image * description.numClasses)
+            }
         }
     }
 
@@ -139,10 +143,12 @@ public final class WrenContext {
         (model.bytes.baseAddress! + range.offset).assumingMemoryBound(to: T.self)
     }
 
-    private func execute(_ layer: LayerInfo, index: Int, batch: Int, logits: UnsafeMutablePointer<Float>) {
+    /// Runs one layer on one image (its slot in every tensor).
+    private func execute(_ layer: LayerInfo, index: Int, image: Int, logits: UnsafeMutablePointer<Float>) {
+        let batch = 1
         let tensors = model.description.tensors
         let input = tensors[layer.input]
-        let source = tensor(layer.input)
+        let source = tensor(layer.input) + image * input.elementCount
         let scratch = arena + plan.scratchOffset
         switch layer.op {
         case .conv2d:
@@ -154,8 +160,8 @@ public final class WrenContext {
                 kernelSize: layer.kernelSize, stride: layer.stride, padding: layer.padding,
                 inputZeroPoint: input.zeroPoint, outputZeroPoint: out.zeroPoint, relu: layer.relu,
                 residualZeroPoint: residualInfo?.zeroPoint ?? 0, residualMultiplier: layer.residualMultiplier)
-            let destination = tensor(layer.output!)
-            let residual = layer.residual.map { UnsafePointer(tensor($0)) }
+            let destination = tensor(layer.output!) + image * out.elementCount
+            let residual = layer.residual.map { UnsafePointer(tensor($0) + image * out.elementCount) }
             let pixels = out.height * out.width
             let perTile = max(1, min(kernels.pixelsPerTile, pixels))
             let tilesPerImage = (pixels + perTile - 1) / perTile
@@ -176,7 +182,7 @@ public final class WrenContext {
             }
         case .channelAffineReLU:
             let out = tensors[layer.output!]
-            let destination = tensor(layer.output!)
+            let destination = tensor(layer.output!) + image * out.elementCount
             let pixels = batch * input.height * input.width
             let perTask = max(64, (pixels + 4 * parallelism.workers - 1) / (4 * parallelism.workers))
             let tasks = (pixels + perTask - 1) / perTask
@@ -189,14 +195,11 @@ public final class WrenContext {
                 output: destination, outputZeroPoint: out.zeroPoint, relu: layer.relu)
             withUnsafeMutablePointer(to: &job) { parallelism.run(tasks, runChannelAffineTile, $0) }
         case .averagePoolLinear:
-            for image in 0..<batch {
-                s8AveragePoolF32Linear(
-                    pixels: input.height * input.width, channels: input.channels, classes: layer.outChannels,
-                    input: source + image * input.elementCount, inputZeroPoint: input.zeroPoint, inputScale: input.scale,
-                    weights: blob(layer.weights, as: Float.self), bias: blob(layer.bias, as: Float.self),
-                    features: scratch.assumingMemoryBound(to: Float.self),
-                    logits: logits + image * layer.outChannels)
-            }
+            s8AveragePoolF32Linear(
+                pixels: input.height * input.width, channels: input.channels, classes: layer.outChannels,
+                input: source, inputZeroPoint: input.zeroPoint, inputScale: input.scale,
+                weights: blob(layer.weights, as: Float.self), bias: blob(layer.bias, as: Float.self),
+                features: scratch.assumingMemoryBound(to: Float.self), logits: logits)
         }
     }
 }
