@@ -47,25 +47,35 @@ private func highMul(_ product: __m512i) -> __m512i {
     return _mm512_srai_epi64(sum, 31)
 }
 
-extension S8Conv2DTile {
-    /// `store(pixel:block:accumulator:)` in AVX-512 for full 16-channel blocks.
+/// Per-layer constants of the epilogue, splatted once per tile.
+struct EpilogueAVX512 {
+    let outputZeroPoint: __m512i
+    let low: __m512i
+    let residualZeroPoint: __m512i
+    let residualMultiplier: __m512i
+    let residualShift: __m512i
+
     @inline(__always)
-    func storeAVX512(pixel: Int, block: Int, accumulator: __m512i) {
-        let p = parameters
-        let channel = block &* 16
-        guard p.outChannels &- channel >= 16 else {
-            store(pixel: pixel, block: block, accumulator: unsafeBitCast(accumulator, to: SIMD16<Int32>.self))
-            return
-        }
-        let at = (firstPixel &+ pixel) &* p.outChannels &+ channel
-        let bias = _mm512_loadu_si512(unsignedInputBias + channel)
-        var value = multiplyByQuantizedMultiplierAVX512(
-            _mm512_add_epi32(accumulator, bias), _mm512_loadu_si512(multipliers + channel), _mm512_loadu_si512(shifts + channel))
+    init(_ p: Conv2DParameters) {
+        outputZeroPoint = _mm512_set1_epi32(p.outputZeroPoint)
+        low = _mm512_set1_epi32(p.relu ? max(p.outputZeroPoint, -128) : -128)
+        residualZeroPoint = _mm512_set1_epi32(p.residualZeroPoint)
+        residualMultiplier = _mm512_set1_epi32(p.residualMultiplier.multiplier)
+        residualShift = _mm512_set1_epi32(p.residualMultiplier.rightShift)
+    }
+
+    /// Requantizes 16 channels of one pixel (bias, multipliers and shifts already loaded for the
+    /// block) and stores them; `residual` points at the same 16 channels of the residual tensor.
+    @inline(__always)
+    func store(
+        _ accumulator: __m512i, bias: __m512i, multiplier: __m512i, shift: __m512i,
+        residual: UnsafePointer<Int8>?, output: UnsafeMutablePointer<Int8>
+    ) {
+        var value = multiplyByQuantizedMultiplierAVX512(_mm512_add_epi32(accumulator, bias), multiplier, shift)
         if let residual {
             let r = _mm512_sub_epi32(
-                _mm512_cvtepi8_epi32(UnsafeRawPointer(residual + at).loadUnaligned(as: __m128i.self)), _mm512_set1_epi32(p.residualZeroPoint))
-            let term = multiplyByQuantizedMultiplierAVX512(
-                r, _mm512_set1_epi32(p.residualMultiplier.multiplier), _mm512_set1_epi32(p.residualMultiplier.rightShift))
+                _mm512_cvtepi8_epi32(UnsafeRawPointer(residual).loadUnaligned(as: __m128i.self)), residualZeroPoint)
+            let term = multiplyByQuantizedMultiplierAVX512(r, residualMultiplier, residualShift)
             let sum = _mm512_add_epi32(value, term)
             // The exact sum overflowed int32 where both operands' signs differ from the wrapped sum's;
             // it then lies beyond ±2^31 and clamps to the int8 bound of value's sign.
@@ -75,10 +85,9 @@ extension S8Conv2DTile {
         }
         // |value| ≥ 2^30 clamps to an int8 bound whatever the zero point adds, so this cannot change results.
         value = _mm512_min_epi32(_mm512_max_epi32(value, _mm512_set1_epi32(-(1 << 30))), _mm512_set1_epi32(1 << 30))
-        value = _mm512_add_epi32(value, _mm512_set1_epi32(p.outputZeroPoint))
-        let low = p.relu ? max(p.outputZeroPoint, -128) : -128
-        value = _mm512_min_epi32(_mm512_max_epi32(value, _mm512_set1_epi32(low)), _mm512_set1_epi32(127))
-        UnsafeMutableRawPointer(output + at).storeBytes(of: _mm512_cvtepi32_epi8(value), as: __m128i.self)
+        value = _mm512_add_epi32(value, outputZeroPoint)
+        value = _mm512_min_epi32(_mm512_max_epi32(value, low), _mm512_set1_epi32(127))
+        UnsafeMutableRawPointer(output).storeBytes(of: _mm512_cvtepi32_epi8(value), as: __m128i.self)
     }
 }
 #endif

@@ -12,10 +12,11 @@ public enum X86Kernels {
         scratchBytes: { 8 * $0 }, conv2d: s8Conv2DGemm8x32AVX512VNNI, channelAffineReLU: s8ChannelAffineReLUAVX512)
 }
 
-@inline(__always)
+/// Stores two blocks of one pixel when either may be partial (the last blocks of a layer whose
+/// channel count is not a multiple of 32): the shared scalar-exact path.
 private func emitPair(_ tile: S8Conv2DTile, _ pixel: Int, _ block: Int, _ first: __m512i, _ second: __m512i) {
-    tile.storeAVX512(pixel: pixel, block: block, accumulator: first)
-    tile.storeAVX512(pixel: pixel, block: block + 1, accumulator: second)
+    tile.store(pixel: pixel, block: block, accumulator: unsafeBitCast(first, to: SIMD16<Int32>.self))
+    tile.store(pixel: pixel, block: block + 1, accumulator: unsafeBitCast(second, to: SIMD16<Int32>.self))
 }
 
 @inline(__always)
@@ -34,6 +35,7 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
     let rows = tile.scratch.assumingMemoryBound(to: UInt8.self)
     let a = UnsafeRawPointer(rows)
     let stride = 64 * groups
+    let epilogue = EpilogueAVX512(p)
     let kp2 = 2 &* kp, kp3 = 3 &* kp, kp4 = 4 &* kp, kp5 = 5 &* kp, kp6 = 6 &* kp, kp7 = 7 &* kp
     var start = 0
     while start < tile.pixelCount {
@@ -73,16 +75,37 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
                 p0 += 64
                 p1 += 64
             }
-            // Unrolled, with no closures: an array of accumulators or a nested function capturing
-            // the loop variables would allocate on every step.
-            emitPair(tile, start, block, c00, c01)
-            if count > 1 { emitPair(tile, start + 1, block, c10, c11) }
-            if count > 2 { emitPair(tile, start + 2, block, c20, c21) }
-            if count > 3 { emitPair(tile, start + 3, block, c30, c31) }
-            if count > 4 { emitPair(tile, start + 4, block, c40, c41) }
-            if count > 5 { emitPair(tile, start + 5, block, c50, c51) }
-            if count > 6 { emitPair(tile, start + 6, block, c60, c61) }
-            if count > 7 { emitPair(tile, start + 7, block, c70, c71) }
+            // Unrolled, with no closures or arrays (either would allocate on every step).
+            if block * 16 + 32 <= p.outChannels {
+                let channel = block &* 16
+                let bias0 = _mm512_loadu_si512(tile.unsignedInputBias + channel)
+                let bias1 = _mm512_loadu_si512(tile.unsignedInputBias + channel + 16)
+                let m0 = _mm512_loadu_si512(tile.multipliers + channel), m1 = _mm512_loadu_si512(tile.multipliers + channel + 16)
+                let s0 = _mm512_loadu_si512(tile.shifts + channel), s1 = _mm512_loadu_si512(tile.shifts + channel + 16)
+                let base = (tile.firstPixel &+ start) &* p.outChannels &+ channel
+                @inline(__always) func pair(_ row: Int, _ x: __m512i, _ y: __m512i) {
+                    let at = base &+ row &* p.outChannels
+                    epilogue.store(x, bias: bias0, multiplier: m0, shift: s0, residual: tile.residual.map { $0 + at }, output: tile.output + at)
+                    epilogue.store(y, bias: bias1, multiplier: m1, shift: s1, residual: tile.residual.map { $0 + at + 16 }, output: tile.output + at + 16)
+                }
+                pair(0, c00, c01)
+                if count > 1 { pair(1, c10, c11) }
+                if count > 2 { pair(2, c20, c21) }
+                if count > 3 { pair(3, c30, c31) }
+                if count > 4 { pair(4, c40, c41) }
+                if count > 5 { pair(5, c50, c51) }
+                if count > 6 { pair(6, c60, c61) }
+                if count > 7 { pair(7, c70, c71) }
+            } else {
+                emitPair(tile, start, block, c00, c01)
+                if count > 1 { emitPair(tile, start + 1, block, c10, c11) }
+                if count > 2 { emitPair(tile, start + 2, block, c20, c21) }
+                if count > 3 { emitPair(tile, start + 3, block, c30, c31) }
+                if count > 4 { emitPair(tile, start + 4, block, c40, c41) }
+                if count > 5 { emitPair(tile, start + 5, block, c50, c51) }
+                if count > 6 { emitPair(tile, start + 6, block, c60, c61) }
+                if count > 7 { emitPair(tile, start + 7, block, c70, c71) }
+            }
             block += 2
         }
         if block < blocks {
@@ -103,14 +126,29 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
                 r0 += 4
                 p0 += 64
             }
-            tile.storeAVX512(pixel: start, block: block, accumulator: c0)
-            if count > 1 { tile.storeAVX512(pixel: start + 1, block: block, accumulator: c1) }
-            if count > 2 { tile.storeAVX512(pixel: start + 2, block: block, accumulator: c2) }
-            if count > 3 { tile.storeAVX512(pixel: start + 3, block: block, accumulator: c3) }
-            if count > 4 { tile.storeAVX512(pixel: start + 4, block: block, accumulator: c4) }
-            if count > 5 { tile.storeAVX512(pixel: start + 5, block: block, accumulator: c5) }
-            if count > 6 { tile.storeAVX512(pixel: start + 6, block: block, accumulator: c6) }
-            if count > 7 { tile.storeAVX512(pixel: start + 7, block: block, accumulator: c7) }
+            let channel = block &* 16
+            let full = channel + 16 <= p.outChannels
+            let base = (tile.firstPixel &+ start) &* p.outChannels &+ channel
+            let firstRow = start, lastBlock = block
+            let bias0 = full ? _mm512_loadu_si512(tile.unsignedInputBias + channel) : _mm512_setzero_si512()
+            let m0 = full ? _mm512_loadu_si512(tile.multipliers + channel) : _mm512_setzero_si512()
+            let s0 = full ? _mm512_loadu_si512(tile.shifts + channel) : _mm512_setzero_si512()
+            @inline(__always) func single(_ row: Int, _ x: __m512i) {
+                if full {
+                    let at = base &+ row &* p.outChannels
+                    epilogue.store(x, bias: bias0, multiplier: m0, shift: s0, residual: tile.residual.map { $0 + at }, output: tile.output + at)
+                } else {
+                    tile.store(pixel: firstRow + row, block: lastBlock, accumulator: unsafeBitCast(x, to: SIMD16<Int32>.self))
+                }
+            }
+            single(0, c0)
+            if count > 1 { single(1, c1) }
+            if count > 2 { single(2, c2) }
+            if count > 3 { single(3, c3) }
+            if count > 4 { single(4, c4) }
+            if count > 5 { single(5, c5) }
+            if count > 6 { single(6, c6) }
+            if count > 7 { single(7, c7) }
         }
         start += 8
     }
