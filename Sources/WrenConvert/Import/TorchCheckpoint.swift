@@ -18,13 +18,14 @@ enum TorchCheckpoint {
     /// The floating-point tensors of the checkpoint's state dict, keyed by canonical PyTorch names
     /// (a DataParallel `module.` prefix removed). Integer tensors are left out.
     static func floatTensors(zipData: Data, fileName: String) throws(ImportError) -> [String: FloatTensor] {
+        try ZipDirectoryCheck.check(zipData, fileName: fileName)
         let archive: Archive
         do {
             archive = try Archive(data: zipData, accessMode: .read)
         } catch {
             throw .invalidZip(file: fileName, reason: "\(error)")
         }
-        let reader = try ArchiveReader(archive: archive, fileName: fileName)
+        let reader = try ArchiveReader(archive: archive, fileName: fileName, archiveSize: zipData.count)
         let paths = reader.paths
         let pickles = paths.filter { path in
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -150,12 +151,14 @@ private struct ArchiveReader {
     /// Entries by path, read once (`Archive[path]` scans the central directory on every call).
     let entries: [String: Entry]
     let paths: [String]
+    let archiveSize: Int
 
     /// Refuses archives a careless extractor would mishandle: absolute paths, `..` components and
     /// duplicate entries (which of two same-named entries is "the" data would be a guess).
-    init(archive: Archive, fileName: String) throws(ImportError) {
+    init(archive: Archive, fileName: String, archiveSize: Int) throws(ImportError) {
         self.archive = archive
         self.fileName = fileName
+        self.archiveSize = archiveSize
         let all = Array(archive)
         paths = all.map(\.path)
         var seen = Set<String>()
@@ -176,7 +179,8 @@ private struct ArchiveReader {
         let declared = entry.uncompressedSize
         guard declared <= limit else { throw .entryTooLarge(file: fileName, entry: path, size: declared, limit: limit) }
         var result: [UInt8] = []
-        result.reserveCapacity(Int(declared))
+        // Reserve no more than the archive could hold: a lying header must not reserve gigabytes.
+        result.reserveCapacity(Int(min(declared, UInt64(archiveSize))))
         do {
             // The consumer form of `extract` returns the CRC-32 it computed but does not compare it.
             let checksum = try archive.extract(entry) { chunk in
