@@ -163,7 +163,10 @@ public final class WrenContext {
             let destination = tensor(layer.output!) + image * out.elementCount
             let residual = layer.residual.map { UnsafePointer(tensor($0) + image * out.elementCount) }
             let pixels = out.height * out.width
-            let perTile = max(1, min(kernels.pixelsPerTile, pixels))
+            // At least two tiles per worker, so small late layers (8x8 maps) still use every thread;
+            // multiples of 8 pixels keep the microkernels' row groups full.
+            let share = parallelism.workers > 1 ? ((pixels + 2 * parallelism.workers - 1) / (2 * parallelism.workers) + 7) / 8 * 8 : pixels
+            let perTile = max(1, min(kernels.pixelsPerTile, share, pixels))
             let tilesPerImage = (pixels + perTile - 1) / perTile
             let weights = blob(layer.weights, as: Int8.self)
             let multipliers = blob(layer.multipliers, as: Int32.self)
