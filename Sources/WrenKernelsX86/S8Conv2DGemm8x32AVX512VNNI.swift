@@ -40,7 +40,7 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
     var start = 0
     while start < tile.pixelCount {
         let count = min(8, tile.pixelCount - start)
-        s8Im2ColU8(p, image: tile.input, firstPixel: tile.firstPixel + start, pixelCount: count, rows: 8,
+        s8Im2ColU8AVX512(p, image: tile.input, firstPixel: tile.firstPixel + start, pixelCount: count, rows: 8,
                    paddedDepth: kp, into: rows)
         var block = 0
         while block + 2 <= blocks {

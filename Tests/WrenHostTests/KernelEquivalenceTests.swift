@@ -31,7 +31,7 @@ import WrenHost
             let kernel = [1, 3][Int.random(in: 0...1, using: &g)]
             let padding = kernel == 3 ? Int.random(in: 0...1, using: &g) : 0
             let stride = Int.random(in: 1...2, using: &g)
-            let inChannels = [1, 3, 5, 16, 17, 33][Int.random(in: 0...5, using: &g)]
+            let inChannels = [1, 3, 5, 16, 17, 33, 70][Int.random(in: 0...6, using: &g)]
             let height = Int.random(in: max(1, kernel - 2 * padding)...11, using: &g)
             let width = Int.random(in: max(1, kernel - 2 * padding)...11, using: &g)
             let outHeight = (height + 2 * padding - kernel) / stride + 1
