@@ -71,7 +71,7 @@ let package = Package(
         // Interposes malloc in the test binary to count allocations (NoAllocationTests).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(
-            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenConvert", "AllocationCounter"],
+            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenConvert", "AllocationCounter"],
             path: "Tests/WrenHostTests"),
         .testTarget(name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenConvert"], path: "Tests/WrenReferenceTests"),
         .testTarget(name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference", "WrenHost"], path: "Tests/WrenConvertTests"),

@@ -18,8 +18,8 @@ public func s8ChannelAffineReLUAVX512(_ tile: S8ChannelAffineTile) {
         var c = 0
         while c < full {
             let values = _mm512_sub_epi32(_mm512_cvtepi8_epi32(UnsafeRawPointer(x + c).loadUnaligned(as: __m128i.self)), zeroPoint)
-            var v = multiplyByQuantizedMultiplierAVX512(
-                values, _mm512_loadu_si512(tile.multipliers + c), _mm512_loadu_si512(tile.shifts + c))
+            var v = RequantizeAVX512(multiplier: _mm512_loadu_si512(tile.multipliers + c), shift: _mm512_loadu_si512(tile.shifts + c))
+                .apply(values)
             // |offset| ≤ 2^24 (validated); clamping the product to ±2^25 first keeps the sum exact
             // where it matters: anything beyond clamps to an int8 bound either way.
             v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_add_epi32(bound, bound))), _mm512_add_epi32(bound, bound))

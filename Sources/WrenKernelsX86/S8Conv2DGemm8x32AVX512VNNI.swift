@@ -80,13 +80,13 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
                 let channel = block &* 16
                 let bias0 = _mm512_loadu_si512(tile.unsignedInputBias + channel)
                 let bias1 = _mm512_loadu_si512(tile.unsignedInputBias + channel + 16)
-                let m0 = _mm512_loadu_si512(tile.multipliers + channel), m1 = _mm512_loadu_si512(tile.multipliers + channel + 16)
-                let s0 = _mm512_loadu_si512(tile.shifts + channel), s1 = _mm512_loadu_si512(tile.shifts + channel + 16)
+                let scale0 = RequantizeAVX512(multiplier: _mm512_loadu_si512(tile.multipliers + channel), shift: _mm512_loadu_si512(tile.shifts + channel))
+                let scale1 = RequantizeAVX512(multiplier: _mm512_loadu_si512(tile.multipliers + channel + 16), shift: _mm512_loadu_si512(tile.shifts + channel + 16))
                 let base = (tile.firstPixel &+ start) &* p.outChannels &+ channel
                 @inline(__always) func pair(_ row: Int, _ x: __m512i, _ y: __m512i) {
                     let at = base &+ row &* p.outChannels
-                    epilogue.store(x, bias: bias0, multiplier: m0, shift: s0, residual: tile.residual.map { $0 + at }, output: tile.output + at)
-                    epilogue.store(y, bias: bias1, multiplier: m1, shift: s1, residual: tile.residual.map { $0 + at + 16 }, output: tile.output + at + 16)
+                    epilogue.store(x, bias: bias0, scale: scale0, residual: tile.residual.map { $0 + at }, output: tile.output + at)
+                    epilogue.store(y, bias: bias1, scale: scale1, residual: tile.residual.map { $0 + at + 16 }, output: tile.output + at + 16)
                 }
                 pair(0, c00, c01)
                 if count > 1 { pair(1, c10, c11) }
@@ -131,12 +131,13 @@ public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
             let base = (tile.firstPixel &+ start) &* p.outChannels &+ channel
             let firstRow = start, lastBlock = block
             let bias0 = full ? _mm512_loadu_si512(tile.unsignedInputBias + channel) : _mm512_setzero_si512()
-            let m0 = full ? _mm512_loadu_si512(tile.multipliers + channel) : _mm512_setzero_si512()
-            let s0 = full ? _mm512_loadu_si512(tile.shifts + channel) : _mm512_setzero_si512()
+            let scale0 = RequantizeAVX512(
+                multiplier: full ? _mm512_loadu_si512(tile.multipliers + channel) : _mm512_setzero_si512(),
+                shift: full ? _mm512_loadu_si512(tile.shifts + channel) : _mm512_setzero_si512())
             @inline(__always) func single(_ row: Int, _ x: __m512i) {
                 if full {
                     let at = base &+ row &* p.outChannels
-                    epilogue.store(x, bias: bias0, multiplier: m0, shift: s0, residual: tile.residual.map { $0 + at }, output: tile.output + at)
+                    epilogue.store(x, bias: bias0, scale: scale0, residual: tile.residual.map { $0 + at }, output: tile.output + at)
                 } else {
                     tile.store(pixel: firstRow + row, block: lastBlock, accumulator: unsafeBitCast(x, to: SIMD16<Int32>.self))
                 }
