@@ -77,9 +77,11 @@ import Testing
         return model(tensors: tensors, layers: layers)
     }
 
-    /// Every violation of the plan's guarantees, described; empty when the plan is sound.
-    static func violations(_ model: ModelDescription, maxBatch: Int, retain: Bool) -> [String] {
-        let plan = ArenaPlan(model: model, maxBatch: maxBatch, retainActivations: retain)
+    /// Every violation of the plan's guarantees, described; empty when the plan is sound. Images in
+    /// different slots may be at any layer at the same moment, so their bytes must never meet; within
+    /// a slot, tensors alive together must not share bytes.
+    static func violations(_ model: ModelDescription, maxBatch: Int, retain: Bool, workers: Int = 1) -> [String] {
+        let plan = ArenaPlan(model: model, maxBatch: maxBatch, retainActivations: retain, workers: workers)
         var problems: [String] = []
         let count = model.tensors.count
         // Lifetime of a tensor: [producing layer, last reading layer], the input produced at -1.
@@ -90,31 +92,43 @@ import Testing
         for (index, layer) in model.layers.enumerated() {
             for read in [layer.input, layer.residual].compactMap({ $0 }) { lastUse[read] = max(lastUse[read], index) }
         }
-        var ranges: [(tensor: Int, start: Int, end: Int)] = []
+        let expectedSlots = retain ? maxBatch : min(maxBatch, workers)
+        if plan.slots != expectedSlots { problems.append("\(plan.slots) slots, expected \(expectedSlots)") }
+        var ranges: [(tensor: Int, slot: Int, start: Int, end: Int)] = []
         guard plan.tensorOffsets.count == count else { return ["\(plan.tensorOffsets.count) offsets for \(count) tensors"] }
         for t in 0..<count {
             guard producer[t] != nil else {
                 if plan.tensorOffsets[t] != nil { problems.append("tensor \(t) is produced by no layer but has an offset") }
                 continue
             }
-            guard let offset = plan.tensorOffsets[t] else {
+            guard plan.tensorOffsets[t] != nil else {
                 problems.append("tensor \(t) is produced but has no offset")
                 continue
             }
-            let end = offset + model.tensors[t].elementCount * maxBatch
-            if offset < 0 || offset % WrenFormat.alignment != 0 { problems.append("tensor \(t) offset \(offset) is not 64-aligned") }
-            if end > plan.scratchOffset || end > plan.size { problems.append("tensor \(t) ends at \(end), beyond scratch \(plan.scratchOffset) / size \(plan.size)") }
-            ranges.append((t, offset, end))
+            for slot in 0..<plan.slots {
+                let offset = plan.offset(tensor: t, slot: slot)!
+                let end = offset + model.tensors[t].elementCount
+                if offset < 0 || (!retain && offset % WrenFormat.alignment != 0) {
+                    problems.append("tensor \(t) slot \(slot) offset \(offset) is not 64-aligned")
+                }
+                if end > plan.scratchOffset || end > plan.size {
+                    problems.append("tensor \(t) slot \(slot) ends at \(end), beyond scratch \(plan.scratchOffset) / size \(plan.size)")
+                }
+                ranges.append((t, slot, offset, end))
+            }
+            if retain, plan.offset(tensor: t, slot: 1 % plan.slots)! - plan.offset(tensor: t, slot: 0)! != (plan.slots > 1 ? model.tensors[t].elementCount : 0) {
+                problems.append("retained tensor \(t) does not hold its images side by side")
+            }
         }
         for a in 0..<ranges.count {
             for b in (a + 1)..<max(a + 1, ranges.count) {
                 let (x, y) = (ranges[a], ranges[b])
                 let (xStart, yStart) = (producer[x.tensor]!, producer[y.tensor]!)
                 let (xEnd, yEnd) = (max(lastUse[x.tensor], xStart), max(lastUse[y.tensor], yStart))
-                let alive = retain || (xStart <= yEnd && yStart <= xEnd)
+                let alive = retain || x.slot != y.slot || (xStart <= yEnd && yStart <= xEnd)
                 if alive && x.start < y.end && y.start < x.end {
-                    problems.append("tensors \(x.tensor) [\(xStart), \(xEnd)] and \(y.tensor) [\(yStart), \(yEnd)] are alive together "
-                        + "but share bytes: \(x.start)..<\(x.end) and \(y.start)..<\(y.end)")
+                    problems.append("tensors \(x.tensor) (slot \(x.slot)) [\(xStart), \(xEnd)] and \(y.tensor) (slot \(y.slot)) [\(yStart), \(yEnd)] "
+                        + "may be alive together but share bytes: \(x.start)..<\(x.end) and \(y.start)..<\(y.end)")
                 }
             }
         }
@@ -128,7 +142,8 @@ import Testing
             }
         }
         if plan.scratchOffset % WrenFormat.alignment != 0 { problems.append("scratch offset \(plan.scratchOffset) is not 64-aligned") }
-        if plan.scratchSize < scratch { problems.append("scratch holds \(plan.scratchSize) bytes, \(scratch) needed") }
+        if plan.scratchPerWorker < scratch { problems.append("scratch holds \(plan.scratchPerWorker) bytes per worker, \(scratch) needed") }
+        if plan.scratchSize < workers * plan.scratchPerWorker { problems.append("scratch holds \(plan.scratchSize) bytes for \(workers) workers") }
         if plan.size < plan.scratchOffset + plan.scratchSize { problems.append("size \(plan.size) is below the scratch end") }
         return problems
     }
@@ -139,8 +154,9 @@ import Testing
         for index in 0..<400 {
             let model = Self.randomGraph(&rng)
             let batch = [1, 2, 3, 8].randomElement(using: &rng)!
-            let problems = Self.violations(model, maxBatch: batch, retain: retain)
-            #expect(problems.isEmpty, "graph \(index) (\(model.layers.count) layers, batch \(batch)): \(problems.prefix(3))")
+            let workers = [1, 2, 3].randomElement(using: &rng)!
+            let problems = Self.violations(model, maxBatch: batch, retain: retain, workers: workers)
+            #expect(problems.isEmpty, "graph \(index) (\(model.layers.count) layers, batch \(batch), \(workers) workers): \(problems.prefix(3))")
         }
     }
 
@@ -149,8 +165,10 @@ import Testing
         let model = Self.wideResNetShaped(blocksPerGroup: blocks, width: width)
         for batch in [1, 5] {
             for retain in [false, true] {
-                let problems = Self.violations(model, maxBatch: batch, retain: retain)
-                #expect(problems.isEmpty, "batch \(batch) retain \(retain): \(problems.prefix(3))")
+                for workers in [1, 2, 8] {
+                    let problems = Self.violations(model, maxBatch: batch, retain: retain, workers: workers)
+                    #expect(problems.isEmpty, "batch \(batch) retain \(retain) workers \(workers): \(problems.prefix(3))")
+                }
             }
         }
     }
@@ -162,18 +180,26 @@ import Testing
         let retained = ArenaPlan(model: model, maxBatch: 2, retainActivations: true)
         let total = model.tensors.reduce(0) { $0 + $1.elementCount * 2 }
         #expect(retained.scratchOffset >= total)
-        // At most the input, the stream, the activated stream and a hidden tensor live at once (4 of the largest).
-        let largest = model.tensors.map { $0.elementCount * 2 }.max()!
+        // At most the input, the stream, the activated stream and a hidden tensor of one image live at once.
+        let largest = model.tensors.map(\.elementCount).max()!
         #expect(reused.scratchOffset <= 4 * largest)
         #expect(reused.size < retained.size)
     }
 
-    @Test func batchScalesTheTensorRegion() {
+    /// Images run one after another per worker, so the activations grow with the worker count, not
+    /// with the batch; only retained activations need every image's copy.
+    @Test func slotsFollowTheWorkersNotTheBatch() {
         let model = Self.wideResNetShaped(blocksPerGroup: 1, width: 1)
         let one = ArenaPlan(model: model, maxBatch: 1)
-        let four = ArenaPlan(model: model, maxBatch: 4)
-        #expect(four.scratchOffset >= 4 * model.tensors.map(\.elementCount).max()!)
-        #expect(four.scratchOffset > one.scratchOffset)
-        #expect(four.scratchSize == one.scratchSize)
+        let many = ArenaPlan(model: model, maxBatch: 64)
+        #expect(many == one)
+        let twoWorkers = ArenaPlan(model: model, maxBatch: 64, workers: 2)
+        #expect(twoWorkers.slots == 2)
+        #expect(twoWorkers.scratchOffset == 2 * one.scratchOffset)
+        #expect(twoWorkers.scratchSize == 2 * one.scratchSize)
+        #expect(ArenaPlan(model: model, maxBatch: 1, workers: 2).slots == 1)
+        let retained = ArenaPlan(model: model, maxBatch: 4, retainActivations: true)
+        #expect(retained.slots == 4)
+        #expect(retained.scratchOffset >= 4 * model.tensors.reduce(0) { $0 + $1.elementCount })
     }
 }

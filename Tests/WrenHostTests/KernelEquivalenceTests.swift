@@ -167,6 +167,14 @@ import WrenHost
         let (expectedLogits, expectedTensors) = try activations(.reference, threads: 1)
         for table in Self.tables {
             for threads in [1, 2, 3] {
+                // Without retained activations each worker runs whole images in its own slot, and
+                // the images left over share every layer; every split gives the same logits.
+                let pool = ThreadPool(workers: threads)
+                let context = try WrenContext(model: model, maxBatch: batch, kernels: table, parallelism: pool.parallelism)
+                #expect(try context.run(input, batch: batch) == expectedLogits, "\(name): \(table.name), \(threads) threads, batch \(batch)")
+                let part = max(1, batch - 1)
+                #expect(try context.run(Array(input[..<(part * input.count / batch)]), batch: part) == Array(expectedLogits[..<(part * expectedLogits.count / batch)]),
+                        "\(name): \(table.name), \(threads) threads, batch \(part)")
                 let (logits, tensors) = try activations(table, threads: threads)
                 #expect(logits == expectedLogits, "\(name): \(table.name) with \(threads) threads")
                 for (index, values) in tensors.enumerated() where values != expectedTensors[index] {

@@ -145,7 +145,7 @@ int wren_model_is_zero_copy(const wren_model *model);
 
 /**
  * Bytes of arena a context for `model` at `max_batch` images needs (activations and scratch).
- * Returns 0 on failure (NULL or invalid model, `max_batch` outside 1...WREN_MAX_BATCH_LIMIT) and
+ * Images run one after another, so this is one image's worth whatever `max_batch` is. Returns 0 on failure (NULL or invalid model, `max_batch` outside 1...WREN_MAX_BATCH_LIMIT) and
  * records the detail for `wren_last_error`. Thread-safe.
  */
 size_t wren_context_arena_size(const wren_model *model, int32_t max_batch);

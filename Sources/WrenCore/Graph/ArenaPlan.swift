@@ -1,9 +1,20 @@
 /// Where each activation tensor lives in a context's arena. Planned once from the validated layer
 /// graph: a tensor's bytes are reused by later tensors once its last reader has run (unless the
 /// caller asks to keep every activation for inspection).
+///
+/// A context runs a batch image by image, and with several workers each worker runs its own images
+/// at once, so the arena holds one *slot* of activations per image in flight: `min(maxBatch,
+/// workers)` slots, each a whole single-image plan, so images at different layers never share
+/// bytes. The arena therefore does not grow with the batch beyond the worker count. When every
+/// activation is retained, each image of the batch has its own copy of each tensor instead, stored
+/// tensor by tensor (all images of one tensor contiguous, for inspection).
 public struct ArenaPlan: Sendable, Equatable {
-    /// Byte offset of each tensor (all images of the batch, NHWC), or nil when no layer reads it.
+    /// Byte offset of each tensor in slot 0, or nil when no layer reads it.
     public var tensorOffsets: [Int?]
+    /// Images whose activations the arena holds at once.
+    public var slots: Int
+    /// Bytes from a tensor in one slot to the same tensor in the next.
+    public var slotStrides: [Int]
     /// Offset of the scratch area: `workers` slices of `scratchPerWorker` bytes (im2col rows,
     /// pooled features), one per worker thread.
     public var scratchOffset: Int
@@ -19,6 +30,9 @@ public struct ArenaPlan: Sendable, Equatable {
         let align = WrenFormat.alignment
         func aligned(_ n: Int) -> Int { (n + align - 1) / align * align }
         let layers = model.layers
+        let slots = retainActivations ? maxBatch : max(1, min(maxBatch, workers))
+        // Retained tensors hold all images side by side; otherwise a tensor is one image.
+        let imagesPerTensor = retainActivations ? maxBatch : 1
         // Interval [producer, lastReader] in layer indices; the input is produced at -1.
         var first = [Int](repeating: Int.max, count: model.tensors.count)
         var last = [Int](repeating: -2, count: model.tensors.count)
@@ -30,10 +44,10 @@ public struct ArenaPlan: Sendable, Equatable {
         }
         var offsets = [Int?](repeating: nil, count: model.tensors.count)
         var placed: [(offset: Int, size: Int, first: Int, last: Int)] = []
-        var size = 0
+        var slotSize = 0
         let order = (0..<model.tensors.count).filter { first[$0] != Int.max }.sorted { first[$0] < first[$1] }
         for tensor in order {
-            let bytes = aligned(model.tensors[tensor].elementCount * maxBatch)
+            let bytes = aligned(model.tensors[tensor].elementCount * imagesPerTensor)
             let lifetime = (first[tensor], retainActivations ? Int.max : max(last[tensor], first[tensor] + 1))
             // First fit among the tensors whose lifetimes overlap this one.
             let conflicts = placed.filter { $0.first <= lifetime.1 && lifetime.0 <= $0.last }.sorted { $0.offset < $1.offset }
@@ -43,7 +57,7 @@ public struct ArenaPlan: Sendable, Equatable {
             }
             offsets[tensor] = candidate
             placed.append((candidate, bytes, lifetime.0, lifetime.1))
-            size = max(size, candidate + bytes)
+            slotSize = max(slotSize, candidate + bytes)
         }
         var scratch = 0
         for layer in layers {
@@ -57,9 +71,17 @@ public struct ArenaPlan: Sendable, Equatable {
             }
         }
         self.tensorOffsets = offsets
-        self.scratchOffset = aligned(size)
+        self.slots = slots
+        self.slotStrides = model.tensors.map { retainActivations ? $0.elementCount : aligned(slotSize) }
+        self.scratchOffset = retainActivations ? aligned(slotSize) : aligned(slotSize) * slots
         self.scratchPerWorker = aligned(scratch)
         self.scratchSize = scratchPerWorker * max(1, workers)
         self.size = scratchOffset + scratchSize
+    }
+
+    /// Byte offset of `tensor` for the image in `slot`; nil when no layer reads the tensor.
+    @inlinable
+    public func offset(tensor: Int, slot: Int) -> Int? {
+        tensorOffsets[tensor].map { $0 + slot * slotStrides[tensor] }
     }
 }

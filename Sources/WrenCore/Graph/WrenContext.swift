@@ -6,6 +6,8 @@ public final class WrenContext {
     public let plan: ArenaPlan
     public let kernels: KernelTable
     public let parallelism: Parallelism
+    /// Whether every tensor keeps its values after `run` (see `activations(tensor:batch:)`).
+    public let retainsActivations: Bool
     private let arena: UnsafeMutableRawPointer
     private let ownsArena: Bool
 
@@ -24,6 +26,7 @@ public final class WrenContext {
         self.plan = plan
         self.kernels = kernels
         self.parallelism = parallelism
+        self.retainsActivations = retainActivations
         self.arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.size, 1), alignment: WrenFormat.alignment)
         self.ownsArena = true
     }
@@ -47,6 +50,7 @@ public final class WrenContext {
         self.plan = plan
         self.kernels = kernels
         self.parallelism = parallelism
+        self.retainsActivations = false
         self.arena = base
         self.ownsArena = false
     }
@@ -99,20 +103,36 @@ public final class WrenContext {
             throw .invalidInput("input value \(index) (image \(index / perImage)) is \(input[index])")
         }
 
-        let inputTensor = description.tensors[info.tensor]
-        let inputBuffer = tensor(info.tensor)
         // Image by image through the whole network, from input quantization to logits: one image's
         // activations stay in cache from layer to layer, which a layer-by-layer pass over a large
-        // batch would evict. (Quantizing every input first would be wrong too: the arena plan lets
-        // later tensors reuse the input's bytes once the first layer has read them.)
-        for image in 0..<batch {
-            f32QuantizeS8(
-                channels: info.channels, pixels: info.height * info.width, input: inputBase + image * perImage,
-                scale: inputTensor.scale, zeroPoint: inputTensor.zeroPoint,
-                output: inputBuffer + image * inputTensor.elementCount)
-            for (index, layer) in description.layers.enumerated() {
-                execute(layer, index: index, image: image, logits: logitsBase + image * description.numClasses)
-            }
+        // batch would evict. With several workers and at least as many images, each worker runs
+        // whole images in its own slot (no synchronization between layers); the images left over,
+        // and a batch smaller than the worker count, share every layer among the workers.
+        let workers = parallelism.workers
+        let together = plan.slots >= workers && workers > 1 && !retainsActivations ? batch / workers * workers : 0
+        if together > 0 {
+            var job = ImageJob(context: Unmanaged.passUnretained(self), input: inputBase, logits: logitsBase)
+            withUnsafeMutablePointer(to: &job) { parallelism.run(together, runImageTask, $0) }
+        }
+        for image in together..<batch {
+            runImage(image, slot: retainsActivations ? image : 0, worker: nil, input: inputBase, logits: logitsBase)
+        }
+    }
+
+    /// Runs one image through the network in `slot`: alone on `worker`, or with every layer shared
+    /// among the workers when `worker` is nil.
+    fileprivate func runImage(
+        _ image: Int, slot: Int, worker: Int?, input: UnsafePointer<Float>, logits: UnsafeMutablePointer<Float>
+    ) {
+        let description = model.description
+        let info = description.input
+        let perImage = info.channels * info.height * info.width
+        let inputTensor = description.tensors[info.tensor]
+        f32QuantizeS8(
+            channels: info.channels, pixels: info.height * info.width, input: input + image * perImage,
+            scale: inputTensor.scale, zeroPoint: inputTensor.zeroPoint, output: tensor(info.tensor, slot: slot))
+        for (index, layer) in description.layers.enumerated() {
+            execute(layer, index: index, slot: slot, worker: worker, logits: logits + image * description.numClasses)
         }
     }
 
@@ -130,26 +150,34 @@ public final class WrenContext {
     /// The int8 NHWC values of `tensor` for the first `batch` images after the last `run`. Only
     /// meaningful for every tensor when the context was made with `retainActivations`.
     public func activations(tensor index: Int, batch: Int) -> UnsafeBufferPointer<Int8>? {
-        guard index >= 0, index < model.description.tensors.count, plan.tensorOffsets[index] != nil,
+        guard retainsActivations, index >= 0, index < model.description.tensors.count, plan.tensorOffsets[index] != nil,
               batch >= 1, batch <= maxBatch else { return nil }
-        return UnsafeBufferPointer(start: tensor(index), count: model.description.tensors[index].elementCount * batch)
+        return UnsafeBufferPointer(start: tensor(index, slot: 0), count: model.description.tensors[index].elementCount * batch)
     }
 
-    private func tensor(_ index: Int) -> UnsafeMutablePointer<Int8> {
-        (arena + plan.tensorOffsets[index]!).assumingMemoryBound(to: Int8.self)
+    private func tensor(_ index: Int, slot: Int) -> UnsafeMutablePointer<Int8> {
+        (arena + plan.offset(tensor: index, slot: slot)!).assumingMemoryBound(to: Int8.self)
+    }
+
+    /// Runs `tasks` on every worker, or all on `worker` when one is given.
+    private func dispatch(_ tasks: Int, _ task: Parallelism.Task, _ context: UnsafeMutableRawPointer, alone worker: Int?) {
+        if let worker {
+            for index in 0..<tasks { task(context, index, worker) }
+        } else {
+            parallelism.run(tasks, task, context)
+        }
     }
 
     private func blob<T>(_ range: BlobRange, as type: T.Type) -> UnsafePointer<T> {
         (model.bytes.baseAddress! + range.offset).assumingMemoryBound(to: T.self)
     }
 
-    /// Runs one layer on one image (its slot in every tensor).
-    private func execute(_ layer: LayerInfo, index: Int, image: Int, logits: UnsafeMutablePointer<Float>) {
-        let batch = 1
+    /// Runs one layer on the image in `slot`, alone on `worker` or shared among all workers.
+    private func execute(_ layer: LayerInfo, index: Int, slot: Int, worker: Int?, logits: UnsafeMutablePointer<Float>) {
         let tensors = model.description.tensors
         let input = tensors[layer.input]
-        let source = tensor(layer.input) + image * input.elementCount
-        let scratch = arena + plan.scratchOffset
+        let source = tensor(layer.input, slot: slot)
+        let workers = worker == nil ? parallelism.workers : 1
         switch layer.op {
         case .conv2d:
             let out = tensors[layer.output!]
@@ -160,34 +188,33 @@ public final class WrenContext {
                 kernelSize: layer.kernelSize, stride: layer.stride, padding: layer.padding,
                 inputZeroPoint: input.zeroPoint, outputZeroPoint: out.zeroPoint, relu: layer.relu,
                 residualZeroPoint: residualInfo?.zeroPoint ?? 0, residualMultiplier: layer.residualMultiplier)
-            let destination = tensor(layer.output!) + image * out.elementCount
-            let residual = layer.residual.map { UnsafePointer(tensor($0) + image * out.elementCount) }
+            let destination = tensor(layer.output!, slot: slot)
+            let residual = layer.residual.map { UnsafePointer(tensor($0, slot: slot)) }
             let pixels = out.height * out.width
             // At least two tiles per worker, so small late layers (8x8 maps) still use every thread;
             // multiples of 8 pixels keep the microkernels' row groups full.
-            let share = parallelism.workers > 1 ? ((pixels + 2 * parallelism.workers - 1) / (2 * parallelism.workers) + 7) / 8 * 8 : pixels
+            let share = workers > 1 ? ((pixels + 2 * workers - 1) / (2 * workers) + 7) / 8 * 8 : pixels
             let perTile = max(1, min(kernels.pixelsPerTile, share, pixels))
-            let tilesPerImage = (pixels + perTile - 1) / perTile
+            let tiles = (pixels + perTile - 1) / perTile
             let weights = blob(layer.weights, as: Int8.self)
             let multipliers = blob(layer.multipliers, as: Int32.self)
             let shifts = blob(layer.shifts, as: Int32.self)
             let paddedDepth = PackedConvWeights.paddedDepth(parameters.depth)
             let scratchBase = arena + plan.scratchOffset
             let scratchPerWorker = plan.scratchPerWorker
-            let inputSize = input.elementCount, outputSize = out.elementCount
             model.unsignedInputBiases[index]!.withUnsafeBufferPointer { biases in
                 var job = ConvolutionJob(
                     kernel: kernels.conv2d, parameters: parameters, paddedDepth: paddedDepth, input: source,
-                    inputSize: inputSize, weights: weights, bias: biases.baseAddress!, multipliers: multipliers,
-                    shifts: shifts, residual: residual, output: destination, outputSize: outputSize, pixels: pixels,
-                    perTile: perTile, tilesPerImage: tilesPerImage, scratch: scratchBase, scratchPerWorker: scratchPerWorker)
-                withUnsafeMutablePointer(to: &job) { parallelism.run(batch * tilesPerImage, runConvolutionTile, $0) }
+                    weights: weights, bias: biases.baseAddress!, multipliers: multipliers, shifts: shifts,
+                    residual: residual, output: destination, pixels: pixels, perTile: perTile,
+                    scratch: scratchBase, scratchPerWorker: scratchPerWorker)
+                withUnsafeMutablePointer(to: &job) { dispatch(tiles, runConvolutionTile, $0, alone: worker) }
             }
         case .channelAffineReLU:
             let out = tensors[layer.output!]
-            let destination = tensor(layer.output!) + image * out.elementCount
-            let pixels = batch * input.height * input.width
-            let perTask = max(64, (pixels + 4 * parallelism.workers - 1) / (4 * parallelism.workers))
+            let destination = tensor(layer.output!, slot: slot)
+            let pixels = input.height * input.width
+            let perTask = max(64, (pixels + 4 * workers - 1) / (4 * workers))
             let tasks = (pixels + perTask - 1) / perTask
             let offsets = blob(layer.offsets, as: Int32.self)
             let multipliers = blob(layer.multipliers, as: Int32.self)
@@ -196,14 +223,29 @@ public final class WrenContext {
                 kernel: kernels.channelAffineReLU, pixels: pixels, perTask: perTask, channels: input.channels,
                 input: source, inputZeroPoint: input.zeroPoint, offsets: offsets, multipliers: multipliers, shifts: shifts,
                 output: destination, outputZeroPoint: out.zeroPoint, relu: layer.relu)
-            withUnsafeMutablePointer(to: &job) { parallelism.run(tasks, runChannelAffineTile, $0) }
+            withUnsafeMutablePointer(to: &job) { dispatch(tasks, runChannelAffineTile, $0, alone: worker) }
         case .averagePoolLinear:
             s8AveragePoolF32Linear(
                 pixels: input.height * input.width, channels: input.channels, classes: layer.outChannels,
                 input: source, inputZeroPoint: input.zeroPoint, inputScale: input.scale,
                 weights: blob(layer.weights, as: Float.self), bias: blob(layer.bias, as: Float.self),
-                features: scratch.assumingMemoryBound(to: Float.self), logits: logits)
+                features: (arena + plan.scratchOffset + (worker ?? 0) * plan.scratchPerWorker).assumingMemoryBound(to: Float.self),
+                logits: logits)
         }
+    }
+}
+
+/// A batch run with one image per task, each worker in its own slot.
+private struct ImageJob {
+    var context: Unmanaged<WrenContext>
+    var input: UnsafePointer<Float>
+    var logits: UnsafeMutablePointer<Float>
+}
+
+private func runImageTask(_ job: UnsafeMutableRawPointer, _ image: Int, _ worker: Int) {
+    let job = job.assumingMemoryBound(to: ImageJob.self).pointee
+    job.context._withUnsafeGuaranteedRef {
+        $0.runImage(image, slot: worker, worker: worker, input: job.input, logits: job.logits)
     }
 }
 
@@ -213,31 +255,26 @@ private struct ConvolutionJob {
     var parameters: Conv2DParameters
     var paddedDepth: Int
     var input: UnsafePointer<Int8>
-    var inputSize: Int
     var weights: UnsafePointer<Int8>
     var bias: UnsafePointer<Int32>
     var multipliers: UnsafePointer<Int32>
     var shifts: UnsafePointer<Int32>
     var residual: UnsafePointer<Int8>?
     var output: UnsafeMutablePointer<Int8>
-    var outputSize: Int
     var pixels: Int
     var perTile: Int
-    var tilesPerImage: Int
     var scratch: UnsafeMutableRawPointer
     var scratchPerWorker: Int
 }
 
 private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) {
     let job = context.assumingMemoryBound(to: ConvolutionJob.self)
-    let image = index / job.pointee.tilesPerImage
-    let first = (index % job.pointee.tilesPerImage) * job.pointee.perTile
-    let outputOffset = image * job.pointee.outputSize
+    let first = index * job.pointee.perTile
     job.pointee.kernel(S8Conv2DTile(
         parameters: job.pointee.parameters, paddedDepth: job.pointee.paddedDepth,
-        input: job.pointee.input + image * job.pointee.inputSize, weights: job.pointee.weights,
+        input: job.pointee.input, weights: job.pointee.weights,
         unsignedInputBias: job.pointee.bias, multipliers: job.pointee.multipliers, shifts: job.pointee.shifts,
-        residual: job.pointee.residual.map { $0 + outputOffset }, output: job.pointee.output + outputOffset,
+        residual: job.pointee.residual, output: job.pointee.output,
         firstPixel: first, pixelCount: min(job.pointee.perTile, job.pointee.pixels - first),
         scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker))
 }
