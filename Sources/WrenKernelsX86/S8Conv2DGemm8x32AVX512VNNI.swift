@@ -25,6 +25,29 @@ private func broadcast(_ rows: UnsafeRawPointer, _ offset: Int) -> __m512i {
     _mm512_set1_epi32(Int32(bitPattern: rows.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
 }
 
+/// The kernel rows `kyStart..<kyEnd` that are not wholly padding for every one of `count` output
+/// pixels from `pixel` on; (0, kernelSize) when the tile may not skip rows.
+@inline(__always)
+private func liveKernelRows(_ p: Conv2DParameters, _ rowBias: UnsafePointer<Int32>?, pixel: Int, count: Int) -> (Int, Int) {
+    guard rowBias != nil else { return (0, p.kernelSize) }
+    let top = pixel / p.outWidth, bottom = (pixel &+ count &- 1) / p.outWidth
+    let start = min(p.kernelSize, max(0, p.padding &- bottom &* p.stride))
+    let end = max(start, min(p.kernelSize, p.inHeight &+ p.padding &- top &* p.stride))
+    return (start, end)
+}
+
+/// What the skipped kernel rows (outside `start..<end`) would have added to channels
+/// `channel..<channel+16`: the accumulators' starting value.
+@inline(__always)
+private func skippedRowsBias(_ p: Conv2DParameters, _ rowBias: UnsafePointer<Int32>?, channel: Int, rows: (Int, Int)) -> __m512i {
+    var sum = _mm512_setzero_si512()
+    guard let bias = rowBias, rows.0 > 0 || rows.1 < p.kernelSize else { return sum }
+    let stride = PackedConvWeights.paddedChannels(p.outChannels)
+    for ky in 0..<rows.0 { sum = _mm512_add_epi32(sum, _mm512_loadu_si512(bias + (ky &* stride &+ channel))) }
+    for ky in rows.1..<p.kernelSize { sum = _mm512_add_epi32(sum, _mm512_loadu_si512(bias + (ky &* stride &+ channel))) }
+    return sum
+}
+
 /// Output pixels im2col'd at once: the weights of a pair of channel blocks are read from memory
 /// once per this many pixels, then from cache (for WRN-28-10's last group a pair is 184 KB and the
 /// 64 rows 368 KB; both stay in L2).
@@ -54,6 +77,10 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
     let stride = 64 * groups
     let epilogue = EpilogueAVX512(p)
     let kp2 = 2 &* kp, kp3 = 3 &* kp, kp4 = 4 &* kp, kp5 = 5 &* kp, kp6 = 6 &* kp, kp7 = 7 &* kp
+    // Depth groups per kernel row, when rows of padding may be skipped (whole groups per row).
+    let rowBias = PackedConvWeights.canSkipKernelRows(kernelSize: p.kernelSize, inChannels: p.inChannels, padding: p.padding)
+        ? tile.kernelRowBias : nil
+    let rowGroups = p.kernelSize &* p.inChannels / 4
     s8Im2ColU8AVX512(p, image: tile.input, firstPixel: tile.firstPixel, pixelCount: tile.pixelCount,
                      rows: (tile.pixelCount + 7) / 8 * 8, paddedDepth: kp, into: rows)
     var block = 0
@@ -73,13 +100,17 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
         var start = 0
         while start < tile.pixelCount {
             let count = min(8, tile.pixelCount - start)
+            let live = liveKernelRows(p, rowBias, pixel: tile.firstPixel &+ start, count: count)
+            let (g0, g1) = rowBias == nil ? (0, groups) : (live.0 &* rowGroups, live.1 &* rowGroups)
             let a = UnsafeRawPointer(rows + start &* kp)
-            var c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
-            var c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00
+            var c00 = skippedRowsBias(p, rowBias, channel: channel, rows: live), c10 = c00, c20 = c00, c30 = c00
+            var c40 = c00, c50 = c00, c60 = c00, c70 = c00
+            var c01 = skippedRowsBias(p, rowBias, channel: channel &+ 16, rows: live), c11 = c01, c21 = c01, c31 = c01
+            var c41 = c01, c51 = c01, c61 = c01, c71 = c01
             // Row pointers advance by 4 bytes and weight pointers by 64 per group: no index
             // arithmetic (and no overflow checks) inside the loop.
-            var r0 = a, p0 = w0, p1 = w1
-            let end = w0 + 64 &* groups
+            var r0 = a + 4 &* g0, p0 = w0 + 64 &* g0, p1 = w1 + 64 &* g0
+            let end = w0 + 64 &* g1
             while p0 < end {
                 let b0 = _mm512_loadu_si512(p0)
                 let b1 = _mm512_loadu_si512(p1)
@@ -144,10 +175,12 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
         var start = 0
         while start < tile.pixelCount {
             let count = min(8, tile.pixelCount - start)
+            let live = liveKernelRows(p, rowBias, pixel: tile.firstPixel &+ start, count: count)
+            let (g0, g1) = rowBias == nil ? (0, groups) : (live.0 &* rowGroups, live.1 &* rowGroups)
             let a = UnsafeRawPointer(rows + start &* kp)
-            var c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
-            var r0 = a, p0 = w0
-            let end = w0 + 64 &* groups
+            var c0 = skippedRowsBias(p, rowBias, channel: channel, rows: live), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
+            var r0 = a + 4 &* g0, p0 = w0 + 64 &* g0
+            let end = w0 + 64 &* g1
             while p0 < end {
                 let b0 = _mm512_loadu_si512(p0)
                 c0 = _mm512_dpbusd_epi32(c0, broadcast(r0, 0), b0)

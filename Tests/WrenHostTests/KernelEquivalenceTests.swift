@@ -31,7 +31,7 @@ import WrenHost
             let kernel = [1, 3][Int.random(in: 0...1, using: &g)]
             let padding = kernel == 3 ? Int.random(in: 0...1, using: &g) : 0
             let stride = Int.random(in: 1...2, using: &g)
-            let inChannels = [1, 3, 5, 16, 17, 33, 70][Int.random(in: 0...6, using: &g)]
+            let inChannels = [1, 3, 4, 5, 16, 17, 33, 70][Int.random(in: 0...7, using: &g)]
             let height = Int.random(in: max(1, kernel - 2 * padding)...11, using: &g)
             let width = Int.random(in: max(1, kernel - 2 * padding)...11, using: &g)
             let outHeight = (height + 2 * padding - kernel) / stride + 1
@@ -69,6 +69,14 @@ import WrenHost
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(table.scratchBytes(paddedDepth), 4 * p.depth), alignment: 64)
             defer { scratch.deallocate() }
             let residualCopy = residual ?? []
+            // Kernels may skip kernel rows of padding where the model would let them.
+            let rowBias = PackedConvWeights.canSkipKernelRows(kernelSize: p.kernelSize, inChannels: p.inChannels, padding: p.padding)
+                ? packed.withUnsafeBufferPointer {
+                    PackedConvWeights.kernelRowInputBias(
+                        packed: $0.baseAddress!, outChannels: p.outChannels, inChannels: p.inChannels, kernelSize: p.kernelSize,
+                        inputZeroPoint: p.inputZeroPoint)
+                } : []
+            rowBias.withUnsafeBufferPointer { rows in
             input.withUnsafeBufferPointer { x in
                 packed.withUnsafeBufferPointer { w in
                     unsignedBias.withUnsafeBufferPointer { b in
@@ -82,7 +90,8 @@ import WrenHost
                                                 parameters: p, paddedDepth: paddedDepth, input: x.baseAddress!, weights: w.baseAddress!,
                                                 unsignedInputBias: b.baseAddress!, multipliers: m.baseAddress!, shifts: s.baseAddress!,
                                                 residual: residual == nil ? nil : r.baseAddress!, output: y.baseAddress!,
-                                                firstPixel: first, pixelCount: min(tilePixels, pixels - first), scratch: scratch))
+                                                firstPixel: first, pixelCount: min(tilePixels, pixels - first), scratch: scratch,
+                                                kernelRowBias: rows.isEmpty ? nil : rows.baseAddress))
                                             first += tilePixels
                                         }
                                     }
@@ -91,6 +100,7 @@ import WrenHost
                         }
                     }
                 }
+            }
             }
             return output
         }

@@ -202,12 +202,13 @@ public final class WrenContext {
             let paddedDepth = PackedConvWeights.paddedDepth(parameters.depth)
             let scratchBase = arena + plan.scratchOffset
             let scratchPerWorker = plan.scratchPerWorker
+            let rowBias = model.kernelRowBiasPointers[index]
             model.unsignedInputBiases[index]!.withUnsafeBufferPointer { biases in
                 var job = ConvolutionJob(
                     kernel: kernels.conv2d, parameters: parameters, paddedDepth: paddedDepth, input: source,
                     weights: weights, bias: biases.baseAddress!, multipliers: multipliers, shifts: shifts,
                     residual: residual, output: destination, pixels: pixels, perTile: perTile,
-                    scratch: scratchBase, scratchPerWorker: scratchPerWorker)
+                    scratch: scratchBase, scratchPerWorker: scratchPerWorker, kernelRowBias: rowBias)
                 withUnsafeMutablePointer(to: &job) { dispatch(tiles, runConvolutionTile, $0, alone: worker) }
             }
         case .channelAffineReLU:
@@ -265,6 +266,7 @@ private struct ConvolutionJob {
     var perTile: Int
     var scratch: UnsafeMutableRawPointer
     var scratchPerWorker: Int
+    var kernelRowBias: UnsafePointer<Int32>?
 }
 
 private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) {
@@ -276,7 +278,7 @@ private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int
         unsignedInputBias: job.pointee.bias, multipliers: job.pointee.multipliers, shifts: job.pointee.shifts,
         residual: job.pointee.residual, output: job.pointee.output,
         firstPixel: first, pixelCount: min(job.pointee.perTile, job.pointee.pixels - first),
-        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker))
+        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias))
 }
 
 /// One channel-affine layer's shared state.

@@ -26,6 +26,10 @@ public final class WrenModel: @unchecked Sendable {
     /// kernels that multiply unsigned `x + 128` need. Computed once here, shared by all contexts.
     let unsignedInputBiases: [[Int32]?]
 
+    /// Per conv layer whose kernel rows of padding the kernels may skip: its
+    /// `PackedConvWeights.kernelRowInputBias`, in memory the model owns; nil for other layers.
+    let kernelRowBiasPointers: [UnsafePointer<Int32>?]
+
     init(storage: ModelStorage) throws(WrenError) {
         self.storage = storage
         let description = try ModelReader.read(storage.bytes)
@@ -46,6 +50,23 @@ public final class WrenModel: @unchecked Sendable {
                 return bias[o] &- zeroPoint &* sum
             }
         }
+        self.kernelRowBiasPointers = description.layers.map { layer in
+            let input = description.tensors[layer.input]
+            guard layer.op == .conv2d,
+                  PackedConvWeights.canSkipKernelRows(kernelSize: layer.kernelSize, inChannels: input.channels, padding: layer.padding)
+            else { return nil }
+            let rows = PackedConvWeights.kernelRowInputBias(
+                packed: (storage.bytes.baseAddress! + layer.weights.offset).assumingMemoryBound(to: Int8.self),
+                outChannels: layer.outChannels, inChannels: input.channels, kernelSize: layer.kernelSize,
+                inputZeroPoint: input.zeroPoint)
+            let memory = UnsafeMutablePointer<Int32>.allocate(capacity: rows.count)
+            memory.initialize(from: rows, count: rows.count)
+            return UnsafePointer(memory)
+        }
+    }
+
+    deinit {
+        for pointer in kernelRowBiasPointers { pointer.map { UnsafeMutablePointer(mutating: $0).deallocate() } }
     }
 
     public var numClasses: Int { description.numClasses }

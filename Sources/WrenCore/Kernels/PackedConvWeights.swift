@@ -36,4 +36,32 @@ public enum PackedConvWeights {
         }
         return packed
     }
+
+    /// Whether a kernel may skip whole kernel rows of padding for this convolution: each kernel
+    /// row must be a whole number of depth groups.
+    @inlinable
+    public static func canSkipKernelRows(kernelSize: Int, inChannels: Int, padding: Int) -> Bool {
+        kernelSize > 1 && padding > 0 && (kernelSize * inChannels) % depthGroup == 0
+    }
+
+    /// `(zx + 128) · Σ_{kx, i} w[o][(ky·kw + kx)·I + i]` for every kernel row `ky` and output channel
+    /// `o`, laid out `[ky][paddedChannels]` (padding channels 0): what a kernel row of padding taps
+    /// adds to an accumulator of `x + 128` terms. A kernel that skips those taps starts its
+    /// accumulators from the sum of these rows instead, with identical (wrapping) results.
+    public static func kernelRowInputBias(
+        packed: UnsafePointer<Int8>, outChannels: Int, inChannels: Int, kernelSize: Int, inputZeroPoint: Int32
+    ) -> [Int32] {
+        let run = kernelSize * inChannels
+        let kp = paddedDepth(run * kernelSize)
+        let channels = paddedChannels(outChannels)
+        var rows = [Int32](repeating: 0, count: kernelSize * channels)
+        for ky in 0..<kernelSize {
+            for o in 0..<outChannels {
+                var sum: Int32 = 0
+                for k in (ky * run)..<((ky + 1) * run) { sum &+= Int32(packed[index(channel: o, depth: k, paddedDepth: kp)]) }
+                rows[ky * channels + o] = (inputZeroPoint &+ 128) &* sum
+            }
+        }
+        return rows
+    }
 }

@@ -20,12 +20,15 @@ public struct S8Conv2DTile {
     public var firstPixel: Int
     public var pixelCount: Int
     public var scratch: UnsafeMutableRawPointer
+    /// `PackedConvWeights.kernelRowInputBias` of this convolution when kernels may skip kernel
+    /// rows that lie wholly in the padding (only if `PackedConvWeights.canSkipKernelRows`), or nil.
+    public var kernelRowBias: UnsafePointer<Int32>?
 
     public init(
         parameters: Conv2DParameters, paddedDepth: Int, input: UnsafePointer<Int8>, weights: UnsafePointer<Int8>,
         unsignedInputBias: UnsafePointer<Int32>, multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>,
         residual: UnsafePointer<Int8>?, output: UnsafeMutablePointer<Int8>, firstPixel: Int, pixelCount: Int,
-        scratch: UnsafeMutableRawPointer
+        scratch: UnsafeMutableRawPointer, kernelRowBias: UnsafePointer<Int32>? = nil
     ) {
         self.parameters = parameters
         self.paddedDepth = paddedDepth
@@ -39,6 +42,7 @@ public struct S8Conv2DTile {
         self.firstPixel = firstPixel
         self.pixelCount = pixelCount
         self.scratch = scratch
+        self.kernelRowBias = kernelRowBias
     }
 
     /// Stores 16 requantized channels of one pixel starting at channel `block · 16`, handling the
