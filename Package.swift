@@ -53,9 +53,11 @@ let package = Package(
         .target(name: "WrenReference", dependencies: ["CBLAS"], path: "Sources/WrenReference"),
         .target(
             name: "WrenConvert",
-            dependencies: ["WrenCore", "WrenReference", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["WrenCore", "WrenReference", "WrenFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "Sources/WrenConvert"),
-        .target(name: "WrenImage", dependencies: ["CJPEG"], path: "Sources/WrenImage"),
+        // POSIX file reading with strerror reasons, for the host-side modules.
+        .target(name: "WrenFiles", path: "Sources/WrenFiles"),
+        .target(name: "WrenImage", dependencies: ["CJPEG", "WrenFiles"], path: "Sources/WrenImage"),
         // C API: the hand-written header and the per-thread last error live in C (CWren), the
         // functions in Swift (WrenC, exported with @_cdecl). Tests: Tests/CAPI (cmocka).
         .target(name: "CWren", path: "Sources/CWren"),

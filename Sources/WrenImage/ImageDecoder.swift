@@ -1,4 +1,5 @@
 import CJPEG
+import WrenFiles
 
 /// Decodes JPEG files to RGB with libjpeg (through the setjmp-guarded C wrapper in `CJPEG`).
 ///

@@ -13,6 +13,8 @@
 // the dict must hold exactly the three keys, the shape product and byte count are computed with
 // overflow checks, and the data must have exactly the announced length.
 
+import WrenFiles
+
 /// The element types Wren reads and writes: little-endian, as numpy writes them on x86 and ARM.
 public enum NumpyDType: String, Sendable, CaseIterable {
     case float32 = "<f4"

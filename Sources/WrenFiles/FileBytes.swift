@@ -1,14 +1,14 @@
 import Glibc
 
 /// Reads a whole file with POSIX calls, so a failure carries strerror's reason ("No such file or
-/// directory", "Is a directory") rather than Foundation's generic one. (WrenConvert holds the same
-/// helper: the two modules do not depend on each other.)
-enum FileBytes {
-    struct Failure: Error {
-        var reason: String
+/// directory", "Is a directory") rather than Foundation's generic one. Shared by the converter
+/// (checkpoints, .npy) and the image decoder, which do not depend on each other.
+public enum FileBytes {
+    public struct Failure: Error {
+        public var reason: String
     }
 
-    static func read(path: String) throws(Failure) -> [UInt8] {
+    public static func read(path: String) throws(Failure) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(reason: String(cString: strerror(errno))) }
         defer { _ = close(descriptor) }
