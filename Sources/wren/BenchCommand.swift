@@ -34,8 +34,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed calls first.")
     var warmup: Int = 10
 
-    @Option(help: "Kernels: auto (fastest this CPU supports), portable, reference, or a full kernel name.")
-    var kernels: String = "auto"
+    @Option(help: "Kernels: auto (fastest this CPU supports), portable, reference, or a full kernel name. (default: $WREN_KERNELS, else auto)")
+    var kernels: String?
 
     @Flag(help: "Print one JSON object (median_ms, p90_ms, images_per_s, ...) instead of text.")
     var json = false
