@@ -1,4 +1,60 @@
 import Foundation
+import Testing
+import WrenConvert
+import WrenReference
+
+/// The typed error loading `path` throws, nil when it loads; any other error type is recorded.
+func loadError(_ path: String) -> ImportError? {
+    do {
+        _ = try CheckpointLoader.load(path: path)
+        return nil
+    } catch let error as ImportError {
+        return error
+    } catch {
+        Issue.record("non-ImportError thrown: \(error)")
+        return nil
+    }
+}
+
+/// One entry of a framework fixture folder's `manifest.json` (tools/make_paddle_fixtures.py,
+/// tools/make_safetensors_fixtures.py): a checkpoint, inputs and the framework's own logits.
+struct ParityFixture: Sendable, CustomStringConvertible {
+    var folder: URL
+    var name, file, input, logits: String
+    var architecture: WRNArchitecture
+    var description: String { name }
+
+    /// The manifest's entries; empty when it is missing or malformed (each suite asserts a count).
+    static func manifest(in folder: URL) -> [ParityFixture] {
+        guard let data = try? Data(contentsOf: folder.appendingPathComponent("manifest.json")),
+              let entries = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else { return [] }
+        return entries.compactMap { entry in
+            guard let name = entry["name"] as? String, let file = entry["file"] as? String,
+                  let input = entry["input"] as? String, let logits = entry["logits"] as? String,
+                  let depth = entry["depth"] as? Int, let widen = entry["widen_factor"] as? Int,
+                  let classes = entry["num_classes"] as? Int, let bias = entry["conv_bias"] as? Bool else { return nil }
+            return ParityFixture(folder: folder, name: name, file: file, input: input, logits: logits,
+                                 architecture: WRNArchitecture(depth: depth, widenFactor: widen, numClasses: classes, convBias: bias))
+        }
+    }
+
+    /// The float reference on the imported weights reproduces the framework's eval-mode logits
+    /// (max|Δ| ≤ 1e-4 · max|logit|), and infers the recorded architecture.
+    func expectParity(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        let checkpoint = try CheckpointLoader.load(path: path(file))
+        let model = try WideResNet(stateDict: checkpoint.tensors)
+        #expect(model.architecture == architecture, sourceLocation: sourceLocation)
+        let inputs = try NumpyArray.read(path: path(input))
+        let expected = try NumpyArray.read(path: path(logits)).floats()
+        let got = try model.forward(try inputs.floats(), batch: inputs.shape[0])
+        try #require(got.count == expected.count, sourceLocation: sourceLocation)
+        let scale = expected.map(abs).max() ?? 0
+        let difference = zip(got, expected).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(scale > 0, sourceLocation: sourceLocation)
+        #expect(difference <= 1e-4 * scale, "\(name): max|Δ| \(difference), max|logit| \(scale)", sourceLocation: sourceLocation)
+    }
+}
 
 /// Paths and scratch files for the checkpoint-import tests.
 enum ImportFixtures {

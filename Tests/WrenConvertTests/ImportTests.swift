@@ -5,18 +5,6 @@ import WrenReference
 
 // MARK: Helpers
 
-private func loadError(_ path: String) -> ImportError? {
-    do {
-        _ = try CheckpointLoader.load(path: path)
-        return nil
-    } catch let error as ImportError {
-        return error
-    } catch {
-        Issue.record("non-ImportError thrown: \(error)")
-        return nil
-    }
-}
-
 /// `tiny/data.pkl` of `torch.save(d, "tiny.pth")` (torch 2.15, pickle protocol 2) for
 /// f = (arange(6, float32) * 0.5 - 1).view(2, 3);
 /// d = {"f": f, "t": f.t(), "h": tensor([0.5, -1.25, 65504], float16), "b": tensor([0.5, -1.25], bfloat16),

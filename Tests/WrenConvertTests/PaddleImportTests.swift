@@ -11,36 +11,7 @@ import WrenReference
 
     static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    struct Fixture: Sendable, CustomStringConvertible {
-        var name, file, input, logits: String
-        var architecture: WRNArchitecture
-        var description: String { name }
-    }
-
-    static let fixtures: [Fixture] = {
-        guard let data = try? Data(contentsOf: folder.appendingPathComponent("manifest.json")),
-              let entries = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else { return [] }
-        return entries.compactMap { entry in
-            guard let name = entry["name"] as? String, let file = entry["file"] as? String,
-                  let input = entry["input"] as? String, let logits = entry["logits"] as? String,
-                  let depth = entry["depth"] as? Int, let widen = entry["widen_factor"] as? Int,
-                  let classes = entry["num_classes"] as? Int, let bias = entry["conv_bias"] as? Bool else { return nil }
-            return Fixture(name: name, file: file, input: input, logits: logits,
-                           architecture: WRNArchitecture(depth: depth, widenFactor: widen, numClasses: classes, convBias: bias))
-        }
-    }()
-
-    static func loadError(_ path: String) -> ImportError? {
-        do {
-            _ = try CheckpointLoader.load(path: path)
-            return nil
-        } catch let error as ImportError {
-            return error
-        } catch {
-            Issue.record("unexpected error type: \(error)")
-            return nil
-        }
-    }
+    static let fixtures = ParityFixture.manifest(in: folder)
 
     @Test func manifestListsTheSeedsShapes() {
         let shapes = Self.fixtures.map { "\($0.architecture), \($0.architecture.numClasses) classes" }
@@ -51,18 +22,8 @@ import WrenReference
 
     /// The float reference on the imported weights reproduces Paddle's eval-mode logits.
     @Test(arguments: fixtures)
-    func logitsMatchPaddle(_ fixture: Fixture) throws {
-        let checkpoint = try CheckpointLoader.load(path: Self.path(fixture.file))
-        let model = try WideResNet(stateDict: checkpoint.tensors)
-        #expect(model.architecture == fixture.architecture)
-        let input = try NumpyArray.read(path: Self.path(fixture.input))
-        let expected = try NumpyArray.read(path: Self.path(fixture.logits)).floats()
-        let logits = try model.forward(try input.floats(), batch: input.shape[0])
-        try #require(logits.count == expected.count)
-        let scale = expected.map(abs).max() ?? 0
-        let difference = zip(logits, expected).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(scale > 0)
-        #expect(difference <= 1e-4 * scale, "\(fixture.name): max|Δ| \(difference), max|logit| \(scale)")
+    func logitsMatchPaddle(_ fixture: ParityFixture) throws {
+        try fixture.expectParity()
     }
 
     @Test func paddleNamesAndLayoutsBecomeCanonical() throws {
@@ -109,7 +70,7 @@ import WrenReference
         let marker = "/tmp/wren_pwned"
         try? FileManager.default.removeItem(atPath: marker)
         for (file, module, name) in [("os_system.pkl", "posix", "system"), ("eval_builtin.pkl", "builtins", "eval")] {
-            let error = Self.loadError(ImportFixtures.hostile.appendingPathComponent(file).path)
+            let error = loadError(ImportFixtures.hostile.appendingPathComponent(file).path)
             #expect(error == .inFile(file: file, entry: nil, underlying: .pickleGlobalNotAllowed(module: module, name: name, offset: 2)))
             #expect(error?.description.contains(file) == true)
         }
@@ -130,7 +91,7 @@ import WrenReference
     }
 
     @Test func aGlobalOutsideTheAllowlistIsRefused() throws {
-        let error = try #require(Self.loadError(try Self.patched("ndarray", "ndarrax")))
+        let error = try #require(loadError(try Self.patched("ndarray", "ndarrax")))
         guard case .pickleGlobalNotAllowed(module: "numpy", name: "ndarrax", _) = error.root else {
             Issue.record("got \(error)")
             return
@@ -140,7 +101,7 @@ import WrenReference
 
     @Test func aDtypeThatDoesNotMatchTheBytesIsRefused() throws {
         // The first array (fortran_3x4, 12 values, 48 bytes) now claims 8-byte elements.
-        let error = try #require(Self.loadError(try Self.patched("f4", "f8")))
+        let error = try #require(loadError(try Self.patched("f4", "f8")))
         guard case .malformedTensor(key: "fortran_3x4", let reason) = error.root else {
             Issue.record("got \(error)")
             return
@@ -149,14 +110,14 @@ import WrenReference
     }
 
     @Test func aNonNumericDtypeIsRefused() throws {
-        let error = try #require(Self.loadError(try Self.patched("f4", "U4")))
+        let error = try #require(loadError(try Self.patched("f4", "U4")))
         #expect(error.root == .unsupportedStorageType(key: "fortran_3x4", type: "numpy dtype 'U4'"))
     }
 
     @Test func aTruncatedFileIsRefused() throws {
         let bytes = [UInt8](try Data(contentsOf: Self.folder.appendingPathComponent("wrn10_1_c10_training.pdparams")))
         let path = try ImportFixtures.temporaryFile(named: "cut.pdparams", bytes: Array(bytes.prefix(bytes.count / 2)))
-        let error = try #require(Self.loadError(path))
+        let error = try #require(loadError(path))
         guard case .pickleTruncated = error.root else {
             Issue.record("got \(error)")
             return
@@ -167,6 +128,6 @@ import WrenReference
         // {'a': 1}, protocol 2: PROTO 2, EMPTY_DICT, BINPUT 0, BINUNICODE 'a', BININT1 1, SETITEM, STOP.
         let bytes: [UInt8] = [0x80, 0x02, 0x7D, 0x71, 0x00, 0x58, 0x01, 0x00, 0x00, 0x00, 0x61, 0x4B, 0x01, 0x73, 0x2E]
         let path = try ImportFixtures.temporaryFile(named: "plain.pdparams", bytes: bytes)
-        #expect(Self.loadError(path) == .noStateDict(file: "plain.pdparams", topLevelKeys: ["a"]))
+        #expect(loadError(path) == .noStateDict(file: "plain.pdparams", topLevelKeys: ["a"]))
     }
 }

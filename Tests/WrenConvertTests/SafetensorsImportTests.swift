@@ -11,42 +11,15 @@ import WrenReference
 
     static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    struct Fixture: Sendable, CustomStringConvertible {
-        var name, file, input, logits: String
-        var architecture: WRNArchitecture
-        var description: String { name }
-    }
-
-    static let fixtures: [Fixture] = {
-        guard let data = try? Data(contentsOf: folder.appendingPathComponent("manifest.json")),
-              let entries = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else { return [] }
-        return entries.compactMap { entry in
-            guard let name = entry["name"] as? String, let file = entry["file"] as? String,
-                  let input = entry["input"] as? String, let logits = entry["logits"] as? String,
-                  let depth = entry["depth"] as? Int, let widen = entry["widen_factor"] as? Int,
-                  let classes = entry["num_classes"] as? Int, let bias = entry["conv_bias"] as? Bool else { return nil }
-            return Fixture(name: name, file: file, input: input, logits: logits,
-                           architecture: WRNArchitecture(depth: depth, widenFactor: widen, numClasses: classes, convBias: bias))
-        }
-    }()
+    static let fixtures = ParityFixture.manifest(in: folder)
 
     @Test func manifestIsPresent() {
         #expect(Self.fixtures.count >= 3)
     }
 
     @Test(arguments: fixtures)
-    func logitsMatchTheFramework(_ fixture: Fixture) throws {
-        let checkpoint = try CheckpointLoader.load(path: Self.path(fixture.file))
-        let model = try WideResNet(stateDict: checkpoint.tensors)
-        #expect(model.architecture == fixture.architecture)
-        let input = try NumpyArray.read(path: Self.path(fixture.input))
-        let expected = try NumpyArray.read(path: Self.path(fixture.logits)).floats()
-        let logits = try model.forward(try input.floats(), batch: input.shape[0])
-        try #require(logits.count == expected.count)
-        let scale = expected.map(abs).max() ?? 0
-        let difference = zip(logits, expected).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(scale > 0)
-        #expect(difference <= 1e-4 * scale, "\(fixture.name): max|Δ| \(difference), max|logit| \(scale)")
+    func logitsMatchTheFramework(_ fixture: ParityFixture) throws {
+        try fixture.expectParity()
     }
 
     @Test func integerTensorsAreLeftOutAndPaddleNamesMapped() throws {
