@@ -5,34 +5,18 @@ import Testing
 /// fixtures made by tools/make_fixtures.py and tools/train_digits.py.
 @Suite("wren command line")
 struct CLITests {
-    static let biasCheckpoint = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.pth")
-    static let biasInput = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.input.npy")
-    static let biasLogits = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.logits.npy")
-    static let digitsCheckpoint = WrenExecutable.fixture("fixtures/digits/wrn16_2_digits.pth")
-    static let digitsCalibration = WrenExecutable.fixture("fixtures/digits/calib_x.npy")
-    static let digitsLabels = WrenExecutable.fixture("fixtures/digits/labels.txt")
-    static let digitImages = WrenExecutable.fixture("fixtures/digits/images")
-
     /// `wren convert` of the WRN-10-2 bias checkpoint, calibrated on its 4 fixture inputs.
     func convertBiasModel(into folder: TemporaryFolder) throws -> String {
         let output = folder.path("wrn10_2_c3_bias.wren")
-        let result = try WrenExecutable.run(["convert", Self.biasCheckpoint, "-o", output, "--calibration", Self.biasInput])
+        let result = try WrenExecutable.run(["convert", CLIFixtures.biasCheckpoint, "-o", output, "--calibration", CLIFixtures.biasInput])
         try #require(result.status == 0 && result.exited, "convert failed: \(result.stderr)")
         return output
-    }
-
-    /// An error must be an exit (no trap), non-zero, with an "Error:" line on stderr.
-    func expectCleanFailure(_ result: ProcessResult, _ command: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(result.exited, "\(command) died of a signal: \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.status != 0, "\(command) exited 0", sourceLocation: sourceLocation)
-        #expect(result.stderr.contains("Error: "), "\(command) stderr: \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(!result.stderr.contains("Fatal error"), "\(command) trapped: \(result.stderr)", sourceLocation: sourceLocation)
     }
 
     @Test func convertWritesTheWrenFile() throws {
         let folder = try TemporaryFolder()
         let output = folder.path("model.wren")
-        let result = try WrenExecutable.run(["convert", Self.biasCheckpoint, "-o", output, "--calibration", Self.biasInput])
+        let result = try WrenExecutable.run(["convert", CLIFixtures.biasCheckpoint, "-o", output, "--calibration", CLIFixtures.biasInput])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.exited)
         let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
@@ -53,7 +37,7 @@ struct CLITests {
         let folder = try TemporaryFolder()
         let model = try convertBiasModel(into: folder)
         let logits = folder.path("int8.npy")
-        let result = try WrenExecutable.run(["run", model, Self.biasInput, "--logits", logits])
+        let result = try WrenExecutable.run(["run", model, CLIFixtures.biasInput, "--logits", logits])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let array = try NpyFloat32(path: logits)
         #expect(array.shape == [4, 3])
@@ -63,10 +47,10 @@ struct CLITests {
     @Test func floatRunOfCheckpointMatchesPyTorch() throws {
         let folder = try TemporaryFolder()
         let logits = folder.path("float.npy")
-        let result = try WrenExecutable.run(["run", Self.biasCheckpoint, Self.biasInput, "--logits", logits])
+        let result = try WrenExecutable.run(["run", CLIFixtures.biasCheckpoint, CLIFixtures.biasInput, "--logits", logits])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let got = try NpyFloat32(path: logits)
-        let expected = try NpyFloat32(path: Self.biasLogits)
+        let expected = try NpyFloat32(path: CLIFixtures.biasLogits)
         try #require(got.shape == expected.shape, "shape \(got.shape), PyTorch \(expected.shape)")
         let scale = expected.values.map(abs).max() ?? 1
         let worst = zip(got.values, expected.values).map { abs($0 - $1) }.max() ?? .infinity
@@ -77,12 +61,12 @@ struct CLITests {
         let folder = try TemporaryFolder()
         let model = folder.path("digits.wren")
         let convert = try WrenExecutable.run([
-            "convert", Self.digitsCheckpoint, "-o", model, "--calibration", Self.digitsCalibration, "--labels", Self.digitsLabels,
+            "convert", CLIFixtures.digitsCheckpoint, "-o", model, "--calibration", CLIFixtures.digitsCalibration, "--labels", CLIFixtures.digitsLabels,
         ])
         try #require(convert.status == 0, "convert failed: \(convert.stderr)")
-        let images = try FileManager.default.contentsOfDirectory(atPath: Self.digitImages)
-            .filter { $0.hasSuffix(".jpg") }.sorted().map { "\(Self.digitImages)/\($0)" }
-        try #require(images.count == 12, "expected 12 JPEGs in \(Self.digitImages), found \(images.count)")
+        let images = try FileManager.default.contentsOfDirectory(atPath: CLIFixtures.digitImages)
+            .filter { $0.hasSuffix(".jpg") }.sorted().map { "\(CLIFixtures.digitImages)/\($0)" }
+        try #require(images.count == 12, "expected 12 JPEGs in \(CLIFixtures.digitImages), found \(images.count)")
         let result = try WrenExecutable.run(["run", model] + images + ["--top", "2"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
 
@@ -108,18 +92,18 @@ struct CLITests {
         // A checkpoint saved under a .wren name gets past the extension check, so the
         // same-file guard itself is what must refuse.
         let checkpoint = folder.path("checkpoint.wren")
-        try FileManager.default.copyItem(atPath: Self.biasCheckpoint, toPath: checkpoint)
+        try FileManager.default.copyItem(atPath: CLIFixtures.biasCheckpoint, toPath: checkpoint)
         let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
-        let result = try WrenExecutable.run(["convert", checkpoint, "-o", checkpoint, "--calibration", Self.biasInput])
+        let result = try WrenExecutable.run(["convert", checkpoint, "-o", checkpoint, "--calibration", CLIFixtures.biasInput])
         expectCleanFailure(result, "convert X -o X")
         #expect(result.stderr.contains("would overwrite the input"), "stderr: \(result.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoint)) == before, "the input was modified")
 
         // The usual spelling, -o model.pth, is stopped earlier by the .wren extension check.
         let pth = folder.path("model.pth")
-        try FileManager.default.copyItem(atPath: Self.biasCheckpoint, toPath: pth)
+        try FileManager.default.copyItem(atPath: CLIFixtures.biasCheckpoint, toPath: pth)
         let pthBefore = try Data(contentsOf: URL(fileURLWithPath: pth))
-        let second = try WrenExecutable.run(["convert", pth, "-o", pth, "--calibration", Self.biasInput])
+        let second = try WrenExecutable.run(["convert", pth, "-o", pth, "--calibration", CLIFixtures.biasInput])
         expectCleanFailure(second, "convert X.pth -o X.pth")
         #expect(try Data(contentsOf: URL(fileURLWithPath: pth)) == pthBefore, "the input was modified")
     }
@@ -132,7 +116,7 @@ struct CLITests {
         bytes[bytes.count / 2] ^= 0x01
         let corrupt = folder.path("corrupt.wren")
         try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
-        let arguments = subcommand == "run" ? ["run", corrupt, Self.biasInput] : ["inspect", corrupt]
+        let arguments = subcommand == "run" ? ["run", corrupt, CLIFixtures.biasInput] : ["inspect", corrupt]
         let result = try WrenExecutable.run(arguments)
         expectCleanFailure(result, "wren \(subcommand) corrupt.wren")
         #expect(result.stderr.contains("checksum"), "stderr: \(result.stderr)")
@@ -145,9 +129,9 @@ struct CLITests {
         let arguments: [String]
         switch role {
         case "convert": arguments = ["convert", missing + ".pth", "-o", folder.path("out.wren")]
-        case "calibration": arguments = ["convert", Self.biasCheckpoint, "-o", folder.path("out.wren"), "--calibration", missing + ".npy"]
-        case "run-model": arguments = ["run", missing + ".wren", Self.biasInput]
-        case "run-input": arguments = ["run", Self.biasCheckpoint, missing + ".npy"]
+        case "calibration": arguments = ["convert", CLIFixtures.biasCheckpoint, "-o", folder.path("out.wren"), "--calibration", missing + ".npy"]
+        case "run-model": arguments = ["run", missing + ".wren", CLIFixtures.biasInput]
+        case "run-input": arguments = ["run", CLIFixtures.biasCheckpoint, missing + ".npy"]
         default: arguments = ["inspect", missing + ".wren"]
         }
         let result = try WrenExecutable.run(arguments)

@@ -6,29 +6,11 @@ import Testing
 /// scalar int8 runtime's share of the time small.
 @Suite("wren validate")
 struct ValidateCLITests {
-    static let biasCheckpoint = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.pth")
-    static let biasInput = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.input.npy")
-    static let digitsCheckpoint = WrenExecutable.fixture("fixtures/digits/wrn16_2_digits.pth")
-    static let digitsCalibration = WrenExecutable.fixture("fixtures/digits/calib_x.npy")
-    static let digitsLabels = WrenExecutable.fixture("fixtures/digits/labels.txt")
-    static let digitsTestX = WrenExecutable.fixture("fixtures/digits/test_x.npy")
-    static let digitsTestY = WrenExecutable.fixture("fixtures/digits/test_y.npy")
-    static let digitImages = WrenExecutable.fixture("fixtures/digits/images")
-    static let paddleCheckpoint = WrenExecutable.fixture("fixtures/paddle/wrn28_1_c4.pdparams")
-    static let paddleInput = WrenExecutable.fixture("fixtures/paddle/wrn28_1_c4.input.npy")
-
-    func expectCleanFailure(_ result: ProcessResult, _ command: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(result.exited, "\(command) died of a signal: \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.status != 0, "\(command) exited 0", sourceLocation: sourceLocation)
-        #expect(result.stderr.contains("Error: "), "\(command) stderr: \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(!result.stderr.contains("Fatal error"), "\(command) trapped: \(result.stderr)", sourceLocation: sourceLocation)
-    }
-
     func convertDigits(into folder: TemporaryFolder, method: String = "minmax") throws -> String {
         let model = folder.path("digits-\(method.replacingOccurrences(of: ":", with: "_")).wren")
         let result = try WrenExecutable.run([
-            "convert", Self.digitsCheckpoint, "-o", model, "--calibration", Self.digitsCalibration,
-            "--labels", Self.digitsLabels, "--calibration-method", method,
+            "convert", CLIFixtures.digitsCheckpoint, "-o", model, "--calibration", CLIFixtures.digitsCalibration,
+            "--labels", CLIFixtures.digitsLabels, "--calibration-method", method,
         ])
         try #require(result.status == 0 && result.exited, "convert failed: \(result.stderr)")
         #expect(result.stdout.contains("calibrated (\(method), weights per-channel)"), "stdout: \(result.stdout)")
@@ -41,7 +23,7 @@ struct ValidateCLITests {
         let json = folder.path("report.json")
         let chart = folder.path("report.svg")
         let result = try WrenExecutable.run([
-            "validate", model, "--reference", Self.digitsCheckpoint, "--data", Self.digitsTestX, "--labels", Self.digitsTestY,
+            "validate", model, "--reference", CLIFixtures.digitsCheckpoint, "--data", CLIFixtures.digitsTestX, "--labels", CLIFixtures.digitsTestY,
             "--limit", "24", "--json", json, "--chart", chart,
         ])
         #expect(result.status == 0, "stderr: \(result.stderr)")
@@ -66,16 +48,16 @@ struct ValidateCLITests {
         let folder = try TemporaryFolder()
         let model = try convertDigits(into: folder)
         let data = folder.path("data")
-        let images = try FileManager.default.contentsOfDirectory(atPath: Self.digitImages).filter { $0.hasSuffix(".jpg") }
+        let images = try FileManager.default.contentsOfDirectory(atPath: CLIFixtures.digitImages).filter { $0.hasSuffix(".jpg") }
         try #require(images.count == 12)
         for image in images {
             let label = try #require(image.split(separator: "_label").last?.split(separator: ".").first.map(String.init))
             let classFolder = data + "/" + label
             try FileManager.default.createDirectory(atPath: classFolder, withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: Self.digitImages + "/" + image, toPath: classFolder + "/" + image)
+            try FileManager.default.copyItem(atPath: CLIFixtures.digitImages + "/" + image, toPath: classFolder + "/" + image)
         }
         let json = folder.path("folder.json")
-        let result = try WrenExecutable.run(["validate", model, "--reference", Self.digitsCheckpoint, "--data", data, "--json", json])
+        let result = try WrenExecutable.run(["validate", model, "--reference", CLIFixtures.digitsCheckpoint, "--data", data, "--json", json])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         let report = try #require(object["report"] as? [String: Any])
@@ -86,7 +68,7 @@ struct ValidateCLITests {
 
         // A folder name the model's labels do not know is refused by name.
         try FileManager.default.createDirectory(atPath: data + "/owl", withIntermediateDirectories: true)
-        let unknown = try WrenExecutable.run(["validate", model, "--reference", Self.digitsCheckpoint, "--data", data])
+        let unknown = try WrenExecutable.run(["validate", model, "--reference", CLIFixtures.digitsCheckpoint, "--data", data])
         expectCleanFailure(unknown, "validate with an unknown class folder")
         #expect(unknown.stderr.contains("'owl'"), "stderr: \(unknown.stderr)")
     }
@@ -95,13 +77,13 @@ struct ValidateCLITests {
         let folder = try TemporaryFolder()
         let model = folder.path("birds.wren")
         let convert = try WrenExecutable.run([
-            "convert", Self.paddleCheckpoint, "-o", model, "--calibration", Self.paddleInput,
+            "convert", CLIFixtures.paddleCheckpoint, "-o", model, "--calibration", CLIFixtures.paddleInput,
             "--calibration-method", "percentile:99.9", "--weights", "per-tensor", "--labels", "crow,finch,robin,sparrow",
         ])
         try #require(convert.status == 0, "convert failed: \(convert.stderr)")
         #expect(convert.stdout.contains("WRN-28-1, 4 classes"), "stdout: \(convert.stdout)")
         #expect(convert.stdout.contains("calibrated (percentile:99.9, weights per-tensor)"), "stdout: \(convert.stdout)")
-        let result = try WrenExecutable.run(["validate", model, "--reference", Self.paddleCheckpoint, "--data", Self.paddleInput])
+        let result = try WrenExecutable.run(["validate", model, "--reference", CLIFixtures.paddleCheckpoint, "--data", CLIFixtures.paddleInput])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout.contains("int8 symmetric per tensor"), "stdout: \(result.stdout)")
         #expect(!result.stdout.contains("accuracy "), "no labels, so no accuracy line:\n\(result.stdout)")
@@ -110,31 +92,31 @@ struct ValidateCLITests {
     @Test func mistakesGetErrorsThatSayWhatToDo() throws {
         let folder = try TemporaryFolder()
         let model = folder.path("bias.wren")
-        let convert = try WrenExecutable.run(["convert", Self.biasCheckpoint, "-o", model, "--calibration", Self.biasInput])
+        let convert = try WrenExecutable.run(["convert", CLIFixtures.biasCheckpoint, "-o", model, "--calibration", CLIFixtures.biasInput])
         try #require(convert.status == 0, "convert failed: \(convert.stderr)")
 
-        let badMethod = try WrenExecutable.run(["convert", Self.biasCheckpoint, "-o", folder.path("x.wren"), "--calibration-method", "kld"])
+        let badMethod = try WrenExecutable.run(["convert", CLIFixtures.biasCheckpoint, "-o", folder.path("x.wren"), "--calibration-method", "kld"])
         expectCleanFailure(badMethod, "convert --calibration-method kld")
         #expect(badMethod.stderr.contains("minmax, percentile[:P]"), "stderr: \(badMethod.stderr)")
 
-        let badWeights = try WrenExecutable.run(["convert", Self.biasCheckpoint, "-o", folder.path("x.wren"), "--weights", "per-row"])
+        let badWeights = try WrenExecutable.run(["convert", CLIFixtures.biasCheckpoint, "-o", folder.path("x.wren"), "--weights", "per-row"])
         expectCleanFailure(badWeights, "convert --weights per-row")
 
         let labels = folder.path("labels.npy")
         try Data(Self.int64Npy([0, 1, 2])).write(to: URL(fileURLWithPath: labels))
-        let mismatch = try WrenExecutable.run(["validate", model, "--reference", Self.biasCheckpoint, "--data", Self.biasInput, "--labels", labels])
+        let mismatch = try WrenExecutable.run(["validate", model, "--reference", CLIFixtures.biasCheckpoint, "--data", CLIFixtures.biasInput, "--labels", labels])
         expectCleanFailure(mismatch, "validate with 3 labels for 4 inputs")
         #expect(mismatch.stderr.contains("3 labels for 4 inputs"), "stderr: \(mismatch.stderr)")
 
-        let notWren = try WrenExecutable.run(["validate", Self.biasCheckpoint, "--reference", Self.biasCheckpoint, "--data", Self.biasInput])
+        let notWren = try WrenExecutable.run(["validate", CLIFixtures.biasCheckpoint, "--reference", CLIFixtures.biasCheckpoint, "--data", CLIFixtures.biasInput])
         expectCleanFailure(notWren, "validate CHECKPOINT")
         #expect(notWren.stderr.contains("wren convert"), "stderr: \(notWren.stderr)")
 
-        let otherReference = try WrenExecutable.run(["validate", model, "--reference", Self.paddleCheckpoint, "--data", Self.biasInput])
+        let otherReference = try WrenExecutable.run(["validate", model, "--reference", CLIFixtures.paddleCheckpoint, "--data", CLIFixtures.biasInput])
         expectCleanFailure(otherReference, "validate against a 4-class reference")
         #expect(otherReference.stderr.contains("4 classes"), "stderr: \(otherReference.stderr)")
 
-        let wrongChart = try WrenExecutable.run(["validate", model, "--reference", Self.biasCheckpoint, "--data", Self.biasInput, "--chart", folder.path("c.png")])
+        let wrongChart = try WrenExecutable.run(["validate", model, "--reference", CLIFixtures.biasCheckpoint, "--data", CLIFixtures.biasInput, "--chart", folder.path("c.png")])
         expectCleanFailure(wrongChart, "validate --chart c.png")
         #expect(wrongChart.stderr.contains(".svg"), "stderr: \(wrongChart.stderr)")
     }

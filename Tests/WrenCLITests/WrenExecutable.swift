@@ -104,3 +104,27 @@ final class TemporaryFolder {
 
     deinit { try? FileManager.default.removeItem(at: url) }
 }
+
+/// Fixture paths the CLI suites share (made by tools/make_fixtures.py, tools/train_digits.py and
+/// tools/make_paddle_fixtures.py).
+enum CLIFixtures {
+    static let biasCheckpoint = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.pth")
+    static let biasInput = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.input.npy")
+    static let biasLogits = WrenExecutable.fixture("fixtures/models/wrn10_2_c3_bias.logits.npy")
+    static let digitsCheckpoint = WrenExecutable.fixture("fixtures/digits/wrn16_2_digits.pth")
+    static let digitsCalibration = WrenExecutable.fixture("fixtures/digits/calib_x.npy")
+    static let digitsLabels = WrenExecutable.fixture("fixtures/digits/labels.txt")
+    static let digitImages = WrenExecutable.fixture("fixtures/digits/images")
+    static let digitsTestX = WrenExecutable.fixture("fixtures/digits/test_x.npy")
+    static let digitsTestY = WrenExecutable.fixture("fixtures/digits/test_y.npy")
+    static let paddleCheckpoint = WrenExecutable.fixture("fixtures/paddle/wrn28_1_c4.pdparams")
+    static let paddleInput = WrenExecutable.fixture("fixtures/paddle/wrn28_1_c4.input.npy")
+}
+
+/// An error must be an exit (no trap), non-zero, with an "Error:" line on stderr.
+func expectCleanFailure(_ result: ProcessResult, _ command: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(result.exited, "\(command) died of a signal: \(result.stderr)", sourceLocation: sourceLocation)
+    #expect(result.status != 0, "\(command) exited 0", sourceLocation: sourceLocation)
+    #expect(result.stderr.contains("Error: "), "\(command) stderr: \(result.stderr)", sourceLocation: sourceLocation)
+    #expect(!result.stderr.contains("Fatal error"), "\(command) trapped: \(result.stderr)", sourceLocation: sourceLocation)
+}
