@@ -16,23 +16,9 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wrn_torch import WideResNet  # noqa: E402
-
-
-def randomize_statistics(model):
-    """Batch-norm scales, shifts and running statistics away from their identity defaults."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-                m.running_mean.normal_(0.0, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-            elif isinstance(m, nn.Linear):
-                m.bias.normal_(0.0, 0.1)
+from wrn_torch import WideResNet, randomize_for_testing  # noqa: E402
 
 
 def main():
@@ -43,7 +29,7 @@ def main():
     for name, depth, widen, seed, container in [("wrn16_4", 16, 4, 1, "bare"), ("wrn28_10", 28, 10, 2, "state_dict_module")]:
         torch.manual_seed(seed)
         model = WideResNet(depth, 10, widen_factor=widen)
-        randomize_statistics(model)
+        randomize_for_testing(model)
         model.eval()
         state = model.state_dict()
         payload = state if container == "bare" else {"epoch": 1, "state_dict": {"module." + k: v for k, v in state.items()}}

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from wrn_torch import WideResNet
+from wrn_torch import WideResNet, randomize_for_testing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "fixtures", "models")
@@ -49,21 +49,6 @@ NOTES = {
                          "fc.weight is the transpose of a contiguous [16,10] tensor (stride [1,10])",
     "wrn22_1_c10": "bare state_dict; 3 blocks per group",
 }
-
-
-def randomize_for_testing(model):
-    """Give every BN (and conv bias) non-trivial values so folding mistakes show in the logits."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-                m.running_mean.normal_(0.0, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-            elif isinstance(m, nn.Conv2d) and m.bias is not None:
-                m.bias.normal_(0.0, 0.1)
-            elif isinstance(m, nn.Linear):
-                m.bias.normal_(0.0, 0.1)
 
 
 def views_state_dict(sd):

@@ -29,29 +29,16 @@ from safetensors.torch import save_file as save_torch
 from safetensors.torch import load_file as load_torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wrn_torch import WideResNet  # noqa: E402
+from wrn_torch import WideResNet, randomize_for_testing  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(REPO, "fixtures", "safetensors")
 
 
-def randomize_for_testing(model):
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-                m.running_mean.normal_(0.0, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-                m.num_batches_tracked.fill_(1000)
-            elif isinstance(m, torch.nn.Linear):
-                m.bias.normal_(0.0, 0.1)
-
-
 def torch_variant(out, name, depth, widen, classes, seed, bfloat16=False):
     torch.manual_seed(seed)
     model = WideResNet(depth, classes, widen_factor=widen)
-    randomize_for_testing(model)
+    randomize_for_testing(model, batches_tracked=1000)
     if bfloat16:
         with torch.no_grad():
             for p in list(model.parameters()) + [b for b in model.buffers() if b.is_floating_point()]:

@@ -47,7 +47,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wrn_torch import WideResNet  # noqa: E402
+from wrn_torch import WideResNet, randomize_for_testing  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGES = sorted(glob.glob(os.path.join(REPO, "fixtures", "digits", "images", "*.jpg")))
@@ -70,21 +70,6 @@ failures = []
 
 def fail(what):
     failures.append(what)
-
-
-def randomize_for_testing(model):
-    """Same randomization as tools/make_fixtures.py: non-trivial BN, conv-bias and fc-bias values."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0.0, 0.2)
-                m.running_mean.normal_(0.0, 0.2)
-                m.running_var.uniform_(0.5, 2.0)
-            elif isinstance(m, nn.Conv2d) and m.bias is not None:
-                m.bias.normal_(0.0, 0.1)
-            elif isinstance(m, nn.Linear):
-                m.bias.normal_(0.0, 0.1)
 
 
 def make_checkpoint(out, name, depth, widen, classes, conv_bias, container, seed):

@@ -96,3 +96,22 @@ class WideResNet(nn.Module):
         out = F.adaptive_avg_pool2d(out, 1)  # == avg_pool2d(out, 8) for 32x32 inputs
         out = out.view(-1, self.nChannels)
         return self.fc(out)
+
+
+def randomize_for_testing(model, batches_tracked=None):
+    """Give every BN (and conv and fc bias) non-trivial values so folding or mapping mistakes show in
+    the logits. Draws come from torch's global generator in module order, so a seed fixes the result.
+    `batches_tracked` also sets every BN's num_batches_tracked (a real training run's counter)."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.2)
+                m.running_mean.normal_(0.0, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                if batches_tracked is not None:
+                    m.num_batches_tracked.fill_(batches_tracked)
+            elif isinstance(m, nn.Conv2d) and m.bias is not None:
+                m.bias.normal_(0.0, 0.1)
+            elif isinstance(m, nn.Linear):
+                m.bias.normal_(0.0, 0.1)
