@@ -202,15 +202,13 @@ public final class WrenContext {
             let paddedDepth = PackedConvWeights.paddedDepth(parameters.depth)
             let scratchBase = arena + plan.scratchOffset
             let scratchPerWorker = plan.scratchPerWorker
-            let rowBias = model.kernelRowBiasPointers[index]
-            model.unsignedInputBiases[index]!.withUnsafeBufferPointer { biases in
-                var job = ConvolutionJob(
-                    kernel: kernels.conv2d, parameters: parameters, paddedDepth: paddedDepth, input: source,
-                    weights: weights, bias: biases.baseAddress!, multipliers: multipliers, shifts: shifts,
-                    residual: residual, output: destination, pixels: pixels, perTile: perTile,
-                    scratch: scratchBase, scratchPerWorker: scratchPerWorker, kernelRowBias: rowBias)
-                withUnsafeMutablePointer(to: &job) { dispatch(tiles, runConvolutionTile, $0, alone: worker) }
-            }
+            let biases = model.convolutionBiases[index]!
+            var job = ConvolutionJob(
+                kernel: kernels.conv2d, parameters: parameters, paddedDepth: paddedDepth, input: source,
+                weights: weights, bias: biases.unsignedInputBias, multipliers: multipliers, shifts: shifts,
+                residual: residual, output: destination, pixels: pixels, perTile: perTile,
+                scratch: scratchBase, scratchPerWorker: scratchPerWorker, kernelRowBias: biases.kernelRowBias)
+            withUnsafeMutablePointer(to: &job) { dispatch(tiles, runConvolutionTile, $0, alone: worker) }
         case .channelAffineReLU:
             let out = tensors[layer.output!]
             let destination = tensor(layer.output!, slot: slot)

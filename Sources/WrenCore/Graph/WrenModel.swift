@@ -22,51 +22,50 @@ public final class WrenModel: @unchecked Sendable {
     /// True when the model reads the caller's memory in place.
     public var isZeroCopy: Bool { storage.isBorrowed }
 
-    /// Per conv layer (nil for other ops): `bias − (zx + 128) · Σw` per output channel, the bias the
-    /// kernels that multiply unsigned `x + 128` need. Computed once here, shared by all contexts.
-    let unsignedInputBiases: [[Int32]?]
-
-    /// Per conv layer whose kernel rows of padding the kernels may skip: its
-    /// `PackedConvWeights.kernelRowInputBias`, in memory the model owns; nil for other layers.
-    let kernelRowBiasPointers: [UnsafePointer<Int32>?]
+    /// Per conv layer (nil for other ops), computed once here and shared by all contexts, in
+    /// memory the model owns so kernels read it through plain pointers:
+    /// - `unsignedInputBias`: `bias − (zx + 128) · Σw` per output channel, the bias the kernels that
+    ///   multiply unsigned `x + 128` need;
+    /// - `kernelRowBias`: `PackedConvWeights.kernelRowInputBias` when kernels may skip kernel rows
+    ///   of padding (`PackedConvWeights.canSkipKernelRows`), else nil.
+    let convolutionBiases: [(unsignedInputBias: UnsafePointer<Int32>, kernelRowBias: UnsafePointer<Int32>?)?]
 
     init(storage: ModelStorage) throws(WrenError) {
         self.storage = storage
         let description = try ModelReader.read(storage.bytes)
         self.description = description
-        self.unsignedInputBiases = description.layers.map { layer in
+        let base = storage.bytes.baseAddress!
+        self.convolutionBiases = description.layers.map { layer in
             guard layer.op == .conv2d else { return nil }
             let input = description.tensors[layer.input]
-            let depth = layer.kernelSize * layer.kernelSize * input.channels
-            let paddedDepth = PackedConvWeights.paddedDepth(depth)
-            let base = storage.bytes.baseAddress!
-            let weights = (base + layer.weights.offset).assumingMemoryBound(to: Int8.self)
-            let bias = (base + layer.bias.offset).assumingMemoryBound(to: Int32.self)
-            let zeroPoint = input.zeroPoint &+ 128
-            return (0..<layer.outChannels).map { o in
-                var sum: Int32 = 0
-                for k in 0..<depth { sum &+= Int32(weights[PackedConvWeights.index(channel: o, depth: k, paddedDepth: paddedDepth)]) }
-                // Wrapping is fine: the kernels' final sum is the true accumulator, which fits in int32.
-                return bias[o] &- zeroPoint &* sum
-            }
-        }
-        self.kernelRowBiasPointers = description.layers.map { layer in
-            let input = description.tensors[layer.input]
-            guard layer.op == .conv2d,
-                  PackedConvWeights.canSkipKernelRows(kernelSize: layer.kernelSize, inChannels: input.channels, padding: layer.padding)
-            else { return nil }
             let rows = PackedConvWeights.kernelRowInputBias(
-                packed: (storage.bytes.baseAddress! + layer.weights.offset).assumingMemoryBound(to: Int8.self),
+                packed: (base + layer.weights.offset).assumingMemoryBound(to: Int8.self),
                 outChannels: layer.outChannels, inChannels: input.channels, kernelSize: layer.kernelSize,
                 inputZeroPoint: input.zeroPoint)
-            let memory = UnsafeMutablePointer<Int32>.allocate(capacity: rows.count)
-            memory.initialize(from: rows, count: rows.count)
-            return UnsafePointer(memory)
+            let bias = (base + layer.bias.offset).assumingMemoryBound(to: Int32.self)
+            let stride = PackedConvWeights.paddedChannels(layer.outChannels)
+            let unsigned = UnsafeMutablePointer<Int32>.allocate(capacity: stride)
+            for o in 0..<stride {
+                // (zx + 128) · Σw is the sum of the kernel rows' terms. Wrapping is fine: the
+                // kernels' final sum is the true accumulator, which fits in int32.
+                var sum: Int32 = 0
+                for ky in 0..<layer.kernelSize { sum &+= rows[ky * stride + o] }
+                unsigned[o] = o < layer.outChannels ? bias[o] &- sum : 0
+            }
+            guard PackedConvWeights.canSkipKernelRows(kernelSize: layer.kernelSize, inChannels: input.channels, padding: layer.padding)
+            else { return (UnsafePointer(unsigned), nil) }
+            let rowMemory = UnsafeMutablePointer<Int32>.allocate(capacity: rows.count)
+            rowMemory.initialize(from: rows, count: rows.count)
+            return (UnsafePointer(unsigned), UnsafePointer(rowMemory))
         }
     }
 
     deinit {
-        for pointer in kernelRowBiasPointers { pointer.map { UnsafeMutablePointer(mutating: $0).deallocate() } }
+        for biases in convolutionBiases {
+            guard let biases else { continue }
+            UnsafeMutablePointer(mutating: biases.unsignedInputBias).deallocate()
+            biases.kernelRowBias.map { UnsafeMutablePointer(mutating: $0).deallocate() }
+        }
     }
 
     public var numClasses: Int { description.numClasses }
