@@ -77,22 +77,23 @@ import WrenHost
                         inputZeroPoint: p.inputZeroPoint)
                 } : []
             rowBias.withUnsafeBufferPointer { rows in
-            input.withUnsafeBufferPointer { x in
-                packed.withUnsafeBufferPointer { w in
-                    unsignedBias.withUnsafeBufferPointer { b in
-                        multipliers.withUnsafeBufferPointer { m in
-                            shifts.withUnsafeBufferPointer { s in
-                                residualCopy.withUnsafeBufferPointer { r in
-                                    output.withUnsafeMutableBufferPointer { y in
-                                        var first = 0
-                                        while first < pixels {
-                                            table.conv2d(S8Conv2DTile(
-                                                parameters: p, paddedDepth: paddedDepth, input: x.baseAddress!, weights: w.baseAddress!,
-                                                unsignedInputBias: b.baseAddress!, multipliers: m.baseAddress!, shifts: s.baseAddress!,
-                                                residual: residual == nil ? nil : r.baseAddress!, output: y.baseAddress!,
-                                                firstPixel: first, pixelCount: min(tilePixels, pixels - first), scratch: scratch,
-                                                kernelRowBias: rows.isEmpty ? nil : rows.baseAddress))
-                                            first += tilePixels
+                input.withUnsafeBufferPointer { x in
+                    packed.withUnsafeBufferPointer { w in
+                        unsignedBias.withUnsafeBufferPointer { b in
+                            multipliers.withUnsafeBufferPointer { m in
+                                shifts.withUnsafeBufferPointer { s in
+                                    residualCopy.withUnsafeBufferPointer { r in
+                                        output.withUnsafeMutableBufferPointer { y in
+                                            var first = 0
+                                            while first < pixels {
+                                                table.conv2d(S8Conv2DTile(
+                                                    parameters: p, paddedDepth: paddedDepth, input: x.baseAddress!, weights: w.baseAddress!,
+                                                    unsignedInputBias: b.baseAddress!, multipliers: m.baseAddress!, shifts: s.baseAddress!,
+                                                    residual: residual == nil ? nil : r.baseAddress!, output: y.baseAddress!,
+                                                    firstPixel: first, pixelCount: min(tilePixels, pixels - first), scratch: scratch,
+                                                    kernelRowBias: rows.isEmpty ? nil : rows.baseAddress))
+                                                first += tilePixels
+                                            }
                                         }
                                     }
                                 }
@@ -100,7 +101,6 @@ import WrenHost
                         }
                     }
                 }
-            }
             }
             return output
         }
