@@ -16,8 +16,11 @@ import PackageDescription
 /// `-target-cpu` sets Swift's code generation, `-Xcc -march` the intrinsics' headers (without it
 /// `_mm512_dpbusd_epi32` does not compile).
 let x86KernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "icelake-server", "-Xcc", "-march=icelake-server"])]
+/// The AVX2 kernels' module must not contain a single AVX-512 instruction: haswell's ISA only.
+let x86AVX2KernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Xcc", "-march=haswell"])]
 #else
 let x86KernelFlags: [SwiftSetting] = []
+let x86AVX2KernelFlags: [SwiftSetting] = []
 #endif
 
 let package = Package(
@@ -47,9 +50,13 @@ let package = Package(
         .target(
             name: "WrenKernelsX86", dependencies: ["WrenCore"], path: "Sources/WrenKernelsX86",
             swiftSettings: x86KernelFlags),
+        // AVX2 kernels for x86-64 CPUs without AVX-512 VNNI, chosen after `wren_cpu_has_avx2()`.
+        .target(
+            name: "WrenKernelsX86AVX2", dependencies: ["WrenCore"], path: "Sources/WrenKernelsX86AVX2",
+            swiftSettings: x86AVX2KernelFlags),
         .target(name: "CWrenCPU", path: "Sources/CWrenCPU"),
         // Host runtime: thread pool and kernel selection (WrenCore itself has neither).
-        .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsX86", "CWrenCPU"], path: "Sources/WrenHost"),
+        .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "CWrenCPU"], path: "Sources/WrenHost"),
         .target(name: "WrenReference", dependencies: ["CBLAS"], path: "Sources/WrenReference"),
         .target(
             name: "WrenConvert",
@@ -73,7 +80,7 @@ let package = Package(
         // Interposes malloc in the test binary to count allocations (NoAllocationTests).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(
-            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenConvert", "AllocationCounter"],
+            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenConvert", "AllocationCounter"],
             path: "Tests/WrenHostTests"),
         .testTarget(name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenConvert"], path: "Tests/WrenReferenceTests"),
         .testTarget(name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference", "WrenHost"], path: "Tests/WrenConvertTests"),

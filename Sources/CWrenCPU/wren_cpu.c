@@ -10,3 +10,12 @@ int wren_cpu_has_avx512vnni(void) {
     return 0;
 #endif
 }
+
+int wren_cpu_has_avx2(void) {
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}

@@ -2,6 +2,7 @@ import CWrenCPU
 import WrenCore
 #if arch(x86_64)
 import WrenKernelsX86
+import WrenKernelsX86AVX2
 #endif
 
 #if canImport(Glibc)
@@ -16,6 +17,7 @@ public enum Runtime {
         var tables: [KernelTable] = []
         #if arch(x86_64)
         if wren_cpu_has_avx512vnni() != 0 { tables.append(X86Kernels.avx512vnni) }
+        if wren_cpu_has_avx2() != 0 { tables.append(X86AVX2Kernels.avx2) }
         #endif
         tables.append(.portable)
         tables.append(.reference)

@@ -25,21 +25,10 @@ private func broadcast(_ rows: UnsafeRawPointer, _ offset: Int) -> __m512i {
     _mm512_set1_epi32(Int32(bitPattern: rows.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
 }
 
-/// The kernel rows `kyStart..<kyEnd` that are not wholly padding for every one of `count` output
-/// pixels from `pixel` on; (0, kernelSize) when the tile may not skip rows.
-@inline(__always)
-private func liveKernelRows(_ p: Conv2DParameters, _ rowBias: UnsafePointer<Int32>?, pixel: Int, count: Int) -> (Int, Int) {
-    guard rowBias != nil else { return (0, p.kernelSize) }
-    let top = pixel / p.outWidth, bottom = (pixel &+ count &- 1) / p.outWidth
-    let start = min(p.kernelSize, max(0, p.padding &- bottom &* p.stride))
-    let end = max(start, min(p.kernelSize, p.inHeight &+ p.padding &- top &* p.stride))
-    return (start, end)
-}
-
 /// What the skipped kernel rows (outside `start..<end`) would have added to channels
 /// `channel..<channel+16`: the accumulators' starting value.
 @inline(__always)
-private func skippedRowsBias(_ p: Conv2DParameters, _ rowBias: UnsafePointer<Int32>?, channel: Int, rows: (Int, Int)) -> __m512i {
+private func skippedRowsBias(_ p: Conv2DParameters, _ rowBias: UnsafePointer<Int32>?, channel: Int, rows: (start: Int, end: Int)) -> __m512i {
     var sum = _mm512_setzero_si512()
     guard let bias = rowBias, rows.0 > 0 || rows.1 < p.kernelSize else { return sum }
     let stride = PackedConvWeights.paddedChannels(p.outChannels)
@@ -78,8 +67,7 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
     let epilogue = EpilogueAVX512(p)
     let kp2 = 2 &* kp, kp3 = 3 &* kp, kp4 = 4 &* kp, kp5 = 5 &* kp, kp6 = 6 &* kp, kp7 = 7 &* kp
     // Depth groups per kernel row, when rows of padding may be skipped (whole groups per row).
-    let rowBias = PackedConvWeights.canSkipKernelRows(kernelSize: p.kernelSize, inChannels: p.inChannels, padding: p.padding)
-        ? tile.kernelRowBias : nil
+    let rowBias = tile.skippableKernelRowBias
     let rowGroups = p.kernelSize &* p.inChannels / 4
     s8Im2ColU8AVX512(p, image: tile.input, firstPixel: tile.firstPixel, pixelCount: tile.pixelCount,
                      rows: (tile.pixelCount + 7) / 8 * 8, paddedDepth: kp, into: rows)
@@ -100,7 +88,7 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
         var start = 0
         while start < tile.pixelCount {
             let count = min(8, tile.pixelCount - start)
-            let live = liveKernelRows(p, rowBias, pixel: tile.firstPixel &+ start, count: count)
+            let live = tile.liveKernelRows(pixel: start, count: count)
             let (g0, g1) = rowBias == nil ? (0, groups) : (live.0 &* rowGroups, live.1 &* rowGroups)
             let a = UnsafeRawPointer(rows + start &* kp)
             var c00 = skippedRowsBias(p, rowBias, channel: channel, rows: live), c10 = c00, c20 = c00, c30 = c00
@@ -175,7 +163,7 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
         var start = 0
         while start < tile.pixelCount {
             let count = min(8, tile.pixelCount - start)
-            let live = liveKernelRows(p, rowBias, pixel: tile.firstPixel &+ start, count: count)
+            let live = tile.liveKernelRows(pixel: start, count: count)
             let (g0, g1) = rowBias == nil ? (0, groups) : (live.0 &* rowGroups, live.1 &* rowGroups)
             let a = UnsafeRawPointer(rows + start &* kp)
             var c0 = skippedRowsBias(p, rowBias, channel: channel, rows: live), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0

@@ -24,8 +24,10 @@
  * memory for them is WREN_ERROR_OUT_OF_MEMORY; the few small bookkeeping allocations of the Swift
  * runtime (the model and context objects, the parsed layer table) abort on exhaustion, as Swift does.
  *
- * Kernels. This library runs WrenCore's portable int8 kernels on the calling thread only; the
- * results are bit-identical to the `wren` CLI's, whatever kernels and threads the CLI uses.
+ * Kernels. This library runs the fastest int8 kernels the CPU supports (AVX-512 VNNI, else AVX2,
+ * else WrenCore's portable ones; the environment variable WREN_KERNELS=portable forces those), on
+ * the calling thread only. The results are bit-identical to the `wren` CLI's, whatever kernels and
+ * threads the CLI uses.
  *
  * Threading. A `wren_model` is immutable after loading and may be used from any number of threads
  * at once (creating contexts, querying it). A `wren_context` holds the scratch memory of a run:

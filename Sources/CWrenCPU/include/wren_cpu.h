@@ -3,4 +3,6 @@
 /// What the CPU running this process supports, for choosing kernels at load time (as XNNPACK does).
 /// 1 when the CPU and OS support AVX-512 F/BW/VL/DQ and VNNI (the WrenKernelsX86 kernels), else 0.
 int wren_cpu_has_avx512vnni(void);
+/// 1 when the CPU and OS support AVX2 (the WrenKernelsX86AVX2 kernels), else 0.
+int wren_cpu_has_avx2(void);
 #endif

@@ -45,6 +45,29 @@ public struct S8Conv2DTile {
         self.kernelRowBias = kernelRowBias
     }
 
+    /// `kernelRowBias` when this convolution's kernel rows are whole depth groups
+    /// (`PackedConvWeights.canSkipKernelRows`), so a kernel may skip rows of padding; else nil.
+    @inlinable
+    public var skippableKernelRowBias: UnsafePointer<Int32>? {
+        let p = parameters
+        return PackedConvWeights.canSkipKernelRows(kernelSize: p.kernelSize, inChannels: p.inChannels, padding: p.padding)
+            ? kernelRowBias : nil
+    }
+
+    /// The kernel rows `start..<end` that are not wholly padding for every one of `count` output
+    /// pixels from `pixel` (relative to `firstPixel`) on; `(0, kernelSize)` when the tile may not
+    /// skip rows (`skippableKernelRowBias` is nil). Kernels skip the other rows' taps and start
+    /// from those rows' `kernelRowBias` instead.
+    @inlinable @inline(__always)
+    public func liveKernelRows(pixel: Int, count: Int) -> (start: Int, end: Int) {
+        let p = parameters
+        guard skippableKernelRowBias != nil else { return (0, p.kernelSize) }
+        let top = (firstPixel &+ pixel) / p.outWidth, bottom = (firstPixel &+ pixel &+ count &- 1) / p.outWidth
+        let start = min(p.kernelSize, max(0, p.padding &- bottom &* p.stride))
+        let end = max(start, min(p.kernelSize, p.inHeight &+ p.padding &- top &* p.stride))
+        return (start, end)
+    }
+
     /// Stores 16 requantized channels of one pixel starting at channel `block · 16`, handling the
     /// last partial block and the residual. Shared by every kernel so the epilogue is one code path.
     @inlinable @inline(__always)

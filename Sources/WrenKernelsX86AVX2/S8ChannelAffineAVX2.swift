@@ -1,0 +1,41 @@
+#if arch(x86_64)
+import WrenCore
+import _Builtin_intrinsics.intel
+
+/// `channel_affine_relu` 8 channels at a time with the AVX2 requantization; channel counts that
+/// are not a multiple of 8 finish each pixel with the scalar reference.
+public func s8ChannelAffineReLUAVX2(_ tile: S8ChannelAffineTile) {
+    let channels = tile.channels
+    let full = channels / 8 * 8
+    let zeroPoint = _mm256_set1_epi32(tile.inputZeroPoint)
+    let outputZeroPoint = _mm256_set1_epi32(tile.outputZeroPoint)
+    let low = _mm256_set1_epi32(tile.relu ? max(tile.outputZeroPoint, -128) : -128)
+    let high = _mm256_set1_epi32(127)
+    // |offset| ≤ 2^24 (validated); clamping the product to ±2^25 first keeps the sum exact where
+    // it matters: anything beyond clamps to an int8 bound either way.
+    let bound = _mm256_set1_epi32(1 << 25)
+    let negativeBound = _mm256_set1_epi32(-(1 << 25))
+    for pixel in 0..<tile.pixels {
+        let x = tile.input + pixel * channels
+        let y = tile.output + pixel * channels
+        var c = 0
+        while c < full {
+            let bytes = _mm_cvtsi64_si128(Int64(bitPattern: UnsafeRawPointer(x + c).loadUnaligned(as: UInt64.self)))
+            let values = _mm256_sub_epi32(_mm256_cvtepi8_epi32(bytes), zeroPoint)
+            let scale = RequantizeAVX2(
+                multiplier: UnsafeRawPointer(tile.multipliers + c).loadUnaligned(as: __m256i.self),
+                shift: UnsafeRawPointer(tile.shifts + c).loadUnaligned(as: __m256i.self))
+            var v = _mm256_min_epi32(_mm256_max_epi32(scale.apply(values), negativeBound), bound)
+            v = _mm256_add_epi32(_mm256_add_epi32(v, UnsafeRawPointer(tile.offsets + c).loadUnaligned(as: __m256i.self)), outputZeroPoint)
+            storeBytes(_mm256_min_epi32(_mm256_max_epi32(v, low), high), to: y + c)
+            c += 8
+        }
+        if full < channels {
+            s8ChannelAffineReLUReference(
+                pixels: 1, channels: channels - full, input: x + full, inputZeroPoint: tile.inputZeroPoint,
+                offsets: tile.offsets + full, multipliers: tile.multipliers + full, shifts: tile.shifts + full,
+                output: y + full, outputZeroPoint: tile.outputZeroPoint, relu: tile.relu)
+        }
+    }
+}
+#endif
