@@ -33,17 +33,18 @@ public struct ArenaPlan: Sendable, Equatable {
         let slots = retainActivations ? maxBatch : max(1, min(maxBatch, workers))
         // Retained tensors hold all images side by side; otherwise a tensor is one image.
         let imagesPerTensor = retainActivations ? maxBatch : 1
-        // Interval [producer, lastReader] in layer indices; the input is produced at -1.
+        // Interval [producer, lastReader] in layer indices; the input is produced at -1. A fused
+        // affine's output is produced together with the convolution it is fused into.
         var first = [Int](repeating: Int.max, count: model.tensors.count)
         var last = [Int](repeating: -2, count: model.tensors.count)
         first[model.input.tensor] = -1
         for (index, layer) in layers.enumerated() {
-            if let output = layer.output { first[output] = index }
+            if let output = layer.output { first[output] = model.runsFusedWithPrevious(index) ? index - 1 : index }
             last[layer.input] = max(last[layer.input], index)
             if let residual = layer.residual { last[residual] = max(last[residual], index) }
         }
         var offsets = [Int?](repeating: nil, count: model.tensors.count)
-        var placed: [(offset: Int, size: Int, first: Int, last: Int)] = []
+        var placed: [(tensor: Int, offset: Int, size: Int, first: Int, last: Int)] = []
         var slotSize = 0
         let order = (0..<model.tensors.count).filter { first[$0] != Int.max }.sorted { first[$0] < first[$1] }
         for tensor in order {
@@ -55,8 +56,17 @@ public struct ArenaPlan: Sendable, Equatable {
             for other in conflicts where candidate + bytes > other.offset {
                 candidate = max(candidate, aligned(other.offset + other.size))
             }
+            // A fused affine's output may take the bytes of its convolution's residual when that is
+            // the residual's last reader: the residual is read pixel by pixel, each pixel by the
+            // tile that then overwrites it, after reading it. Without this the fusion would cost a
+            // whole extra tensor of arena.
+            if !retainActivations, let residual = Self.residualReplacedByFusedAffine(model, producing: tensor, lastReader: last),
+               let offset = offsets[residual], model.tensors[residual].elementCount == model.tensors[tensor].elementCount,
+               !conflicts.contains(where: { $0.tensor != residual && $0.offset < offset + bytes && offset < $0.offset + $0.size }) {
+                candidate = offset
+            }
             offsets[tensor] = candidate
-            placed.append((candidate, bytes, lifetime.0, lifetime.1))
+            placed.append((tensor, candidate, bytes, lifetime.0, lifetime.1))
             slotSize = max(slotSize, candidate + bytes)
         }
         var scratch = 0
@@ -77,6 +87,17 @@ public struct ArenaPlan: Sendable, Equatable {
         self.scratchPerWorker = aligned(scratch)
         self.scratchSize = scratchPerWorker * max(1, workers)
         self.size = scratchOffset + scratchSize
+    }
+
+    /// The residual of the convolution that the affine producing `tensor` is fused into, when that
+    /// convolution is the residual's last reader (and the residual is neither the convolution's
+    /// input, read around each pixel, nor the affine's); else nil.
+    static func residualReplacedByFusedAffine(_ model: ModelDescription, producing tensor: Int, lastReader: [Int]) -> Int? {
+        guard let index = model.layers.firstIndex(where: { $0.output == tensor }), model.runsFusedWithPrevious(index),
+              let residual = model.layers[index - 1].residual, residual != model.layers[index].input,
+              residual != model.layers[index - 1].input,
+              lastReader[residual] == index - 1 else { return nil }
+        return residual
     }
 
     /// Byte offset of `tensor` for the image in `slot`; nil when no layer reads the tensor.

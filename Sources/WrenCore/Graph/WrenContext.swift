@@ -131,7 +131,7 @@ public final class WrenContext {
         f32QuantizeS8(
             channels: info.channels, pixels: info.height * info.width, input: input + image * perImage,
             scale: inputTensor.scale, zeroPoint: inputTensor.zeroPoint, output: tensor(info.tensor, slot: slot))
-        for (index, layer) in description.layers.enumerated() {
+        for (index, layer) in description.layers.enumerated() where !description.runsFusedWithPrevious(index) {
             execute(layer, index: index, slot: slot, worker: worker, logits: logits + image * description.numClasses)
         }
     }
@@ -155,7 +155,7 @@ public final class WrenContext {
         return UnsafeBufferPointer(start: tensor(index, slot: 0), count: model.description.tensors[index].elementCount * batch)
     }
 
-    private func tensor(_ index: Int, slot: Int) -> UnsafeMutablePointer<Int8> {
+    fileprivate func tensor(_ index: Int, slot: Int) -> UnsafeMutablePointer<Int8> {
         (arena + plan.offset(tensor: index, slot: slot)!).assumingMemoryBound(to: Int8.self)
     }
 
@@ -168,7 +168,7 @@ public final class WrenContext {
         }
     }
 
-    private func blob<T>(_ range: BlobRange, as type: T.Type) -> UnsafePointer<T> {
+    fileprivate func blob<T>(_ range: BlobRange, as type: T.Type) -> UnsafePointer<T> {
         (model.bytes.baseAddress! + range.offset).assumingMemoryBound(to: T.self)
     }
 
@@ -207,22 +207,21 @@ public final class WrenContext {
                 kernel: kernels.conv2d, parameters: parameters, paddedDepth: paddedDepth, input: source,
                 weights: weights, bias: biases.unsignedInputBias, multipliers: multipliers, shifts: shifts,
                 residual: residual, output: destination, pixels: pixels, perTile: perTile,
-                scratch: scratchBase, scratchPerWorker: scratchPerWorker, kernelRowBias: biases.kernelRowBias)
-            withUnsafeMutablePointer(to: &job) { dispatch(tiles, runConvolutionTile, $0, alone: worker) }
+                scratch: scratchBase, scratchPerWorker: scratchPerWorker, kernelRowBias: biases.kernelRowBias, affine: nil)
+            if model.description.runsFusedWithPrevious(index + 1) {
+                var affine = channelAffineJob(model.description.layers[index + 1], slot: slot, perTask: perTile)
+                withUnsafeMutablePointer(to: &affine) { affine in
+                    job.affine = UnsafePointer(affine)
+                    withUnsafeMutablePointer(to: &job) { dispatch(tiles, runConvolutionTile, $0, alone: worker) }
+                }
+            } else {
+                withUnsafeMutablePointer(to: &job) { dispatch(tiles, runConvolutionTile, $0, alone: worker) }
+            }
         case .channelAffineReLU:
-            let out = tensors[layer.output!]
-            let destination = tensor(layer.output!, slot: slot)
             let pixels = input.height * input.width
             let perTask = max(64, (pixels + 4 * workers - 1) / (4 * workers))
-            let tasks = (pixels + perTask - 1) / perTask
-            let offsets = blob(layer.offsets, as: Int32.self)
-            let multipliers = blob(layer.multipliers, as: Int32.self)
-            let shifts = blob(layer.shifts, as: Int32.self)
-            var job = ChannelAffineJob(
-                kernel: kernels.channelAffineReLU, pixels: pixels, perTask: perTask, channels: input.channels,
-                input: source, inputZeroPoint: input.zeroPoint, offsets: offsets, multipliers: multipliers, shifts: shifts,
-                output: destination, outputZeroPoint: out.zeroPoint, relu: layer.relu)
-            withUnsafeMutablePointer(to: &job) { dispatch(tasks, runChannelAffineTile, $0, alone: worker) }
+            var job = channelAffineJob(layer, slot: slot, perTask: perTask)
+            withUnsafeMutablePointer(to: &job) { dispatch((pixels + perTask - 1) / perTask, runChannelAffineTile, $0, alone: worker) }
         case .averagePoolLinear:
             s8AveragePoolF32Linear(
                 pixels: input.height * input.width, channels: input.channels, classes: layer.outChannels,
@@ -231,6 +230,19 @@ public final class WrenContext {
                 features: (arena + plan.scratchOffset + (worker ?? 0) * plan.scratchPerWorker).assumingMemoryBound(to: Float.self),
                 logits: logits)
         }
+    }
+}
+
+extension WrenContext {
+    /// A channel-affine layer's shared state for the image in `slot`, cut into tasks of `perTask` pixels.
+    fileprivate func channelAffineJob(_ layer: LayerInfo, slot: Int, perTask: Int) -> ChannelAffineJob {
+        let tensors = model.description.tensors
+        let input = tensors[layer.input], out = tensors[layer.output!]
+        return ChannelAffineJob(
+            kernel: kernels.channelAffineReLU, pixels: input.height * input.width, perTask: perTask, channels: input.channels,
+            input: tensor(layer.input, slot: slot), inputZeroPoint: input.zeroPoint, offsets: blob(layer.offsets, as: Int32.self),
+            multipliers: blob(layer.multipliers, as: Int32.self), shifts: blob(layer.shifts, as: Int32.self),
+            output: tensor(layer.output!, slot: slot), outputZeroPoint: out.zeroPoint, relu: layer.relu)
     }
 }
 
@@ -265,6 +277,9 @@ private struct ConvolutionJob {
     var scratch: UnsafeMutableRawPointer
     var scratchPerWorker: Int
     var kernelRowBias: UnsafePointer<Int32>?
+    /// The channel affine fused into this convolution (`runsFusedWithPrevious`), cut into tasks of
+    /// the convolution's tiles: tile `i` runs affine task `i` on the pixels it has just written.
+    var affine: UnsafePointer<ChannelAffineJob>?
 }
 
 private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) {
@@ -277,6 +292,7 @@ private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int
         residual: job.pointee.residual, output: job.pointee.output,
         firstPixel: first, pixelCount: min(job.pointee.perTile, job.pointee.pixels - first),
         scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias))
+    if let affine = job.pointee.affine { runChannelAffineTile(UnsafeMutableRawPointer(mutating: affine), index, worker) }
 }
 
 /// One channel-affine layer's shared state.
