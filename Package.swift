@@ -22,6 +22,12 @@ let x86AVX2KernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"
 let x86KernelFlags: [SwiftSetting] = []
 let x86AVX2KernelFlags: [SwiftSetting] = []
 #endif
+#if arch(arm64)
+/// The `sdot` intrinsics need the dot-product extension enabled (only used after the HWCAP check).
+let arm64KernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=armv8.2-a+dotprod"])]
+#else
+let arm64KernelFlags: [SwiftSetting] = []
+#endif
 
 let package = Package(
     name: "Wren",
@@ -54,9 +60,14 @@ let package = Package(
         .target(
             name: "WrenKernelsX86AVX2", dependencies: ["WrenCore"], path: "Sources/WrenKernelsX86AVX2",
             swiftSettings: x86AVX2KernelFlags),
+        // AArch64 dot-product kernels, chosen after `wren_cpu_has_arm64_dotprod()`. Empty on other
+        // architectures; tools/run-embedded-qemu.sh checks them on an emulated Cortex-A76.
+        .target(
+            name: "WrenKernelsARM64", dependencies: ["WrenCore"], path: "Sources/WrenKernelsARM64",
+            swiftSettings: arm64KernelFlags),
         .target(name: "CWrenCPU", path: "Sources/CWrenCPU"),
         // Host runtime: thread pool and kernel selection (WrenCore itself has neither).
-        .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "CWrenCPU"], path: "Sources/WrenHost"),
+        .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenKernelsARM64", "CWrenCPU"], path: "Sources/WrenHost"),
         .target(name: "WrenReference", dependencies: ["CBLAS"], path: "Sources/WrenReference"),
         .target(
             name: "WrenConvert",

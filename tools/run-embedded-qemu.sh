@@ -2,9 +2,11 @@
 # Runs WrenCore for real on bare-metal AArch64: compiles Sources/WrenCore plus
 # tools/embedded-qemu/WrenBareMetal.swift as Embedded Swift (aarch64-none-none-elf, -Osize), links
 # it with a tiny C runtime (tools/embedded-qemu/{start.S,support.c,link.ld}) and the model and
-# inputs, boots it on QEMU's `virt` machine (Cortex-A53, semihosting for output), and checks that
-# every logit's float32 bits equal those of `wren run --logits` on the host. Two models: the
-# WRN-10-1 fixture (4 inputs) and the bundled digits WRN-16-2 (first 8 test images).
+# inputs, boots it on QEMU's `virt` machine (semihosting for output), and checks that every
+# logit's float32 bits equal those of `wren run --logits` on the host. Two models: the WRN-10-1
+# fixture (4 inputs) and the bundled digits WRN-16-2 (first 8 test images). Each runs twice: with
+# the portable kernels on a Cortex-A53, and with the `sdot` kernels (Sources/WrenKernelsARM64) on
+# a Cortex-A76. Each build also compares its kernel with the scalar reference on 240 random tiles.
 #
 # Usage: tools/run-embedded-qemu.sh
 # Needs: the Swift 6.3 toolchain (swiftc, clang, ld.lld) and Debian's qemu-system-arm package
@@ -54,9 +56,16 @@ npy_head() {
   } >"$3"
 }
 
+# Two builds: the portable kernels for any Armv8-A core (run on a Cortex-A53), and the `sdot`
+# kernels (Sources/WrenKernelsARM64, compiled into the same module) for Armv8.2-A dot product
+# (run on a Cortex-A76, which has it).
 swiftc -enable-experimental-feature Embedded -wmo -parse-as-library -module-name WrenCore -Osize -target "$target" \
-  -c $(find Sources/WrenCore -name '*.swift' | sort) tools/embedded-qemu/WrenBareMetal.swift -o "$work/wren.o" 2>"$work/swiftc.log" ||
+  -c $(find Sources/WrenCore -name '*.swift' | sort) tools/embedded-qemu/WrenBareMetal.swift -o "$work/wren-portable.o" 2>"$work/swiftc.log" ||
   { cat "$work/swiftc.log" >&2; exit 1; }
+swiftc -enable-experimental-feature Embedded -wmo -parse-as-library -module-name WrenCore -Osize -target "$target" \
+  -D WREN_NEON_DOT -Xcc -march=armv8.2-a+dotprod \
+  -c $(find Sources/WrenCore Sources/WrenKernelsARM64 -name '*.swift' | sort) tools/embedded-qemu/WrenBareMetal.swift \
+  -o "$work/wren-neondot.o" 2>"$work/swiftc.log" || { cat "$work/swiftc.log" >&2; exit 1; }
 "$toolchain/clang" --target="$target" -O2 -ffreestanding -Wall -Werror -c tools/embedded-qemu/support.c -o "$work/support.o"
 
 run_model() {  # name checkpoint calibration inputs count
@@ -66,30 +75,37 @@ run_model() {  # name checkpoint calibration inputs count
   npy_images "$4" "$5" >"$dir/input.f32"
   npy_head "$4" "$5" "$dir/input.npy"
   quietly "$wren" run "$dir/model.wren" "$dir/input.npy" --logits "$dir/expected.npy" --quiet
-  "$toolchain/clang" --target="$target" -c tools/embedded-qemu/start.S -Wa,-I"$dir" -o "$dir/start.o"
-  "$toolchain/ld.lld" -T tools/embedded-qemu/link.ld "$dir/start.o" "$work/support.o" "$work/wren.o" \
-    "$toolchain/../lib/swift/embedded/$target/libswiftUnicodeDataTables.a" -o "$dir/app.elf"
-  timeout 600 qemu-system-aarch64 -M virt -cpu cortex-a53 -nographic -nic none -semihosting \
-    -kernel "$dir/app.elf" >"$dir/console.txt" 2>&1 || { cat "$dir/console.txt" >&2; echo "run-embedded-qemu: $name: QEMU failed" >&2; exit 1; }
-  if ! grep -q '^status 0' "$dir/console.txt"; then
-    cat "$dir/console.txt" >&2
-    echo "run-embedded-qemu: $name: the bare-metal run failed" >&2
-    exit 1
-  fi
   # Every logit of `wren run` as the hex of its float32 bits, one per line, as the guest prints them.
   tail -c +$(($(npy_header_size "$dir/expected.npy") + 1)) "$dir/expected.npy" | od -An -v -tx4 | tr -s ' ' '\n' |
     sed '/^$/d' >"$dir/expected.txt"
-  sed -n 's/^logit //p' "$dir/console.txt" >"$dir/actual.txt"
-  if [ ! -s "$dir/expected.txt" ] || ! cmp -s "$dir/expected.txt" "$dir/actual.txt"; then
-    diff "$dir/expected.txt" "$dir/actual.txt" | head -20 >&2 || true
-    echo "run-embedded-qemu: $name: bare-metal logits differ from 'wren run'" >&2
-    exit 1
-  fi
-  printf '  %-8s %3d images, %4d logits bit-identical to wren run; %s bytes of arena, %s of heap, ELF file %s bytes\n' \
-    "$name" "$5" "$(wc -l <"$dir/actual.txt")" "$(sed -n 's/^arena //p' "$dir/console.txt")" \
-    "$(sed -n 's/^heap //p' "$dir/console.txt")" "$(stat -c %s "$dir/app.elf")"
+  "$toolchain/clang" --target="$target" -c tools/embedded-qemu/start.S -Wa,-I"$dir" -o "$dir/start.o"
+  run_kernels "$name" "$dir" portable cortex-a53 "$5"
+  run_kernels "$name" "$dir" neondot cortex-a76 "$5"
 }
 
-echo "WrenCore on bare-metal AArch64 (QEMU virt, Cortex-A53, Embedded Swift -Osize):"
+run_kernels() {  # name dir kernels cpu count
+  local name="$1" dir="$2" kernels="$3" cpu="$4"
+  local elf="$dir/app-$kernels.elf" console="$dir/console-$kernels.txt"
+  "$toolchain/ld.lld" -T tools/embedded-qemu/link.ld "$dir/start.o" "$work/support.o" "$work/wren-$kernels.o" \
+    "$toolchain/../lib/swift/embedded/$target/libswiftUnicodeDataTables.a" -o "$elf"
+  timeout 600 qemu-system-aarch64 -M virt -cpu "$cpu" -nographic -nic none -semihosting \
+    -kernel "$elf" >"$console" 2>&1 || { cat "$console" >&2; echo "run-embedded-qemu: $name ($kernels): QEMU failed" >&2; exit 1; }
+  if ! grep -q '^status 0' "$console"; then
+    cat "$console" >&2
+    echo "run-embedded-qemu: $name ($kernels): the bare-metal run failed" >&2
+    exit 1
+  fi
+  sed -n 's/^logit //p' "$console" >"$dir/actual-$kernels.txt"
+  if [ ! -s "$dir/expected.txt" ] || ! cmp -s "$dir/expected.txt" "$dir/actual-$kernels.txt"; then
+    diff "$dir/expected.txt" "$dir/actual-$kernels.txt" | head -20 >&2 || true
+    echo "run-embedded-qemu: $name ($kernels): bare-metal logits differ from 'wren run'" >&2
+    exit 1
+  fi
+  printf '  %-8s %-9s on %-10s %3d images, %4d logits bit-identical to wren run; %s; %s bytes of arena, %s of heap, ELF %s bytes\n' \
+    "$name" "$kernels" "$cpu" "$5" "$(wc -l <"$dir/actual-$kernels.txt")" "$(grep '^tiles ' "$console")" \
+    "$(sed -n 's/^arena //p' "$console")" "$(sed -n 's/^heap //p' "$console")" "$(stat -c %s "$elf")"
+}
+
+echo "WrenCore on bare-metal AArch64 (QEMU virt, Embedded Swift -Osize), portable and sdot kernels:"
 run_model wrn10-1 fixtures/models/wrn10_1_c10.pth fixtures/models/wrn10_1_c10.input.npy fixtures/models/wrn10_1_c10.input.npy 4
 run_model digits fixtures/digits/wrn16_2_digits.pth fixtures/digits/calib_x.npy fixtures/digits/test_x.npy 8

@@ -12,6 +12,8 @@ python3 -c "import numpy" 2>/dev/null || python3 -m pip install --quiet numpy
 python3 tools/test_wren_format.py --wren "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/wren"
 # The C API: cmocka tests against libwren-shared.so and libwren-static.a, and the C example checked
 # against `wren run` (same build flags as above). Then WrenCore as Embedded Swift for three
-# bare-metal targets, with code sizes.
+# bare-metal targets, with code sizes, and run on emulated AArch64 cores (QEMU): the portable and
+# the `sdot` kernels against the reference on random tiles, and whole models bit-identical to `wren run`.
 Tests/CAPI/run-capi-tests.sh
 tools/build-embedded.sh
+tools/run-embedded-qemu.sh

@@ -4,6 +4,9 @@ import WrenCore
 import WrenKernelsX86
 import WrenKernelsX86AVX2
 #endif
+#if arch(arm64)
+import WrenKernelsARM64
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +21,9 @@ public enum Runtime {
         #if arch(x86_64)
         if wren_cpu_has_avx512vnni() != 0 { tables.append(X86Kernels.avx512vnni) }
         if wren_cpu_has_avx2() != 0 { tables.append(X86AVX2Kernels.avx2) }
+        #endif
+        #if arch(arm64)
+        if wren_cpu_has_arm64_dotprod() != 0 { tables.append(ARM64Kernels.neonDot) }
         #endif
         tables.append(.portable)
         tables.append(.reference)

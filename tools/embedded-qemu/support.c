@@ -85,6 +85,8 @@ extern const float wren_input_values[], wren_input_end[];
 int32_t wren_bare_run(const void *model, ptrdiff_t length, const float *input, ptrdiff_t images, float *logits,
                       void *arena, ptrdiff_t arena_capacity, ptrdiff_t *arena_used, ptrdiff_t *classes);
 
+int32_t wren_bare_check_kernels(ptrdiff_t *checked);
+
 static _Alignas(64) unsigned char arena[1 << 20];
 static float logits[64 * 1024];
 
@@ -103,7 +105,14 @@ static void put_unsigned(uint64_t value, int base, int digits) {
 
 int main(void) {
     ptrdiff_t images = (wren_input_end - wren_input_values) / (3 * 32 * 32);
-    ptrdiff_t arena_used = 0, classes = 0;
+    ptrdiff_t arena_used = 0, classes = 0, tiles = 0;
+    int32_t mismatching = wren_bare_check_kernels(&tiles);
+    put_string("tiles ");
+    put_unsigned((uint64_t)tiles, 10, 1);
+    put_string(" mismatching ");
+    put_unsigned((uint64_t)mismatching, 10, 1);
+    put_string("\n");
+    if (mismatching != 0) return 4;
     int32_t status = wren_bare_run(wren_model_bytes, wren_model_end - wren_model_bytes, wren_input_values, images,
                                    logits, arena, sizeof arena, &arena_used, &classes);
     put_string("status ");

@@ -5,4 +5,7 @@
 int wren_cpu_has_avx512vnni(void);
 /// 1 when the CPU and OS support AVX2 (the WrenKernelsX86AVX2 kernels), else 0.
 int wren_cpu_has_avx2(void);
+/// 1 when the CPU is AArch64 with the Armv8.2 dot-product instructions (the WrenKernelsARM64
+/// kernels), as Linux reports them (HWCAP_ASIMDDP), else 0.
+int wren_cpu_has_arm64_dotprod(void);
 #endif

@@ -207,7 +207,8 @@ public final class WrenContext {
                 kernel: kernels.conv2d, parameters: parameters, paddedDepth: paddedDepth, input: source,
                 weights: weights, bias: biases.unsignedInputBias, multipliers: multipliers, shifts: shifts,
                 residual: residual, output: destination, pixels: pixels, perTile: perTile,
-                scratch: scratchBase, scratchPerWorker: scratchPerWorker, kernelRowBias: biases.kernelRowBias, affine: nil)
+                scratch: scratchBase, scratchPerWorker: scratchPerWorker, kernelRowBias: biases.kernelRowBias,
+                signedInputBias: biases.signedInputBias, affine: nil)
             if model.description.runsFusedWithPrevious(index + 1) {
                 var affine = channelAffineJob(model.description.layers[index + 1], slot: slot, perTask: perTile)
                 withUnsafeMutablePointer(to: &affine) { affine in
@@ -277,6 +278,7 @@ private struct ConvolutionJob {
     var scratch: UnsafeMutableRawPointer
     var scratchPerWorker: Int
     var kernelRowBias: UnsafePointer<Int32>?
+    var signedInputBias: UnsafePointer<Int32>
     /// The channel affine fused into this convolution (`runsFusedWithPrevious`), cut into tasks of
     /// the convolution's tiles: tile `i` runs affine task `i` on the pixels it has just written.
     var affine: UnsafePointer<ChannelAffineJob>?
@@ -291,7 +293,8 @@ private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int
         unsignedInputBias: job.pointee.bias, multipliers: job.pointee.multipliers, shifts: job.pointee.shifts,
         residual: job.pointee.residual, output: job.pointee.output,
         firstPixel: first, pixelCount: min(job.pointee.perTile, job.pointee.pixels - first),
-        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias))
+        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias,
+        signedInputBias: job.pointee.signedInputBias))
     if let affine = job.pointee.affine { runChannelAffineTile(UnsafeMutableRawPointer(mutating: affine), index, worker) }
 }
 

@@ -26,9 +26,10 @@ public final class WrenModel: @unchecked Sendable {
     /// memory the model owns so kernels read it through plain pointers:
     /// - `unsignedInputBias`: `bias − (zx + 128) · Σw` per output channel, the bias the kernels that
     ///   multiply unsigned `x + 128` need;
+    /// - `signedInputBias`: `bias − zx · Σw`, for kernels that multiply signed `x` (AArch64 `sdot`);
     /// - `kernelRowBias`: `PackedConvWeights.kernelRowInputBias` when kernels may skip kernel rows
     ///   of padding (`PackedConvWeights.canSkipKernelRows`), else nil.
-    let convolutionBiases: [(unsignedInputBias: UnsafePointer<Int32>, kernelRowBias: UnsafePointer<Int32>?)?]
+    let convolutionBiases: [(unsignedInputBias: UnsafePointer<Int32>, signedInputBias: UnsafePointer<Int32>, kernelRowBias: UnsafePointer<Int32>?)?]
 
     init(storage: ModelStorage) throws(WrenError) {
         self.storage = storage
@@ -38,25 +39,27 @@ public final class WrenModel: @unchecked Sendable {
         self.convolutionBiases = description.layers.map { layer in
             guard layer.op == .conv2d else { return nil }
             let input = description.tensors[layer.input]
-            let rows = PackedConvWeights.kernelRowInputBias(
+            let rowSums = PackedConvWeights.kernelRowWeightSums(
                 packed: (base + layer.weights.offset).assumingMemoryBound(to: Int8.self),
-                outChannels: layer.outChannels, inChannels: input.channels, kernelSize: layer.kernelSize,
-                inputZeroPoint: input.zeroPoint)
+                outChannels: layer.outChannels, inChannels: input.channels, kernelSize: layer.kernelSize)
+            let rows = rowSums.map { (input.zeroPoint &+ 128) &* $0 }
             let bias = (base + layer.bias.offset).assumingMemoryBound(to: Int32.self)
             let stride = PackedConvWeights.paddedChannels(layer.outChannels)
             let unsigned = UnsafeMutablePointer<Int32>.allocate(capacity: stride)
+            let signed = UnsafeMutablePointer<Int32>.allocate(capacity: stride)
             for o in 0..<stride {
-                // (zx + 128) · Σw is the sum of the kernel rows' terms. Wrapping is fine: the
-                // kernels' final sum is the true accumulator, which fits in int32.
-                var sum: Int32 = 0
-                for ky in 0..<layer.kernelSize { sum &+= rows[ky * stride + o] }
-                unsigned[o] = o < layer.outChannels ? bias[o] &- sum : 0
+                // Σw is the sum of the kernel rows' sums. Wrapping is fine: the kernels' final sum
+                // is the true accumulator, which fits in int32.
+                var weightSum: Int32 = 0
+                for ky in 0..<layer.kernelSize { weightSum &+= rowSums[ky * stride + o] }
+                unsigned[o] = o < layer.outChannels ? bias[o] &- (input.zeroPoint &+ 128) &* weightSum : 0
+                signed[o] = o < layer.outChannels ? bias[o] &- input.zeroPoint &* weightSum : 0
             }
             guard PackedConvWeights.canSkipKernelRows(kernelSize: layer.kernelSize, inChannels: input.channels, padding: layer.padding)
-            else { return (UnsafePointer(unsigned), nil) }
+            else { return (UnsafePointer(unsigned), UnsafePointer(signed), nil) }
             let rowMemory = UnsafeMutablePointer<Int32>.allocate(capacity: rows.count)
             rowMemory.initialize(from: rows, count: rows.count)
-            return (UnsafePointer(unsigned), UnsafePointer(rowMemory))
+            return (UnsafePointer(unsigned), UnsafePointer(signed), UnsafePointer(rowMemory))
         }
     }
 
@@ -64,6 +67,7 @@ public final class WrenModel: @unchecked Sendable {
         for biases in convolutionBiases {
             guard let biases else { continue }
             UnsafeMutablePointer(mutating: biases.unsignedInputBias).deallocate()
+            UnsafeMutablePointer(mutating: biases.signedInputBias).deallocate()
             biases.kernelRowBias.map { UnsafeMutablePointer(mutating: $0).deallocate() }
         }
     }

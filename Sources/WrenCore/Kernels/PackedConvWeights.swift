@@ -44,12 +44,12 @@ public enum PackedConvWeights {
         kernelSize > 1 && padding > 0 && (kernelSize * inChannels) % depthGroup == 0
     }
 
-    /// `(zx + 128) · Σ_{kx, i} w[o][(ky·kw + kx)·I + i]` for every kernel row `ky` and output channel
-    /// `o`, laid out `[ky][paddedChannels]` (padding channels 0): what a kernel row of padding taps
-    /// adds to an accumulator of `x + 128` terms. A kernel that skips those taps starts its
-    /// accumulators from the sum of these rows instead, with identical (wrapping) results.
-    public static func kernelRowInputBias(
-        packed: UnsafePointer<Int8>, outChannels: Int, inChannels: Int, kernelSize: Int, inputZeroPoint: Int32
+    /// `Σ_{kx, i} w[o][(ky·kw + kx)·I + i]` (wrapping) for every kernel row `ky` and output channel
+    /// `o`, laid out `[ky][paddedChannels]` (padding channels 0). Their sum over `ky` is `Σw`,
+    /// which turns the bias of kernels that multiply `x + 128` into that of kernels that multiply
+    /// signed `x` (`+ 128 · Σw`).
+    public static func kernelRowWeightSums(
+        packed: UnsafePointer<Int8>, outChannels: Int, inChannels: Int, kernelSize: Int
     ) -> [Int32] {
         let run = kernelSize * inChannels
         let kp = paddedDepth(run * kernelSize)
@@ -59,9 +59,20 @@ public enum PackedConvWeights {
             for o in 0..<outChannels {
                 var sum: Int32 = 0
                 for k in (ky * run)..<((ky + 1) * run) { sum &+= Int32(packed[index(channel: o, depth: k, paddedDepth: kp)]) }
-                rows[ky * channels + o] = (inputZeroPoint &+ 128) &* sum
+                rows[ky * channels + o] = sum
             }
         }
         return rows
+    }
+
+    /// `(zx + 128) · Σ_{kx, i} w[o][(ky·kw + kx)·I + i]` for every kernel row `ky` and output channel
+    /// `o`, laid out `[ky][paddedChannels]` (padding channels 0): what a kernel row of padding taps
+    /// adds to an accumulator of `x + 128` terms. A kernel that skips those taps starts its
+    /// accumulators from the sum of these rows instead, with identical (wrapping) results.
+    public static func kernelRowInputBias(
+        packed: UnsafePointer<Int8>, outChannels: Int, inChannels: Int, kernelSize: Int, inputZeroPoint: Int32
+    ) -> [Int32] {
+        kernelRowWeightSums(packed: packed, outChannels: outChannels, inChannels: inChannels, kernelSize: kernelSize)
+            .map { (inputZeroPoint &+ 128) &* $0 }
     }
 }

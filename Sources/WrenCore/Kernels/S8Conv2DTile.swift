@@ -23,12 +23,15 @@ public struct S8Conv2DTile {
     /// `PackedConvWeights.kernelRowInputBias` of this convolution when kernels may skip kernel
     /// rows that lie wholly in the padding (only if `PackedConvWeights.canSkipKernelRows`), or nil.
     public var kernelRowBias: UnsafePointer<Int32>?
+    /// `bias[o] − zx · Σ_k w[o][k]`: the bias seen by kernels that multiply signed `x` (AArch64
+    /// `sdot`), or nil where the caller did not supply it (such kernels then derive it).
+    public var signedInputBias: UnsafePointer<Int32>?
 
     public init(
         parameters: Conv2DParameters, paddedDepth: Int, input: UnsafePointer<Int8>, weights: UnsafePointer<Int8>,
         unsignedInputBias: UnsafePointer<Int32>, multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>,
         residual: UnsafePointer<Int8>?, output: UnsafeMutablePointer<Int8>, firstPixel: Int, pixelCount: Int,
-        scratch: UnsafeMutableRawPointer, kernelRowBias: UnsafePointer<Int32>? = nil
+        scratch: UnsafeMutableRawPointer, kernelRowBias: UnsafePointer<Int32>? = nil, signedInputBias: UnsafePointer<Int32>? = nil
     ) {
         self.parameters = parameters
         self.paddedDepth = paddedDepth
@@ -43,6 +46,7 @@ public struct S8Conv2DTile {
         self.pixelCount = pixelCount
         self.scratch = scratch
         self.kernelRowBias = kernelRowBias
+        self.signedInputBias = signedInputBias
     }
 
     /// `kernelRowBias` when this convolution's kernel rows are whole depth groups
