@@ -34,7 +34,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed calls first.")
     var warmup: Int = 10
 
-    @Option(help: "Kernels: auto (fastest this CPU supports), portable, reference, or a full kernel name. (default: $WREN_KERNELS, else auto)")
+    @Option(help: "Kernels: auto (fastest this CPU supports), avx512vnni, avx2, neondot, portable, reference, or a full kernel name; an unavailable one is an error that lists what this CPU offers. (default: $WREN_KERNELS, else auto)")
     var kernels: String?
 
     @Flag(help: "Print one JSON object (median_ms, p90_ms, images_per_s, ...) instead of text.")
