@@ -13,11 +13,13 @@
 import PackageDescription
 
 #if arch(x86_64)
-/// `-target-cpu` sets Swift's code generation, `-Xcc -march` the intrinsics' headers (without it
-/// `_mm512_dpbusd_epi32` does not compile).
-let x86KernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "icelake-server", "-Xcc", "-march=icelake-server"])]
-/// The AVX2 kernels' module must not contain a single AVX-512 instruction: haswell's ISA only.
-let x86AVX2KernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell", "-Xcc", "-march=haswell"])]
+/// `-Xcc -march` enables the ISA for the intrinsics' headers and, through the Clang importer, for
+/// Swift's own code generation (without it `_mm512_dpbusd_epi32` does not compile). Each module
+/// gets exactly the ISA its runtime check in CWrenCPU tests, as an x86-64 microarchitecture level
+/// (`x86-64-v3`, `-v4`): a named CPU such as icelake-server or haswell would also enable
+/// extensions (VBMI, GFNI, ...) that some CPUs passing the check lack, e.g. Cascade Lake.
+let x86KernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"])]
+let x86AVX2KernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
 #else
 let x86KernelFlags: [SwiftSetting] = []
 let x86AVX2KernelFlags: [SwiftSetting] = []
@@ -51,7 +53,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "WrenCore", path: "Sources/WrenCore"),
-        // AVX-512 VNNI kernels: compiled for icelake-server's ISA (Zen 4 has it too) and only ever
+        // AVX-512 VNNI kernels: compiled for x86-64-v4 + VNNI (Zen 4 has it too) and only ever
         // called after WrenHost has checked the CPU. Its sources are empty on other architectures.
         .target(
             name: "WrenKernelsX86", dependencies: ["WrenCore"], path: "Sources/WrenKernelsX86",

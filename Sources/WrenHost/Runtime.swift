@@ -14,8 +14,9 @@ import Glibc
 
 /// Host-side choices WrenCore leaves open: which kernels the CPU can run, and threads.
 public enum Runtime {
-    /// Every kernel table usable on this machine, fastest first. Setting `WREN_KERNELS=portable`
-    /// (or `reference`) in the environment forces that one, so tests and users can cover each path.
+    /// Every kernel table usable on this machine, fastest first. Setting `WREN_KERNELS` in the
+    /// environment to a table's name or its last part (`avx512vnni`, `avx2`, `neondot`, `portable`,
+    /// `reference`) forces that one, so tests and users can cover each path.
     public static func availableKernels() -> [KernelTable] {
         var tables: [KernelTable] = []
         #if arch(x86_64)

@@ -1,6 +1,6 @@
-// AVX-512 VNNI convolution kernels. This module is compiled for icelake-server (AVX-512 F/BW/VL/DQ
-// + VNNI; Zen 4 has them all), so nothing here may run unless `wren_cpu_has_avx512vnni()` said so:
-// WrenHost checks before choosing `X86Kernels.avx512vnni`.
+// AVX-512 VNNI convolution kernels. This module is compiled for x86-64-v4 + AVX-512 VNNI (Cascade
+// Lake, Ice Lake, Zen 4 and later), so nothing here may run unless `wren_cpu_has_avx512vnni()`
+// said so: WrenHost checks before choosing `X86Kernels.avx512vnni`.
 #if arch(x86_64)
 import WrenCore
 import _Builtin_intrinsics.intel

@@ -15,26 +15,28 @@ public func s8ChannelAffineReLUAVX2(_ tile: S8ChannelAffineTile) {
     // it matters: anything beyond clamps to an int8 bound either way.
     let bound = _mm256_set1_epi32(1 << 25)
     let negativeBound = _mm256_set1_epi32(-(1 << 25))
-    for pixel in 0..<tile.pixels {
-        let x = tile.input + pixel * channels
-        let y = tile.output + pixel * channels
-        var c = 0
-        while c < full {
-            let bytes = _mm_cvtsi64_si128(Int64(bitPattern: UnsafeRawPointer(x + c).loadUnaligned(as: UInt64.self)))
+    // Channel groups outside, pixels inside: a group's requantization constants are built once.
+    var c = 0
+    while c < full {
+        let scale = RequantizeAVX2(
+            multiplier: UnsafeRawPointer(tile.multipliers + c).loadUnaligned(as: __m256i.self),
+            shift: UnsafeRawPointer(tile.shifts + c).loadUnaligned(as: __m256i.self))
+        let offsets = _mm256_add_epi32(UnsafeRawPointer(tile.offsets + c).loadUnaligned(as: __m256i.self), outputZeroPoint)
+        for pixel in 0..<tile.pixels {
+            let at = pixel &* channels &+ c
+            let bytes = _mm_cvtsi64_si128(Int64(bitPattern: UnsafeRawPointer(tile.input + at).loadUnaligned(as: UInt64.self)))
             let values = _mm256_sub_epi32(_mm256_cvtepi8_epi32(bytes), zeroPoint)
-            let scale = RequantizeAVX2(
-                multiplier: UnsafeRawPointer(tile.multipliers + c).loadUnaligned(as: __m256i.self),
-                shift: UnsafeRawPointer(tile.shifts + c).loadUnaligned(as: __m256i.self))
-            var v = _mm256_min_epi32(_mm256_max_epi32(scale.apply(values), negativeBound), bound)
-            v = _mm256_add_epi32(_mm256_add_epi32(v, UnsafeRawPointer(tile.offsets + c).loadUnaligned(as: __m256i.self)), outputZeroPoint)
-            storeBytes(_mm256_min_epi32(_mm256_max_epi32(v, low), high), to: y + c)
-            c += 8
+            let v = _mm256_min_epi32(_mm256_max_epi32(scale.apply(values), negativeBound), bound)
+            storeBytes(_mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, offsets), low), high), to: tile.output + at)
         }
-        if full < channels {
+        c += 8
+    }
+    if full < channels {
+        for pixel in 0..<tile.pixels {
             s8ChannelAffineReLUReference(
-                pixels: 1, channels: channels - full, input: x + full, inputZeroPoint: tile.inputZeroPoint,
+                pixels: 1, channels: channels - full, input: tile.input + pixel * channels + full, inputZeroPoint: tile.inputZeroPoint,
                 offsets: tile.offsets + full, multipliers: tile.multipliers + full, shifts: tile.shifts + full,
-                output: y + full, outputZeroPoint: tile.outputZeroPoint, relu: tile.relu)
+                output: tile.output + pixel * channels + full, outputZeroPoint: tile.outputZeroPoint, relu: tile.relu)
         }
     }
 }

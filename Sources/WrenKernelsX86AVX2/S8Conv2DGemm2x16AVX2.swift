@@ -1,5 +1,6 @@
 // AVX2 convolution kernels, for x86-64 CPUs without AVX-512 VNNI. This module is compiled for
-// haswell (AVX2, no AVX-512), so nothing here may run unless `wren_cpu_has_avx2()` said so.
+// x86-64-v3 (AVX2, BMI, FMA; no AVX-512), so nothing here may run unless `wren_cpu_has_avx2()`
+// said so.
 //
 // Exactness rules out `vpmaddubsw`: its u8·s8 pair sums saturate at int16 (255·127·2 > 32767).
 // Instead im2col widens activations to Int16 and each packed weight cell's 16 bytes of 4 channels

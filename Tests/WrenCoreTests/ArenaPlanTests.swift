@@ -204,6 +204,23 @@ import Testing
         }
     }
 
+    /// In a pre-activation WRN every block ends in a convolution with a residual that the next
+    /// BN-ReLU affine (fused into it) may overwrite: each such affine output takes its residual's
+    /// bytes, which is why fusion costs no arena; retained activations never share.
+    @Test func fusedAffinesTakeTheirResidualsBytes() {
+        let blocks = 2
+        let model = Self.wideResNetShaped(blocksPerGroup: blocks, width: 2)
+        for (retain, expected) in [(false, 3 * blocks), (true, 0)] {
+            let plan = ArenaPlan(model: model, maxBatch: 1, retainActivations: retain)
+            var shared = 0
+            for (index, layer) in model.layers.enumerated() where model.runsFusedWithPrevious(index) {
+                guard let residual = model.layers[index - 1].residual else { continue }
+                if plan.tensorOffsets[layer.output!] == plan.tensorOffsets[residual] { shared += 1 }
+            }
+            #expect(shared == expected, "retain \(retain)")
+        }
+    }
+
     /// Reuse is the point of planning: a deep network needs a few live tensors, not all of them.
     @Test func reusePlansAreSmallerThanRetainedOnes() {
         let model = Self.wideResNetShaped(blocksPerGroup: 4, width: 2)

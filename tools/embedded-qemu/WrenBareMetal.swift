@@ -42,11 +42,13 @@ let bareMetalKernels = KernelTable.portable
 #endif
 
 /// Runs `bareMetalKernels` and the scalar reference on random convolution tiles (kernel 1 and 3,
-/// stride 1 and 2, padding, partial channel blocks, residuals, every tile size up to a pass) and
-/// returns how many tiles differ; `checked` receives how many were compared. All buffers come from
-/// the bump heap once, sized for the largest case.
+/// stride 1 and 2, padding, partial channel blocks, residuals, every tile size up to a pass, with
+/// and without a precomputed signed-input bias) and returns how many tiles differ; `checked`
+/// receives how many were compared, and `failure` (10 values) the first differing case: trial, in
+/// and out channels, height, width, kernel, stride, padding, tile pixels, residual (0/1). All
+/// buffers come from the bump heap once, sized for the largest case.
 @_cdecl("wren_bare_check_kernels")
-public func wrenBareCheckKernels(_ checked: UnsafeMutablePointer<Int>) -> Int32 {
+public func wrenBareCheckKernels(_ checked: UnsafeMutablePointer<Int>, _ failure: UnsafeMutablePointer<Int>) -> Int32 {
     var state: UInt64 = 0x5EED_D07
     func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -61,6 +63,7 @@ public func wrenBareCheckKernels(_ checked: UnsafeMutablePointer<Int>) -> Int32 
     let weights = UnsafeMutablePointer<Int8>.allocate(capacity: maxOut * maxDepth)
     let packed = UnsafeMutablePointer<Int8>.allocate(capacity: PackedConvWeights.byteCount(outChannels: maxOut, depth: maxDepth))
     let bias = UnsafeMutablePointer<Int32>.allocate(capacity: maxOut)
+    let signedBias = UnsafeMutablePointer<Int32>.allocate(capacity: maxOut)
     let multipliers = UnsafeMutablePointer<Int32>.allocate(capacity: maxOut)
     let shifts = UnsafeMutablePointer<Int32>.allocate(capacity: maxOut)
     let residual = UnsafeMutablePointer<Int8>.allocate(capacity: maxPixels * maxOut)
@@ -94,20 +97,25 @@ public func wrenBareCheckKernels(_ checked: UnsafeMutablePointer<Int>) -> Int32 
             }
             // A bias within ±2^20 keeps every accumulator inside int32, as the converter guarantees.
             bias[o] = Int32(pick(0...(1 << 21)) - (1 << 20)) &- (p.inputZeroPoint &+ 128) &* weightSum
+            signedBias[o] = bias[o] &+ 128 &* weightSum
             let scale = QuantizedMultiplier(real: Double(pick(1...500)) / 10_000)!
             multipliers[o] = scale.multiplier
             shifts[o] = scale.rightShift
         }
         let useResidual = pick(0...1) == 1
         for i in 0..<(pixels * outChannels) { residual[i] = Int8(truncatingIfNeeded: next()) }
-        let tilePixels = [1, 3, 4, 5, 7, 32, 64][trial % 7]
+        let tilePixels = [1, 3, 4, 5, 7, 32, 64][(trial / 7) % 7]
+        // Half the trials give kernels the signed-input bias as WrenModel does; the others leave
+        // kernels that need it to derive it.
+        let withSignedBias = (trial / 49) % 2 == 0
         func run(_ table: KernelTable, _ perTile: Int, into output: UnsafeMutablePointer<Int8>) {
             var first = 0
             while first < pixels {
                 table.conv2d(S8Conv2DTile(
                     parameters: p, paddedDepth: kp, input: input, weights: packed, unsignedInputBias: bias,
                     multipliers: multipliers, shifts: shifts, residual: useResidual ? UnsafePointer(residual) : nil,
-                    output: output, firstPixel: first, pixelCount: min(perTile, pixels - first), scratch: scratch))
+                    output: output, firstPixel: first, pixelCount: min(perTile, pixels - first), scratch: scratch,
+                    signedInputBias: withSignedBias ? UnsafePointer(signedBias) : nil))
                 first += perTile
             }
         }
@@ -115,7 +123,13 @@ public func wrenBareCheckKernels(_ checked: UnsafeMutablePointer<Int>) -> Int32 
         run(bareMetalKernels, tilePixels, into: actual)
         var same = true
         for i in 0..<(pixels * outChannels) where expected[i] != actual[i] { same = false }
-        if !same { mismatches += 1 }
+        if !same {
+            if mismatches == 0 {
+                for (slot, value) in [trial, inChannels, outChannels, height, width, kernel, stride, padding, tilePixels,
+                                      useResidual ? 1 : 0].enumerated() { failure[slot] = value }
+            }
+            mismatches += 1
+        }
         checked.pointee += 1
     }
     return mismatches

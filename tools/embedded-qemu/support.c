@@ -85,7 +85,7 @@ extern const float wren_input_values[], wren_input_end[];
 int32_t wren_bare_run(const void *model, ptrdiff_t length, const float *input, ptrdiff_t images, float *logits,
                       void *arena, ptrdiff_t arena_capacity, ptrdiff_t *arena_used, ptrdiff_t *classes);
 
-int32_t wren_bare_check_kernels(ptrdiff_t *checked);
+int32_t wren_bare_check_kernels(ptrdiff_t *checked, ptrdiff_t *failure);
 
 static _Alignas(64) unsigned char arena[1 << 20];
 static float logits[64 * 1024];
@@ -105,14 +105,26 @@ static void put_unsigned(uint64_t value, int base, int digits) {
 
 int main(void) {
     ptrdiff_t images = (wren_input_end - wren_input_values) / (3 * 32 * 32);
-    ptrdiff_t arena_used = 0, classes = 0, tiles = 0;
-    int32_t mismatching = wren_bare_check_kernels(&tiles);
+    ptrdiff_t arena_used = 0, classes = 0, tiles = 0, failure[10] = {0};
+    int32_t mismatching = wren_bare_check_kernels(&tiles, failure);
     put_string("tiles ");
     put_unsigned((uint64_t)tiles, 10, 1);
     put_string(" mismatching ");
     put_unsigned((uint64_t)mismatching, 10, 1);
     put_string("\n");
-    if (mismatching != 0) return 4;
+    if (mismatching != 0) {
+        static const char *const names[10] = {"trial", "in", "out", "height", "width", "kernel", "stride", "padding",
+                                               "tile", "residual"};
+        put_string("first mismatch:");
+        for (int i = 0; i < 10; i++) {
+            put_string(" ");
+            put_string(names[i]);
+            put_string(" ");
+            put_unsigned((uint64_t)failure[i], 10, 1);
+        }
+        put_string("\n");
+        return 4;
+    }
     int32_t status = wren_bare_run(wren_model_bytes, wren_model_end - wren_model_bytes, wren_input_values, images,
                                    logits, arena, sizeof arena, &arena_used, &classes);
     put_string("status ");

@@ -24,8 +24,9 @@
  * memory for them is WREN_ERROR_OUT_OF_MEMORY; the few small bookkeeping allocations of the Swift
  * runtime (the model and context objects, the parsed layer table) abort on exhaustion, as Swift does.
  *
- * Kernels. This library runs the fastest int8 kernels the CPU supports (AVX-512 VNNI, else AVX2,
- * else WrenCore's portable ones; the environment variable WREN_KERNELS=portable forces those), on
+ * Kernels. This library runs the fastest int8 kernels the CPU supports (AVX-512 VNNI, else AVX2 on
+ * x86-64; the Armv8.2 dot product on AArch64; else WrenCore's portable ones; the environment
+ * variable WREN_KERNELS=portable forces those), on
  * the calling thread only. The results are bit-identical to the `wren` CLI's, whatever kernels and
  * threads the CLI uses.
  *

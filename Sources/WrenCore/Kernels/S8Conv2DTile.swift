@@ -13,7 +13,10 @@ public struct S8Conv2DTile {
     public var unsignedInputBias: UnsafePointer<Int32>
     public var multipliers: UnsafePointer<Int32>
     public var shifts: UnsafePointer<Int32>
-    /// The residual image (NHWC, output shape), or nil.
+    /// The residual image (NHWC, output shape), or nil. A kernel reads it only at this tile's own
+    /// pixels, and each pixel's residual before writing that pixel's output: the arena may give a
+    /// fused affine's output the residual's bytes (`ArenaPlan.residualReplacedByFusedAffine`), so
+    /// other tiles overwrite their pixels of it while this tile runs.
     public var residual: UnsafePointer<Int8>?
     /// The output image (NHWC).
     public var output: UnsafeMutablePointer<Int8>
