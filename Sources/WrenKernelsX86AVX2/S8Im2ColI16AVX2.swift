@@ -37,52 +37,16 @@ private func fill(_ destination: UnsafeMutablePointer<Int16>, _ count: Int, _ va
 }
 
 /// Gathers `rows` im2col rows of `paddedDepth` Int16 values (pixels past `pixelCount` hold the
-/// input zero point + 128): `s8Im2ColU8`'s rows, widened.
+/// input zero point + 128): `s8Im2ColU8`'s rows widened, along the same `im2colWalk`.
 @inline(__always)
 func s8Im2ColI16AVX2(
     _ p: Conv2DParameters, image: UnsafePointer<Int8>, firstPixel: Int, pixelCount: Int, rows: Int,
     paddedDepth: Int, into destination: UnsafeMutablePointer<Int16>
 ) {
     let zero = Int16(truncatingIfNeeded: p.inputZeroPoint &+ 128)
-    let channels = p.inChannels, size = p.kernelSize
-    let run = size &* channels
-    let depth = p.depth
-    var oy = firstPixel / p.outWidth
-    var ox = firstPixel &- oy &* p.outWidth
-    for row in 0..<rows {
-        let out = destination + row &* paddedDepth
-        if depth < paddedDepth { fill(out + depth, paddedDepth &- depth, 0) }
-        guard row < pixelCount else {
-            fill(out, depth, zero)
-            continue
-        }
-        let ix0 = ox &* p.stride &- p.padding
-        // The kx taps of an interior kernel row are adjacent input pixels: one run of size·C values.
-        let interior = ix0 >= 0 && ix0 &+ size <= p.inWidth
-        var k = 0
-        for ky in 0..<size {
-            let iy = oy &* p.stride &+ ky &- p.padding
-            if iy < 0 || iy >= p.inHeight {
-                fill(out + k, run, zero)
-            } else if interior {
-                copyWidening(image + (iy &* p.inWidth &+ ix0) &* channels, out + k, run)
-            } else {
-                for kx in 0..<size {
-                    let ix = ix0 &+ kx
-                    if ix >= 0 && ix < p.inWidth {
-                        copyWidening(image + (iy &* p.inWidth &+ ix) &* channels, out + (k &+ kx &* channels), channels)
-                    } else {
-                        fill(out + (k &+ kx &* channels), channels, zero)
-                    }
-                }
-            }
-            k &+= run
-        }
-        ox &+= 1
-        if ox == p.outWidth {
-            ox = 0
-            oy &+= 1
-        }
-    }
+    im2colWalk(
+        p, firstPixel: firstPixel, pixelCount: pixelCount, rows: rows, paddedDepth: paddedDepth,
+        copy: { from, to, count in copyWidening(image + from, destination + to, count) },
+        fill: { to, count, zeroPoint in fill(destination + to, count, zeroPoint ? zero : 0) })
 }
 #endif
