@@ -31,13 +31,6 @@ public func s8ChannelAffineReLUAVX2(_ tile: S8ChannelAffineTile) {
         }
         c += 8
     }
-    if full < channels {
-        for pixel in 0..<tile.pixels {
-            s8ChannelAffineReLUReference(
-                pixels: 1, channels: channels - full, input: tile.input + pixel * channels + full, inputZeroPoint: tile.inputZeroPoint,
-                offsets: tile.offsets + full, multipliers: tile.multipliers + full, shifts: tile.shifts + full,
-                output: tile.output + pixel * channels + full, outputZeroPoint: tile.outputZeroPoint, relu: tile.relu)
-        }
-    }
+    tile.runReference(fromChannel: full)
 }
 #endif

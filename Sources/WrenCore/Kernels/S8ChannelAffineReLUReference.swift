@@ -2,9 +2,13 @@
 /// that follow a residual addition and so cannot fold into a convolution.
 ///
 /// out = clamp(zo + offset[c] + MBQM(x - zx, multiplier[c], shift[c]), relu ? zo : -128, 127)
+///
+/// `pixelStride` (default `channels`) is the distance between pixels, so that `channels` may be
+/// the last channels of wider pixels (vector kernels finish a partial channel block with this).
 public func s8ChannelAffineReLUReference(
     pixels: Int,
     channels: Int,
+    pixelStride: Int? = nil,
     input: UnsafePointer<Int8>,
     inputZeroPoint: Int32,
     offsets: UnsafePointer<Int32>,
@@ -15,9 +19,10 @@ public func s8ChannelAffineReLUReference(
     relu: Bool
 ) {
     let low: Int64 = relu ? max(Int64(outputZeroPoint), -128) : -128
+    let stride = pixelStride ?? channels
     for pixel in 0..<pixels {
-        let x = input + pixel * channels
-        let y = output + pixel * channels
+        let x = input + pixel * stride
+        let y = output + pixel * stride
         for c in 0..<channels {
             let scaled = multiplyByQuantizedMultiplier(Int32(x[c]) - inputZeroPoint, multipliers[c], shifts[c])
             let value = Int64(scaled) + Int64(offsets[c]) + Int64(outputZeroPoint)

@@ -28,10 +28,13 @@ public struct S8ChannelAffineTile {
         self.relu = relu
     }
 
-    /// The scalar reference on this tile.
-    public func runReference() {
+    /// The scalar reference on channels `first..<channels` of every pixel of this tile (all of them
+    /// by default; vector kernels pass the end of their last whole block).
+    public func runReference(fromChannel first: Int = 0) {
+        guard first < channels else { return }
         s8ChannelAffineReLUReference(
-            pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint, offsets: offsets,
-            multipliers: multipliers, shifts: shifts, output: output, outputZeroPoint: outputZeroPoint, relu: relu)
+            pixels: pixels, channels: channels - first, pixelStride: channels, input: input + first,
+            inputZeroPoint: inputZeroPoint, offsets: offsets + first, multipliers: multipliers + first, shifts: shifts + first,
+            output: output + first, outputZeroPoint: outputZeroPoint, relu: relu)
     }
 }
