@@ -69,6 +69,7 @@ final class ConvBuffers {
         while first < pixels {
             table.conv2d(S8Conv2DTile(
                 parameters: parameters, paddedDepth: paddedDepth, input: input, weights: weights, unsignedInputBias: bias,
+                signedInputBias: bias,  // bias values shape only the outputs, not the timing
                 multipliers: multipliers, shifts: shifts, residual: nil, output: output, firstPixel: first,
                 pixelCount: min(table.pixelsPerTile, pixels - first), scratch: scratch))
             first += table.pixelsPerTile

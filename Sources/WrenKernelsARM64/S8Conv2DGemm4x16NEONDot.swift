@@ -23,14 +23,7 @@ let rowsPerPass = 32
 /// For up to 32 output pixels: im2col them as signed rows; then for every 16-channel block and
 /// every 4 of those pixels accumulate Σ x·w with `sdot` into 16 accumulators, and requantize.
 public func s8Conv2DGemm4x16NEONDot(_ tile: S8Conv2DTile) {
-    var first = 0
-    while first < tile.pixelCount {
-        var pass = tile
-        pass.firstPixel = tile.firstPixel + first
-        pass.pixelCount = min(rowsPerPass, tile.pixelCount - first)
-        s8Conv2DGemm4x16NEONDotPass(pass)
-        first += rowsPerPass
-    }
+    tile.forEachPass(of: rowsPerPass, s8Conv2DGemm4x16NEONDotPass)
 }
 
 /// The 4 bytes of one depth group, repeated in every 32-bit lane: the operand `sdot` reads.
@@ -42,20 +35,10 @@ private func broadcast(_ row: UnsafeRawPointer) -> int8x16_t {
 /// `signedInputBias − unsignedInputBias` (= 128 · Σw) for channels `channel..<channel+16`: what
 /// turns an accumulator of signed products into the one `S8Conv2DTile.store` expects.
 @inline(__always)
-private func signedBiasCorrection(_ tile: S8Conv2DTile, channel: Int, cells: UnsafeRawPointer, groups: Int) -> SIMD16<Int32> {
+private func signedBiasCorrection(_ tile: S8Conv2DTile, channel: Int) -> SIMD16<Int32> {
     var correction = SIMD16<Int32>()
-    let valid = min(16, tile.parameters.outChannels &- channel)
-    if let signed = tile.signedInputBias {
-        for lane in 0..<valid { correction[lane] = signed[channel &+ lane] &- tile.unsignedInputBias[channel &+ lane] }
-    } else {
-        // Callers that built the tile by hand: Σw from the block's packed cells.
-        for group in 0..<groups {
-            for lane in 0..<valid {
-                for byte in 0..<4 {
-                    correction[lane] &+= 128 &* Int32(cells.load(fromByteOffset: group &* 64 &+ lane &* 4 &+ byte, as: Int8.self))
-                }
-            }
-        }
+    for lane in 0..<min(16, tile.parameters.outChannels &- channel) {
+        correction[lane] = tile.signedInputBias[channel &+ lane] &- tile.unsignedInputBias[channel &+ lane]
     }
     return correction
 }
@@ -66,22 +49,21 @@ private func s8Conv2DGemm4x16NEONDotPass(_ tile: S8Conv2DTile) {
     let kp = tile.paddedDepth
     let groups = kp / 4
     let blocks = (p.outChannels + 15) / 16
-    let rows = tile.scratch.assumingMemoryBound(to: UInt8.self)
+    let rows = tile.scratch.assumingMemoryBound(to: Int8.self)
     let rowCount = (tile.pixelCount + 3) / 4 * 4
-    s8Im2ColU8(p, image: tile.input, firstPixel: tile.firstPixel, pixelCount: tile.pixelCount, rows: rowCount,
-               paddedDepth: kp, into: rows)
-    // x + 128 → x: flip every byte's top bit. Depth padding turns from 0 into −128 and still meets
-    // zero weights. rowCount · kp is a multiple of 16.
-    var flip = UnsafeMutableRawPointer(rows)
-    let flipEnd = flip + rowCount &* kp
-    while flip < flipEnd {
-        flip.storeBytes(of: flip.loadUnaligned(as: SIMD16<UInt8>.self) ^ 0x80, as: SIMD16<UInt8>.self)
-        flip += 16
-    }
+    // Signed rows: input bytes as they are, zx outside the image, 0 in the depth padding.
+    let zeroPoint = Int8(truncatingIfNeeded: p.inputZeroPoint)
+    let image = UnsafeRawPointer(tile.input), rowsStart = UnsafeMutableRawPointer(rows)
+    im2colWalk(
+        p, firstPixel: tile.firstPixel, pixelCount: tile.pixelCount, rows: rowCount, paddedDepth: kp,
+        copy: { from, to, count in (rowsStart + to).copyMemory(from: image + from, byteCount: count) },
+        fill: { to, count, isZeroPoint in
+            (rowsStart + to).initializeMemory(as: Int8.self, repeating: isZeroPoint ? zeroPoint : 0, count: count)
+        })
     let zero = vdupq_n_s32(0)
     for block in 0..<blocks {
         let cells = UnsafeRawPointer(tile.weights + block &* groups &* 64)
-        let correction = signedBiasCorrection(tile, channel: block &* 16, cells: cells, groups: groups)
+        let correction = signedBiasCorrection(tile, channel: block &* 16)
         var start = 0
         while start < tile.pixelCount {
             let count = min(4, tile.pixelCount - start)

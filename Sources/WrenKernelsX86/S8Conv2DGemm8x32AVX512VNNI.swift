@@ -46,14 +46,7 @@ let rowsPerPass = 64
 /// and every 8 of those pixels accumulate Σ (x+128)·w with `vpdpbusd` into 16 zmm accumulators,
 /// and requantize.
 public func s8Conv2DGemm8x32AVX512VNNI(_ tile: S8Conv2DTile) {
-    var first = 0
-    while first < tile.pixelCount {
-        var pass = tile
-        pass.firstPixel = tile.firstPixel + first
-        pass.pixelCount = min(rowsPerPass, tile.pixelCount - first)
-        s8Conv2DGemm8x32AVX512VNNIPass(pass)
-        first += rowsPerPass
-    }
+    tile.forEachPass(of: rowsPerPass, s8Conv2DGemm8x32AVX512VNNIPass)
 }
 
 @inline(__always)
@@ -66,9 +59,7 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
     let stride = 64 * groups
     let epilogue = EpilogueAVX512(p)
     let kp2 = 2 &* kp, kp3 = 3 &* kp, kp4 = 4 &* kp, kp5 = 5 &* kp, kp6 = 6 &* kp, kp7 = 7 &* kp
-    // Depth groups per kernel row, when rows of padding may be skipped (whole groups per row).
     let rowBias = tile.skippableKernelRowBias
-    let rowGroups = p.kernelSize &* p.inChannels / 4
     s8Im2ColU8AVX512(p, image: tile.input, firstPixel: tile.firstPixel, pixelCount: tile.pixelCount,
                      rows: (tile.pixelCount + 7) / 8 * 8, paddedDepth: kp, into: rows)
     var block = 0
@@ -89,7 +80,7 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
         while start < tile.pixelCount {
             let count = min(8, tile.pixelCount - start)
             let live = tile.liveKernelRows(pixel: start, count: count)
-            let (g0, g1) = rowBias == nil ? (0, groups) : (live.0 &* rowGroups, live.1 &* rowGroups)
+            let (g0, g1) = tile.depthGroups(of: live)
             let a = UnsafeRawPointer(rows + start &* kp)
             var c00 = skippedRowsBias(p, rowBias, channel: channel, rows: live), c10 = c00, c20 = c00, c30 = c00
             var c40 = c00, c50 = c00, c60 = c00, c70 = c00
@@ -164,7 +155,7 @@ private func s8Conv2DGemm8x32AVX512VNNIPass(_ tile: S8Conv2DTile) {
         while start < tile.pixelCount {
             let count = min(8, tile.pixelCount - start)
             let live = tile.liveKernelRows(pixel: start, count: count)
-            let (g0, g1) = rowBias == nil ? (0, groups) : (live.0 &* rowGroups, live.1 &* rowGroups)
+            let (g0, g1) = tile.depthGroups(of: live)
             let a = UnsafeRawPointer(rows + start &* kp)
             var c0 = skippedRowsBias(p, rowBias, channel: channel, rows: live), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
             var r0 = a + 4 &* g0, p0 = w0 + 64 &* g0

@@ -62,14 +62,7 @@ private func skippedRowsBias(_ tile: S8Conv2DTile, _ rowBias: UnsafePointer<Int3
 /// every 2 of those pixels accumulate Σ (x+128)·w with `vpmaddwd` into 8 ymm accumulators, and
 /// requantize.
 public func s8Conv2DGemm2x16AVX2(_ tile: S8Conv2DTile) {
-    var first = 0
-    while first < tile.pixelCount {
-        var pass = tile
-        pass.firstPixel = tile.firstPixel + first
-        pass.pixelCount = min(rowsPerPass, tile.pixelCount - first)
-        s8Conv2DGemm2x16AVX2Pass(pass)
-        first += rowsPerPass
-    }
+    tile.forEachPass(of: rowsPerPass, s8Conv2DGemm2x16AVX2Pass)
 }
 
 @inline(__always)
@@ -83,8 +76,6 @@ private func s8Conv2DGemm2x16AVX2Pass(_ tile: S8Conv2DTile) {
     let stride = 64 * groups
     let epilogue = EpilogueAVX2(p)
     let rowBias = tile.skippableKernelRowBias
-    // Depth groups per kernel row, when rows of padding may be skipped (whole groups per row).
-    let rowGroups = p.kernelSize &* p.inChannels / 4
     s8Im2ColI16AVX2(p, image: tile.input, firstPixel: tile.firstPixel, pixelCount: tile.pixelCount,
                     rows: (tile.pixelCount + 1) / 2 * 2, paddedDepth: kp, into: rows)
     for block in 0..<blocks {
@@ -102,7 +93,7 @@ private func s8Conv2DGemm2x16AVX2Pass(_ tile: S8Conv2DTile) {
         while start < tile.pixelCount {
             let count = min(2, tile.pixelCount - start)
             let live = tile.liveKernelRows(pixel: start, count: count)
-            let (g0, g1) = rowBias == nil ? (0, groups) : (live.start &* rowGroups, live.end &* rowGroups)
+            let (g0, g1) = tile.depthGroups(of: live)
             var c00 = zero, c01 = zero, c02 = zero, c03 = zero
             var c10 = zero, c11 = zero, c12 = zero, c13 = zero
             // Row pointers advance by 8 bytes (4 Int16) and the weight pointer by 64 per group.

@@ -13,10 +13,11 @@ import WrenCore
         let p = c.parameters
         let paddedDepth = PackedConvWeights.paddedDepth(c.depth)
         let packed = PackedConvWeights.pack(c.weights, outChannels: c.outChannels, depth: c.depth)
-        let unsignedBias: [Int32] = (0..<c.outChannels).map { o in
-            let sum = c.weights[(o * c.depth)..<((o + 1) * c.depth)].reduce(Int32(0)) { $0 &+ Int32($1) }
-            return c.bias[o] &- (c.inputZeroPoint &+ 128) &* sum
+        let weightSums: [Int32] = (0..<c.outChannels).map { o in
+            c.weights[(o * c.depth)..<((o + 1) * c.depth)].reduce(Int32(0)) { $0 &+ Int32($1) }
         }
+        let unsignedBias = (0..<c.outChannels).map { c.bias[$0] &- (c.inputZeroPoint &+ 128) &* weightSums[$0] }
+        let signedBias = (0..<c.outChannels).map { c.bias[$0] &- c.inputZeroPoint &* weightSums[$0] }
         let perImageIn = c.inHeight * c.inWidth * c.inChannels
         let pixels = c.outHeight * c.outWidth
         let perImageOut = pixels * c.outChannels
@@ -27,7 +28,7 @@ import WrenCore
         let residual = c.residualMultiplier == nil ? nil : c.residual
         c.input.withUnsafeBufferPointer { input in
             packed.withUnsafeBufferPointer { weights in
-                unsignedBias.withUnsafeBufferPointer { bias in
+                unsignedBias.withUnsafeBufferPointer { bias in signedBias.withUnsafeBufferPointer { signed in
                     c.multipliers.withUnsafeBufferPointer { multipliers in
                         c.shifts.withUnsafeBufferPointer { shifts in
                             c.residual.withUnsafeBufferPointer { residualBuffer in
@@ -38,6 +39,7 @@ import WrenCore
                                             table.conv2d(S8Conv2DTile(
                                                 parameters: p, paddedDepth: paddedDepth, input: input.baseAddress! + n * perImageIn,
                                                 weights: weights.baseAddress!, unsignedInputBias: bias.baseAddress!,
+                                                signedInputBias: signed.baseAddress!,
                                                 multipliers: multipliers.baseAddress!, shifts: shifts.baseAddress!,
                                                 residual: residual == nil ? nil : UnsafePointer(residualBuffer.baseAddress! + n * perImageOut),
                                                 output: out.baseAddress! + n * perImageOut, firstPixel: first,
@@ -49,7 +51,7 @@ import WrenCore
                             }
                         }
                     }
-                }
+                } }
             }
         }
         return output

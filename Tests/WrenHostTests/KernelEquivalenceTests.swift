@@ -24,7 +24,7 @@ import WrenHost
     /// A random convolution with packed weights and a bias that respects the accumulator bound.
     struct Case {
         var parameters: Conv2DParameters
-        var input: [Int8], packed: [Int8], unsignedBias: [Int32], multipliers: [Int32], shifts: [Int32]
+        var input: [Int8], packed: [Int8], unsignedBias: [Int32], signedBias: [Int32], multipliers: [Int32], shifts: [Int32]
         var residual: [Int8]?
 
         /// `extremeScales`: convolution scales up to 2^20 (left shifts, saturation) and residual
@@ -52,14 +52,17 @@ import WrenHost
             input = (0..<(height * width * inChannels)).map { _ in Int8.random(in: -128...127, using: &g) }
             let weights = (0..<(outChannels * depth)).map { _ in Int8.random(in: -127...127, using: &g) }
             packed = PackedConvWeights.pack(weights, outChannels: outChannels, depth: depth)
-            var biases: [Int32] = []
+            var biases: [Int32] = [], signedBiases: [Int32] = []
             for o in 0..<outChannels {
                 let row = weights[(o * depth)..<((o + 1) * depth)]
                 let room = Int64(Int32.max) - 255 * row.reduce(Int64(0)) { $0 + Int64($1.magnitude) }
                 let bias = Int32(Int64.random(in: -min(room, 1 << 20)...min(room, 1 << 20), using: &g))
-                biases.append(bias &- (parameters.inputZeroPoint &+ 128) &* row.reduce(Int32(0)) { $0 &+ Int32($1) })
+                let weightSum = row.reduce(Int32(0)) { $0 &+ Int32($1) }
+                biases.append(bias &- (parameters.inputZeroPoint &+ 128) &* weightSum)
+                signedBiases.append(bias &- parameters.inputZeroPoint &* weightSum)
             }
             unsignedBias = biases
+            signedBias = signedBiases
             let scales = (0..<outChannels).map { _ in
                 QuantizedMultiplier(real: extremeScales ? Double.random(in: 0.5...0x1p20, using: &g) : Double.random(in: 1e-4...0.05, using: &g))!
             }
@@ -71,51 +74,46 @@ import WrenHost
         func run(_ table: KernelTable, tilePixels: Int) -> [Int8] {
             let p = parameters
             let pixels = p.outHeight * p.outWidth
-            var output = [Int8](repeating: 0, count: pixels * p.outChannels)
             let paddedDepth = PackedConvWeights.paddedDepth(p.depth)
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(table.scratchBytes(paddedDepth), 4 * p.depth), alignment: 64)
-            defer { scratch.deallocate() }
-            let residualCopy = residual ?? []
-            var scrambledResidual = residualCopy
+            // Buffers the tiles point into, released when the run ends.
+            var owned: [UnsafeMutableRawPointer] = [scratch]
+            defer { owned.forEach { $0.deallocate() } }
+            func buffer<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
+                let memory = UnsafeMutablePointer<T>.allocate(capacity: max(values.count, 1))
+                memory.initialize(from: values, count: values.count)
+                owned.append(UnsafeMutableRawPointer(memory))
+                return memory
+            }
             // Kernels may skip kernel rows of padding where the model would let them.
             let rowBias = PackedConvWeights.canSkipKernelRows(kernelSize: p.kernelSize, inChannels: p.inChannels, padding: p.padding)
                 ? packed.withUnsafeBufferPointer {
                     PackedConvWeights.kernelRowInputBias(
-                        packed: $0.baseAddress!, outChannels: p.outChannels, inChannels: p.inChannels, kernelSize: p.kernelSize,
+                        rowWeightSums: PackedConvWeights.kernelRowWeightSums(
+                            packed: $0.baseAddress!, outChannels: p.outChannels, inChannels: p.inChannels, kernelSize: p.kernelSize),
                         inputZeroPoint: p.inputZeroPoint)
-                } : []
-            rowBias.withUnsafeBufferPointer { rows in
-                input.withUnsafeBufferPointer { x in
-                    packed.withUnsafeBufferPointer { w in
-                        unsignedBias.withUnsafeBufferPointer { b in
-                            multipliers.withUnsafeBufferPointer { m in
-                                shifts.withUnsafeBufferPointer { s in
-                                    scrambledResidual.withUnsafeMutableBufferPointer { r in
-                                        output.withUnsafeMutableBufferPointer { y in
-                                            var first = 0
-                                            while first < pixels {
-                                                // Other tiles' residual pixels may be overwritten while a tile runs
-                                                // (a fused affine's output can take the residual's bytes): garbage
-                                                // there must not change this tile's results.
-                                                let own = (first * p.outChannels)..<(min(first + tilePixels, pixels) * p.outChannels)
-                                                for i in r.indices { r[i] = own.contains(i) ? residualCopy[i] : Int8(truncatingIfNeeded: i &* 37 &+ 11) }
-                                                table.conv2d(S8Conv2DTile(
-                                                    parameters: p, paddedDepth: paddedDepth, input: x.baseAddress!, weights: w.baseAddress!,
-                                                    unsignedInputBias: b.baseAddress!, multipliers: m.baseAddress!, shifts: s.baseAddress!,
-                                                    residual: residual == nil ? nil : UnsafePointer(r.baseAddress!), output: y.baseAddress!,
-                                                    firstPixel: first, pixelCount: min(tilePixels, pixels - first), scratch: scratch,
-                                                    kernelRowBias: rows.isEmpty ? nil : rows.baseAddress))
-                                                first += tilePixels
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+                } : nil
+            let output = buffer([Int8](repeating: 0, count: pixels * p.outChannels))
+            let scrambledResidual = residual.map { buffer($0) }
+            let x = buffer(input), w = buffer(packed), unsigned = buffer(unsignedBias), signed = buffer(signedBias)
+            let m = buffer(multipliers), s = buffer(shifts), rows = rowBias.map { UnsafePointer(buffer($0)) }
+            var first = 0
+            while first < pixels {
+                // Other tiles' residual pixels may be overwritten while a tile runs (a fused
+                // affine's output can take the residual's bytes): garbage there must not change
+                // this tile's results.
+                if let residual, let scrambledResidual {
+                    let own = (first * p.outChannels)..<(min(first + tilePixels, pixels) * p.outChannels)
+                    for i in residual.indices { scrambledResidual[i] = own.contains(i) ? residual[i] : Int8(truncatingIfNeeded: i &* 37 &+ 11) }
                 }
+                table.conv2d(S8Conv2DTile(
+                    parameters: p, paddedDepth: paddedDepth, input: x, weights: w, unsignedInputBias: unsigned,
+                    signedInputBias: signed, multipliers: m, shifts: s, residual: scrambledResidual.map { UnsafePointer($0) },
+                    output: output, firstPixel: first, pixelCount: min(tilePixels, pixels - first), scratch: scratch,
+                    kernelRowBias: rows))
+                first += tilePixels
             }
-            return output
+            return Array(UnsafeBufferPointer(start: output, count: pixels * p.outChannels))
         }
     }
 

@@ -42,8 +42,8 @@ let bareMetalKernels = KernelTable.portable
 #endif
 
 /// Runs `bareMetalKernels` and the scalar reference on random convolution tiles (kernel 1 and 3,
-/// stride 1 and 2, padding, partial channel blocks, residuals, every tile size up to a pass, with
-/// and without a precomputed signed-input bias) and returns how many tiles differ; `checked`
+/// stride 1 and 2, padding, partial channel blocks, residuals, every tile size up to a pass) and
+/// returns how many tiles differ; `checked`
 /// receives how many were compared, and `failure` (10 values) the first differing case: trial, in
 /// and out channels, height, width, kernel, stride, padding, tile pixels, residual (0/1). All
 /// buffers come from the bump heap once, sized for the largest case.
@@ -105,17 +105,13 @@ public func wrenBareCheckKernels(_ checked: UnsafeMutablePointer<Int>, _ failure
         let useResidual = pick(0...1) == 1
         for i in 0..<(pixels * outChannels) { residual[i] = Int8(truncatingIfNeeded: next()) }
         let tilePixels = [1, 3, 4, 5, 7, 32, 64][(trial / 7) % 7]
-        // Half the trials give kernels the signed-input bias as WrenModel does; the others leave
-        // kernels that need it to derive it.
-        let withSignedBias = (trial / 49) % 2 == 0
         func run(_ table: KernelTable, _ perTile: Int, into output: UnsafeMutablePointer<Int8>) {
             var first = 0
             while first < pixels {
                 table.conv2d(S8Conv2DTile(
-                    parameters: p, paddedDepth: kp, input: input, weights: packed, unsignedInputBias: bias,
+                    parameters: p, paddedDepth: kp, input: input, weights: packed, unsignedInputBias: bias, signedInputBias: signedBias,
                     multipliers: multipliers, shifts: shifts, residual: useResidual ? UnsafePointer(residual) : nil,
-                    output: output, firstPixel: first, pixelCount: min(perTile, pixels - first), scratch: scratch,
-                    signedInputBias: withSignedBias ? UnsafePointer(signedBias) : nil))
+                    output: output, firstPixel: first, pixelCount: min(perTile, pixels - first), scratch: scratch))
                 first += perTile
             }
         }

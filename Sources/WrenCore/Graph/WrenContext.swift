@@ -290,11 +290,11 @@ private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int
     job.pointee.kernel(S8Conv2DTile(
         parameters: job.pointee.parameters, paddedDepth: job.pointee.paddedDepth,
         input: job.pointee.input, weights: job.pointee.weights,
-        unsignedInputBias: job.pointee.bias, multipliers: job.pointee.multipliers, shifts: job.pointee.shifts,
+        unsignedInputBias: job.pointee.bias, signedInputBias: job.pointee.signedInputBias,
+        multipliers: job.pointee.multipliers, shifts: job.pointee.shifts,
         residual: job.pointee.residual, output: job.pointee.output,
         firstPixel: first, pixelCount: min(job.pointee.perTile, job.pointee.pixels - first),
-        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias,
-        signedInputBias: job.pointee.signedInputBias))
+        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias))
     if let affine = job.pointee.affine { runChannelAffineTile(UnsafeMutableRawPointer(mutating: affine), index, worker) }
 }
 

@@ -42,7 +42,7 @@ public final class WrenModel: @unchecked Sendable {
             let rowSums = PackedConvWeights.kernelRowWeightSums(
                 packed: (base + layer.weights.offset).assumingMemoryBound(to: Int8.self),
                 outChannels: layer.outChannels, inChannels: input.channels, kernelSize: layer.kernelSize)
-            let rows = rowSums.map { (input.zeroPoint &+ 128) &* $0 }
+            let rows = PackedConvWeights.kernelRowInputBias(rowWeightSums: rowSums, inputZeroPoint: input.zeroPoint)
             let bias = (base + layer.bias.offset).assumingMemoryBound(to: Int32.self)
             let stride = PackedConvWeights.paddedChannels(layer.outChannels)
             let unsigned = UnsafeMutablePointer<Int32>.allocate(capacity: stride)

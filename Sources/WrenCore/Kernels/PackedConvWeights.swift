@@ -66,13 +66,10 @@ public enum PackedConvWeights {
     }
 
     /// `(zx + 128) · Σ_{kx, i} w[o][(ky·kw + kx)·I + i]` for every kernel row `ky` and output channel
-    /// `o`, laid out `[ky][paddedChannels]` (padding channels 0): what a kernel row of padding taps
-    /// adds to an accumulator of `x + 128` terms. A kernel that skips those taps starts its
-    /// accumulators from the sum of these rows instead, with identical (wrapping) results.
-    public static func kernelRowInputBias(
-        packed: UnsafePointer<Int8>, outChannels: Int, inChannels: Int, kernelSize: Int, inputZeroPoint: Int32
-    ) -> [Int32] {
-        kernelRowWeightSums(packed: packed, outChannels: outChannels, inChannels: inChannels, kernelSize: kernelSize)
-            .map { (inputZeroPoint &+ 128) &* $0 }
+    /// `o` (from `kernelRowWeightSums`, same layout): what a kernel row of padding taps adds to an
+    /// accumulator of `x + 128` terms. A kernel that skips those taps starts its accumulators from
+    /// the sum of these rows instead, with identical (wrapping) results.
+    public static func kernelRowInputBias(rowWeightSums: [Int32], inputZeroPoint: Int32) -> [Int32] {
+        rowWeightSums.map { (inputZeroPoint &+ 128) &* $0 }
     }
 }

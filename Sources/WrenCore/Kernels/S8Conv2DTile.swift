@@ -26,15 +26,14 @@ public struct S8Conv2DTile {
     /// `PackedConvWeights.kernelRowInputBias` of this convolution when kernels may skip kernel
     /// rows that lie wholly in the padding (only if `PackedConvWeights.canSkipKernelRows`), or nil.
     public var kernelRowBias: UnsafePointer<Int32>?
-    /// `bias[o] − zx · Σ_k w[o][k]`: the bias seen by kernels that multiply signed `x` (AArch64
-    /// `sdot`), or nil where the caller did not supply it (such kernels then derive it).
-    public var signedInputBias: UnsafePointer<Int32>?
+    /// `bias[o] − zx · Σ_k w[o][k]`: the bias seen by kernels that multiply signed `x` (AArch64 `sdot`).
+    public var signedInputBias: UnsafePointer<Int32>
 
     public init(
         parameters: Conv2DParameters, paddedDepth: Int, input: UnsafePointer<Int8>, weights: UnsafePointer<Int8>,
-        unsignedInputBias: UnsafePointer<Int32>, multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>,
-        residual: UnsafePointer<Int8>?, output: UnsafeMutablePointer<Int8>, firstPixel: Int, pixelCount: Int,
-        scratch: UnsafeMutableRawPointer, kernelRowBias: UnsafePointer<Int32>? = nil, signedInputBias: UnsafePointer<Int32>? = nil
+        unsignedInputBias: UnsafePointer<Int32>, signedInputBias: UnsafePointer<Int32>, multipliers: UnsafePointer<Int32>,
+        shifts: UnsafePointer<Int32>, residual: UnsafePointer<Int8>?, output: UnsafeMutablePointer<Int8>, firstPixel: Int,
+        pixelCount: Int, scratch: UnsafeMutableRawPointer, kernelRowBias: UnsafePointer<Int32>? = nil
     ) {
         self.parameters = parameters
         self.paddedDepth = paddedDepth
@@ -73,6 +72,29 @@ public struct S8Conv2DTile {
         let start = min(p.kernelSize, max(0, p.padding &- bottom &* p.stride))
         let end = max(start, min(p.kernelSize, p.inHeight &+ p.padding &- top &* p.stride))
         return (start, end)
+    }
+
+    /// The depth groups `start..<end` a kernel accumulates for the kernel rows `rows`
+    /// (`liveKernelRows`): those rows' groups when rows may be skipped, else every group.
+    @inlinable @inline(__always)
+    public func depthGroups(of rows: (start: Int, end: Int)) -> (start: Int, end: Int) {
+        guard skippableKernelRowBias != nil else { return (0, paddedDepth / PackedConvWeights.depthGroup) }
+        let rowGroups = parameters.kernelSize &* parameters.inChannels / PackedConvWeights.depthGroup
+        return (rows.start &* rowGroups, rows.end &* rowGroups)
+    }
+
+    /// Runs `pass` on consecutive parts of this tile of at most `pixels` pixels each: kernels that
+    /// im2col a fixed number of rows into their scratch at once.
+    @inlinable @inline(__always)
+    public func forEachPass(of pixels: Int, _ pass: (S8Conv2DTile) -> Void) {
+        var first = 0
+        while first < pixelCount {
+            var part = self
+            part.firstPixel = firstPixel &+ first
+            part.pixelCount = min(pixels, pixelCount &- first)
+            pass(part)
+            first &+= pixels
+        }
     }
 
     /// Stores 16 requantized channels of one pixel starting at channel `block · 16`, handling the
