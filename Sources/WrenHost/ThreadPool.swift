@@ -15,7 +15,8 @@ import Glibc
 public final class ThreadPool: @unchecked Sendable {
     public let workerCount: Int
 
-    /// (job << 32) | next task index; index `closed` means no task may be claimed.
+    /// (job << 32) | next task index; index `closed` means no task may be claimed. The job number
+    /// is the low 32 bits of `job`, which wraps (a long-running server passes 2^32 jobs in days).
     private let state = Atomic<UInt64>(0)
     private let completed = Atomic<Int>(0)
     private let taskBits = Atomic<UInt>(0)
@@ -23,7 +24,7 @@ public final class ThreadPool: @unchecked Sendable {
     private let taskCount = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private var sleepers = 0
-    private var job: UInt64 = 0
+    private var job: UInt32
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
     private var threads: [pthread_t] = []
@@ -31,20 +32,26 @@ public final class ThreadPool: @unchecked Sendable {
     private static let closed: UInt64 = 0xFFFF_FFFF
 
     /// `workers` threads in all, the caller included.
-    public init(workers: Int, spinIterations: Int = 100_000) {
+    public convenience init(workers: Int, spinIterations: Int = 100_000) {
+        self.init(workers: workers, spinIterations: spinIterations, firstJob: 0)
+    }
+
+    /// `firstJob` lets tests start next to the job counter's wrap.
+    init(workers: Int, spinIterations: Int, firstJob: UInt32) {
+        job = firstJob
         workerCount = max(1, workers)
         spinLimit = spinIterations
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
-        state.store(Self.closed, ordering: .relaxed)
+        state.store(UInt64(job) << 32 | Self.closed, ordering: .relaxed)
         for index in 1..<workerCount {
-            let context = Unmanaged.passRetained(HelperStart(pool: self, index: index)).toOpaque()
+            let context = Unmanaged.passRetained(HelperStart(pool: self, index: index, firstJob: firstJob)).toOpaque()
             var thread = pthread_t()
             let status = pthread_create(&thread, nil, { raw in
                 let start = Unmanaged<HelperStart>.fromOpaque(raw!).takeRetainedValue()
-                start.pool.helperLoop(index: start.index)
+                start.pool.helperLoop(index: start.index, seen: start.firstJob)
                 return nil
             }, context)
             precondition(status == 0, "pthread_create failed with \(status)")
@@ -55,8 +62,8 @@ public final class ThreadPool: @unchecked Sendable {
     deinit {
         pthread_mutex_lock(mutex)
         stopping.store(true, ordering: .releasing)
-        job += 1
-        state.store(job << 32 | Self.closed, ordering: .releasing)
+        job &+= 1
+        state.store(UInt64(job) << 32 | Self.closed, ordering: .releasing)
         pthread_cond_broadcast(condition)
         pthread_mutex_unlock(mutex)
         for thread in threads { pthread_join(thread, nil) }
@@ -79,25 +86,25 @@ public final class ThreadPool: @unchecked Sendable {
             return
         }
         precondition(tasks < Int(Self.closed), "too many tasks")
-        job += 1
+        job &+= 1
         // The previous job is closed (index `closed`), so no one can claim while the fields change.
         taskBits.store(UInt(bitPattern: unsafeBitCast(task, to: UnsafeRawPointer.self)), ordering: .relaxed)
         contextBits.store(UInt(bitPattern: context), ordering: .relaxed)
         taskCount.store(tasks, ordering: .relaxed)
         completed.store(0, ordering: .relaxed)
-        state.store(job << 32, ordering: .releasing)
+        state.store(UInt64(job) << 32, ordering: .releasing)
         pthread_mutex_lock(mutex)
         if sleepers > 0 { pthread_cond_broadcast(condition) }
         pthread_mutex_unlock(mutex)
         work(job: job, task: task, context: context, count: tasks, worker: 0)
         while completed.load(ordering: .acquiring) < tasks {}
-        state.store(job << 32 | Self.closed, ordering: .releasing)
+        state.store(UInt64(job) << 32 | Self.closed, ordering: .releasing)
     }
 
     /// Claims and runs tasks of `job` until none are left or a newer job has begun.
-    private func work(job: UInt64, task: Parallelism.Task, context: UnsafeMutableRawPointer, count: Int, worker: Int) {
+    private func work(job: UInt32, task: Parallelism.Task, context: UnsafeMutableRawPointer, count: Int, worker: Int) {
         var current = state.load(ordering: .acquiring)
-        while current >> 32 == job {
+        while UInt32(truncatingIfNeeded: current >> 32) == job {
             let index = current & 0xFFFF_FFFF
             if index >= UInt64(count) { return }
             let (exchanged, original) = state.compareExchange(
@@ -112,25 +119,28 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    private func helperLoop(index: Int) {
-        var seen: UInt64 = 0
+    /// `seen`: the job current when the pool was made (a job published before this thread starts
+    /// is still new to it).
+    private func helperLoop(index: Int, seen firstSeen: UInt32) {
+        var seen = firstSeen
+        func currentJob() -> UInt32 { UInt32(truncatingIfNeeded: state.load(ordering: .acquiring) >> 32) }
         while true {
             var spins = 0
-            while state.load(ordering: .acquiring) >> 32 == seen {
+            while currentJob() == seen {
                 if spins < spinLimit {
                     spins += 1
                     continue
                 }
                 pthread_mutex_lock(mutex)
                 sleepers += 1
-                while state.load(ordering: .acquiring) >> 32 == seen && !stopping.load(ordering: .acquiring) {
+                while currentJob() == seen && !stopping.load(ordering: .acquiring) {
                     pthread_cond_wait(condition, mutex)
                 }
                 sleepers -= 1
                 pthread_mutex_unlock(mutex)
             }
             if stopping.load(ordering: .acquiring) { return }
-            seen = state.load(ordering: .acquiring) >> 32
+            seen = currentJob()
             // Fields may already belong to a newer job; `work` then claims nothing (job mismatch).
             let taskPointer = UnsafeRawPointer(bitPattern: taskBits.load(ordering: .relaxed))
             guard let taskPointer, let context = UnsafeMutableRawPointer(bitPattern: contextBits.load(ordering: .relaxed)) else { continue }
@@ -143,8 +153,10 @@ public final class ThreadPool: @unchecked Sendable {
 private final class HelperStart {
     let pool: ThreadPool
     let index: Int
-    init(pool: ThreadPool, index: Int) {
+    let firstJob: UInt32
+    init(pool: ThreadPool, index: Int, firstJob: UInt32) {
         self.pool = pool
         self.index = index
+        self.firstJob = firstJob
     }
 }
