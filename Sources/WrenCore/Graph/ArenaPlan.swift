@@ -37,9 +37,13 @@ public struct ArenaPlan: Sendable, Equatable {
         // affine's output is produced together with the convolution it is fused into.
         var first = [Int](repeating: Int.max, count: model.tensors.count)
         var last = [Int](repeating: -2, count: model.tensors.count)
+        var producer = [Int?](repeating: nil, count: model.tensors.count)
         first[model.input.tensor] = -1
         for (index, layer) in layers.enumerated() {
-            if let output = layer.output { first[output] = model.runsFusedWithPrevious(index) ? index - 1 : index }
+            if let output = layer.output {
+                first[output] = model.runsFusedWithPrevious(index) ? index - 1 : index
+                producer[output] = index
+            }
             last[layer.input] = max(last[layer.input], index)
             if let residual = layer.residual { last[residual] = max(last[residual], index) }
         }
@@ -60,7 +64,8 @@ public struct ArenaPlan: Sendable, Equatable {
             // the residual's last reader: the residual is read pixel by pixel, each pixel by the
             // tile that then overwrites it, after reading it. Without this the fusion would cost a
             // whole extra tensor of arena.
-            if !retainActivations, let residual = Self.residualReplacedByFusedAffine(model, producing: tensor, lastReader: last),
+            if !retainActivations, let layer = producer[tensor],
+               let residual = Self.residualReplacedByFusedAffine(model, producedBy: layer, lastReader: last),
                let offset = offsets[residual], model.tensors[residual].elementCount == model.tensors[tensor].elementCount,
                !conflicts.contains(where: { $0.tensor != residual && $0.offset < offset + bytes && offset < $0.offset + $0.size }) {
                 candidate = offset
@@ -89,11 +94,11 @@ public struct ArenaPlan: Sendable, Equatable {
         self.size = scratchOffset + scratchSize
     }
 
-    /// The residual of the convolution that the affine producing `tensor` is fused into, when that
-    /// convolution is the residual's last reader (and the residual is neither the convolution's
-    /// input, read around each pixel, nor the affine's); else nil.
-    static func residualReplacedByFusedAffine(_ model: ModelDescription, producing tensor: Int, lastReader: [Int]) -> Int? {
-        guard let index = model.layers.firstIndex(where: { $0.output == tensor }), model.runsFusedWithPrevious(index),
+    /// When layer `index` is an affine fused into the convolution before it: that convolution's
+    /// residual, if the convolution is its last reader (and the residual is neither the
+    /// convolution's input, read around each pixel, nor the affine's); else nil.
+    static func residualReplacedByFusedAffine(_ model: ModelDescription, producedBy index: Int, lastReader: [Int]) -> Int? {
+        guard model.runsFusedWithPrevious(index),
               let residual = model.layers[index - 1].residual, residual != model.layers[index].input,
               residual != model.layers[index - 1].input,
               lastReader[residual] == index - 1 else { return nil }

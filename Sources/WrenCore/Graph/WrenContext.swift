@@ -109,7 +109,8 @@ public final class WrenContext {
         // whole images in its own slot (no synchronization between layers); the images left over,
         // and a batch smaller than the worker count, share every layer among the workers.
         let workers = parallelism.workers
-        let together = plan.slots >= workers && workers > 1 && !retainsActivations ? batch / workers * workers : 0
+        // (A batch of at least `workers` images means maxBatch ≥ workers, so the plan has a slot per worker.)
+        let together = workers > 1 && !retainsActivations ? batch / workers * workers : 0
         if together > 0 {
             var job = ImageJob(context: Unmanaged.passUnretained(self), input: inputBase, logits: logitsBase)
             withUnsafeMutablePointer(to: &job) { parallelism.run(together, runImageTask, $0) }

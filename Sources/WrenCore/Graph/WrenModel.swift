@@ -42,7 +42,6 @@ public final class WrenModel: @unchecked Sendable {
             let rowSums = PackedConvWeights.kernelRowWeightSums(
                 packed: (base + layer.weights.offset).assumingMemoryBound(to: Int8.self),
                 outChannels: layer.outChannels, inChannels: input.channels, kernelSize: layer.kernelSize)
-            let rows = PackedConvWeights.kernelRowInputBias(rowWeightSums: rowSums, inputZeroPoint: input.zeroPoint)
             let bias = (base + layer.bias.offset).assumingMemoryBound(to: Int32.self)
             let stride = PackedConvWeights.paddedChannels(layer.outChannels)
             let unsigned = UnsafeMutablePointer<Int32>.allocate(capacity: stride)
@@ -57,6 +56,7 @@ public final class WrenModel: @unchecked Sendable {
             }
             guard PackedConvWeights.canSkipKernelRows(kernelSize: layer.kernelSize, inChannels: input.channels, padding: layer.padding)
             else { return (UnsafePointer(unsigned), UnsafePointer(signed), nil) }
+            let rows = PackedConvWeights.kernelRowInputBias(rowWeightSums: rowSums, inputZeroPoint: input.zeroPoint)
             let rowMemory = UnsafeMutablePointer<Int32>.allocate(capacity: rows.count)
             rowMemory.initialize(from: rows, count: rows.count)
             return (UnsafePointer(unsigned), UnsafePointer(signed), UnsafePointer(rowMemory))
