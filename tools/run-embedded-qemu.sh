@@ -25,47 +25,25 @@ target=aarch64-none-none-elf
 work="$(mktemp -d "${TMPDIR:-/tmp}/wren-qemu.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-# Runs a command with its output kept aside, shown only if it fails.
-quietly() {
-  "$@" >"$work/quiet.log" 2>&1 || { cat "$work/quiet.log" >&2; echo "run-embedded-qemu: failed: $*" >&2; exit 1; }
-}
-
-
-swift build -c release --scratch-path "$scratch" "${build_flags[@]}" --product wren >"$work/build.log" 2>&1 ||
-  { cat "$work/build.log" >&2; echo "run-embedded-qemu: building the wren CLI failed" >&2; exit 1; }
-wren="$(swift build -c release --scratch-path "$scratch" "${build_flags[@]}" --show-bin-path)/wren"
-
-# Bytes before the data of a .npy file (header length at byte 8: u16 in version 1, u32 in 2 and 3).
-npy_header_size() {
-  if [ "$(od -An -tu1 -j6 -N1 "$1" | tr -d ' ')" = 1 ]; then echo $((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')))
-  else echo $((12 + $(od -An -tu4 -j8 -N4 "$1" | tr -d ' '))); fi
-}
-# The first $2 float32 images (3x32x32) of a .npy file, raw.
-npy_images() {
-  dd if="$1" iflag=skip_bytes,count_bytes skip="$(npy_header_size "$1")" count=$(($2 * 3 * 32 * 32 * 4)) status=none
-}
-# The same images as a version 1.0 .npy ($3), for `wren run`.
-npy_head() {
-  local header="{'descr': '<f4', 'fortran_order': False, 'shape': ($2, 3, 32, 32), }"
-  local length=$(((10 + ${#header} + 1 + 63) / 64 * 64 - 10))
-  {
-    printf '\x93NUMPY\x01\x00'
-    printf "\\x$(printf %02x $((length & 255)))\\x$(printf %02x $((length >> 8)))"
-    printf '%s%*s\n' "$header" $((length - ${#header} - 1)) ''
-    npy_images "$1" "$2"
-  } >"$3"
-}
+script_name=run-embedded-qemu
+# shellcheck source=lib/script-helpers.sh
+source tools/lib/script-helpers.sh
+build_wren "$scratch" "${build_flags[@]}"
 
 # Two builds: the portable kernels for any Armv8-A core (run on a Cortex-A53), and the `sdot`
 # kernels (Sources/WrenKernelsARM64, compiled into the same module) for Armv8.2-A dot product
 # (run on a Cortex-A76, which has it).
-swiftc -enable-experimental-feature Embedded -wmo -parse-as-library -module-name WrenCore -Osize -target "$target" \
-  -c $(find Sources/WrenCore -name '*.swift' | sort) tools/embedded-qemu/WrenBareMetal.swift -o "$work/wren-portable.o" 2>"$work/swiftc.log" ||
-  { cat "$work/swiftc.log" >&2; exit 1; }
-swiftc -enable-experimental-feature Embedded -wmo -parse-as-library -module-name WrenCore -Osize -target "$target" \
-  -D WREN_NEON_DOT -Xcc -march=armv8.2-a+dotprod \
-  -c $(find Sources/WrenCore Sources/WrenKernelsARM64 -name '*.swift' | sort) tools/embedded-qemu/WrenBareMetal.swift \
-  -o "$work/wren-neondot.o" 2>"$work/swiftc.log" || { cat "$work/swiftc.log" >&2; exit 1; }
+compile_guest() {  # kernels source-folders -- extra swiftc flags
+  local kernels="$1" folders=()
+  shift
+  while [ "$1" != -- ]; do folders+=("$1"); shift; done
+  shift
+  swiftc -enable-experimental-feature Embedded -Werror EmbeddedRestrictions -wmo -parse-as-library -module-name WrenCore \
+    -Osize -target "$target" "$@" -c $(find "${folders[@]}" -name '*.swift' | sort) tools/embedded-qemu/WrenBareMetal.swift \
+    -o "$work/wren-$kernels.o" 2>"$work/swiftc.log" || { cat "$work/swiftc.log" >&2; exit 1; }
+}
+compile_guest portable Sources/WrenCore --
+compile_guest neondot Sources/WrenCore Sources/WrenKernelsARM64 -- -D WREN_NEON_DOT -Xcc -march=armv8.2-a+dotprod
 "$toolchain/clang" --target="$target" -O2 -ffreestanding -Wall -Werror -c tools/embedded-qemu/support.c -o "$work/support.o"
 
 run_model() {  # name checkpoint calibration inputs count
@@ -76,7 +54,7 @@ run_model() {  # name checkpoint calibration inputs count
   npy_head "$4" "$5" "$dir/input.npy"
   quietly "$wren" run "$dir/model.wren" "$dir/input.npy" --logits "$dir/expected.npy" --quiet
   # Every logit of `wren run` as the hex of its float32 bits, one per line, as the guest prints them.
-  tail -c +$(($(npy_header_size "$dir/expected.npy") + 1)) "$dir/expected.npy" | od -An -v -tx4 | tr -s ' ' '\n' |
+  npy_data "$dir/expected.npy" | od -An -v -tx4 | tr -s ' ' '\n' |
     sed '/^$/d' >"$dir/expected.txt"
   "$toolchain/clang" --target="$target" -c tools/embedded-qemu/start.S -Wa,-I"$dir" -o "$dir/start.o"
   run_kernels "$name" "$dir" portable cortex-a53 "$5"

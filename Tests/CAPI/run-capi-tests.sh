@@ -20,17 +20,12 @@ read -r -a build_flags <<<"$WREN_SWIFT_BUILD_FLAGS"
 work="$(mktemp -d "${TMPDIR:-/tmp}/wren-capi.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-# Runs a command with its output kept aside, shown only if it fails.
-quietly() {
-  "$@" >"$work/quiet.log" 2>&1 || { cat "$work/quiet.log" >&2; echo "C API tests: failed: $*" >&2; exit 1; }
-}
-
+script_name="C API tests"
+# shellcheck source=../../tools/lib/script-helpers.sh
+source tools/lib/script-helpers.sh
 
 echo "== C API: building the wren CLI"
-swift build -c release --scratch-path "$WREN_SCRATCH_PATH" "${build_flags[@]}" --product wren >"$work/build.log" 2>&1 ||
-  { cat "$work/build.log" >&2; echo "C API tests: building the wren CLI failed" >&2; exit 1; }
-wren="$(swift build -c release --scratch-path "$WREN_SCRATCH_PATH" "${build_flags[@]}" --show-bin-path)/wren"
-[ -x "$wren" ] || { echo "C API tests: $wren was not built" >&2; exit 1; }
+build_wren "$WREN_SCRATCH_PATH" "${build_flags[@]}"
 
 fixture=fixtures/models/wrn10_1_c10
 quietly "$wren" convert "$fixture.pth" -o "$work/model.wren" --calibration "$fixture.input.npy"
@@ -51,27 +46,6 @@ if ldd "$work/capi_tests_static" | grep -q -E "libswift|libwren"; then
   ldd "$work/capi_tests_static" >&2
   exit 1
 fi
-
-# Bytes before the data of a .npy file (header length at byte 8: u16 in version 1, u32 in 2 and 3).
-npy_header_size() {
-  if [ "$(od -An -tu1 -j6 -N1 "$1" | tr -d ' ')" = 1 ]; then echo $((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')))
-  else echo $((12 + $(od -An -tu4 -j8 -N4 "$1" | tr -d ' '))); fi
-}
-
-# The float32 data of a .npy file.
-npy_data() { tail -c +$(($(npy_header_size "$1") + 1)) "$1"; }
-
-# The first $2 images of a float32 [N,3,32,32] .npy ($1), written as a version 1.0 .npy ($3).
-npy_head() {
-  local header="{'descr': '<f4', 'fortran_order': False, 'shape': ($2, 3, 32, 32), }"
-  local length=$(((10 + ${#header} + 1 + 63) / 64 * 64 - 10))
-  {
-    printf '\x93NUMPY\x01\x00'
-    printf "\\x$(printf %02x $((length & 255)))\\x$(printf %02x $((length >> 8)))"
-    printf '%s%*s\n' "$header" $((length - ${#header} - 1)) ''
-    dd if="$1" iflag=skip_bytes,count_bytes skip="$(npy_header_size "$1")" count=$(($2 * 3 * 32 * 32 * 4)) status=none
-  } >"$3"
-}
 
 # The example program was not written for the tests: it must agree with `wren run` on its own,
 # here also on the bundled digits model (40 test images: more than classify's batch of 16).
