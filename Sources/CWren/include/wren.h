@@ -25,10 +25,10 @@
  * runtime (the model and context objects, the parsed layer table) abort on exhaustion, as Swift does.
  *
  * Kernels. This library runs the fastest int8 kernels the CPU supports (AVX-512 VNNI, else AVX2 on
- * x86-64; the Armv8.2 dot product on AArch64; else WrenCore's portable ones; the environment
- * variable WREN_KERNELS=portable forces those), on
- * the calling thread only. The results are bit-identical to the `wren` CLI's, whatever kernels and
- * threads the CLI uses.
+ * x86-64; the Armv8.2 dot product on AArch64; else WrenCore's portable ones), on the calling thread
+ * only. The environment variable WREN_KERNELS, read once per process, forces one by name (e.g.
+ * `avx2`, `portable`); a name this CPU does not offer selects the portable kernels. The results are
+ * bit-identical to the `wren` CLI's, whatever kernels and threads the CLI uses.
  *
  * Threading. A `wren_model` is immutable after loading and may be used from any number of threads
  * at once (creating contexts, querying it). A `wren_context` holds the scratch memory of a run:

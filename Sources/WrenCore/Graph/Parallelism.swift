@@ -3,9 +3,9 @@
 /// every index in `0..<tasks` on up to `workers` threads and returns when all are done. `worker` is
 /// in `0..<workers` and tells the task which scratch to use.
 ///
-/// Tasks are C function pointers with a context pointer (as pthreadpool does), not closures: a
-/// closure handed to another thread must escape, and escaping costs a heap allocation per call,
-/// which `run` must never make.
+/// Tasks are C function pointers with a context pointer (as pthreadpool does), not closures: they
+/// carry no closure context to manage across threads, build the same way for Embedded Swift, and
+/// a C host could supply `run` itself.
 public struct Parallelism: Sendable {
     public typealias Task = @convention(c) (_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) -> Void
 
