@@ -2,7 +2,8 @@ import Glibc
 
 /// Reads a whole file with POSIX calls, so a failure carries strerror's reason ("No such file or
 /// directory", "Is a directory") rather than Foundation's generic one. Shared by the converter
-/// (checkpoints, .npy) and the image decoder, which do not depend on each other.
+/// (.npy arrays; checkpoints are read as `Data`, which ZIPFoundation takes) and the image decoder,
+/// which do not depend on each other.
 public enum FileBytes {
     public struct Failure: Error {
         public var reason: String

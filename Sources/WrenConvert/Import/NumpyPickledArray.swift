@@ -16,11 +16,16 @@ struct NumpyPickledArray: Equatable {
     var fortranOrder: Bool
     var data: [UInt8]
 
+    /// NumPy's array module, as NumPy 2 (`numpy._core`) and 1.x (`numpy.core`) spell it.
+    static func isMultiarray(_ module: String) -> Bool {
+        module == "numpy._core.multiarray" || module == "numpy.core.multiarray"
+    }
+
     /// True when `value` is a pickled ndarray (or Paddle's tuple wrapper of one), well formed or not.
     static func isArray(_ value: PickleValue) -> Bool {
         switch value.withoutBuild {
         case .reduce(.global(let module, "_reconstruct"), _):
-            return module == "numpy._core.multiarray" || module == "numpy.core.multiarray"
+            return isMultiarray(module)
         case .reduce(.global("builtins", "tuple"), .tuple(let arguments)):
             guard arguments.count == 1, case .tuple(let pair) = arguments[0], pair.count == 2 else { return false }
             return isArray(pair[1])
@@ -36,7 +41,7 @@ struct NumpyPickledArray: Equatable {
         case .int, .float, .bool:
             return true
         case .reduce(.global(let module, "scalar"), _):
-            return module == "numpy._core.multiarray" || module == "numpy.core.multiarray"
+            return isMultiarray(module)
         default:
             return false
         }

@@ -161,17 +161,18 @@ private struct ArchiveReader {
         self.archiveSize = archiveSize
         let all = Array(archive)
         paths = all.map(\.path)
-        var seen = Set<String>()
-        for path in paths {
+        var entries: [String: Entry] = [:]
+        for entry in all {
+            let path = entry.path
             let components = path.split(separator: "/", omittingEmptySubsequences: false)
             if path.hasPrefix("/") || path.contains("\\") || components.contains("..") {
                 throw .invalidZip(file: fileName, reason: "entry '\(path)' has an absolute or '..' path")
             }
-            guard seen.insert(path).inserted else {
+            guard entries.updateValue(entry, forKey: path) == nil else {
                 throw .invalidZip(file: fileName, reason: "entry '\(path)' appears more than once")
             }
         }
-        entries = Dictionary(all.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        self.entries = entries
     }
 
     func bytes(of path: String, limit: UInt64) throws(ImportError) -> [UInt8] {

@@ -3,6 +3,9 @@
 /// inputs had labels, the float and int8 confusion matrices side by side, with cells where the two
 /// differ outlined.
 extension ValidationReport {
+    /// SQNR bands of the bars, in dB: red below `poorSQNR`, orange below `goodSQNR`, green above.
+    static let poorSQNR = 20.0, goodSQNR = 30.0
+
     public func svgChart() -> String {
         let labelWidth = 200.0
         let barWidth = 460.0
@@ -46,7 +49,7 @@ extension ValidationReport {
                 (length, color, value) = (barWidth, "#9e9e9e", "exact")
             } else if let sqnr = layer.sqnrDB {
                 length = max(0, min(sqnr, axisMax)) / axisMax * barWidth
-                color = sqnr < 20 ? "#d62728" : sqnr < 30 ? "#ff7f0e" : "#2ca02c"
+                color = sqnr < Self.poorSQNR ? "#d62728" : sqnr < Self.goodSQNR ? "#ff7f0e" : "#2ca02c"
                 value = "\(Self.fixed(sqnr, 1)) dB · cos \(Self.fixed(layer.cosine, 4))"
                     + (layer.clippedFraction > 0 ? " · clip \(Self.fixed(100 * layer.clippedFraction, 2))%" : "")
             } else {
@@ -56,7 +59,8 @@ extension ValidationReport {
             svg.text(barsLeft + length + 4, y + rowHeight - 4, value, size: 10, fill: "#333")
         }
         svg.line(barsLeft, chartTop - 4, barsLeft, barsBottom, stroke: "#333")
-        svg.text(barsLeft, barsBottom + 16, "green ≥ 30 dB · orange 20–30 dB · red < 20 dB (each bit of precision ≈ 6 dB)", size: 10, fill: "#666")
+        let (poor, good) = (Int(Self.poorSQNR), Int(Self.goodSQNR))
+        svg.text(barsLeft, barsBottom + 16, "green ≥ \(good) dB · orange \(poor)–\(good) dB · red < \(poor) dB (each bit of precision ≈ 6 dB)", size: 10, fill: "#666")
         var height = barsBottom + 30
 
         // Confusion matrices.
