@@ -253,13 +253,18 @@ class Engine:
         self.iterations = None
 
 
-def ort_session(path, threads):
+def ort_session(path, threads, optimized_path=None):
+    """The session every timing and agreement check uses; with `optimized_path` ORT also saves
+    the graph it optimized, which `ort_executed_ops` reads."""
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # the "hardware specific optimizations" notice
+    if optimized_path:
+        options.optimized_model_filepath = optimized_path
     return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
@@ -324,19 +329,12 @@ def ov_engine(core, path, precision, x, threads, throughput=False):
 FLOAT_COMPUTE_OPS = {"Conv", "Add", "Gemm", "MatMul", "BatchNormalization", "GlobalAveragePool"}
 
 
-def ort_executed_ops(path, threads, workdir):
-    """Compute ops of ORT's optimized graph: which run as int8 kernels (QLinear*, QGemm, ...)
-    and which stay float between DequantizeLinear and QuantizeLinear."""
+def ort_executed_ops(optimized_path):
+    """Compute ops of ORT's optimized graph (saved by `ort_session`): which run as int8 kernels
+    (QLinear*, QGemm, ...) and which stay float between DequantizeLinear and QuantizeLinear."""
     import onnx
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3  # the "hardware specific optimizations" notice
-    options.optimized_model_filepath = os.path.join(workdir, "ort-optimized.onnx")
-    ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     counts = OrderedDict()
-    for node in onnx.load(options.optimized_model_filepath).graph.node:
+    for node in onnx.load(optimized_path).graph.node:
         if node.op_type.startswith("QLinear") or node.op_type in {"QGemm", "ConvInteger", "MatMulInteger"}:
             kind = "int8"
         elif node.op_type in FLOAT_COMPUTE_OPS:
@@ -345,8 +343,12 @@ def ort_executed_ops(path, threads, workdir):
             continue
         key = f"{node.op_type} ({kind})"
         counts[key] = counts.get(key, 0) + 1
-    os.remove(options.optimized_model_filepath)
     return counts
+
+
+def ort_optimized_path(workdir, precision):
+    """Where the session of `precision` saves its optimized graph."""
+    return os.path.join(workdir, "ort-optimized-" + precision.replace(" ", "-").replace("(", "").replace(")", "") + ".onnx")
 
 
 def ov_executed_ops(core, path, threads):
@@ -632,7 +634,7 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def check_agreement(calibration, torch_logits, ort_models, sessions, core, openvino_models, wren, workdir, args):
+def check_agreement(calibration, torch_logits, sessions, core, openvino_models, wren, workdir, args):
     """Top-1 agreement and logit error of every model against fp32 ONNX (which is checked
     against PyTorch first); Wren on the first --wren-check-inputs inputs only. Also which
     compute ops each int8 peer actually runs in int8."""
@@ -641,11 +643,9 @@ def check_agreement(calibration, torch_logits, ort_models, sessions, core, openv
     checks["onnx fp32 vs torch"] = agreement(torch_logits, fp32_logits)
     for precision in ("int8 (u8 act)", "int8 (s8 act)"):
         checks[f"onnxruntime {precision}"] = agreement(fp32_logits, logits_ort(sessions[precision], calibration))
+        checks[f"onnxruntime {precision}"]["executed_ops"] = ort_executed_ops(ort_optimized_path(workdir, precision))
     for precision, path in openvino_models.items():
         checks[f"openvino {precision}"] = agreement(fp32_logits, logits_ov(core, path, calibration, args.threads))
-    for precision in ("int8 (u8 act)", "int8 (s8 act)"):
-        checks[f"onnxruntime {precision}"]["executed_ops"] = ort_executed_ops(
-            ort_models[precision], args.threads, workdir)
     if "int8 (u8 act)" in openvino_models:
         checks["openvino int8 (u8 act)"]["executed_ops"] = ov_executed_ops(
             core, openvino_models["int8 (u8 act)"], args.threads)
@@ -758,7 +758,9 @@ def main():
 
         ort_models = OrderedDict([("fp32", fp32_path), ("int8 (u8 act)", qdq_paths["u8"]),
                                   ("int8 (s8 act)", qdq_paths["s8"])])
-        sessions = OrderedDict((precision, ort_session(path, args.threads)) for precision, path in ort_models.items())
+        sessions = OrderedDict(
+            (precision, ort_session(path, args.threads, ort_optimized_path(workdir, precision) if precision != "fp32" else None))
+            for precision, path in ort_models.items())
         try:
             import openvino as ov
             core = ov.Core()
@@ -767,7 +769,7 @@ def main():
             core, openvino_models = None, OrderedDict()
             log(f"OpenVINO: unavailable — {error}")
         t = time.perf_counter()
-        checks = check_agreement(calibration, torch_logits, ort_models, sessions, core, openvino_models, wren,
+        checks = check_agreement(calibration, torch_logits, sessions, core, openvino_models, wren,
                                  workdir, args)
         phases["agreement_s"] = time.perf_counter() - t
         gc.collect()
