@@ -6,7 +6,7 @@
 #           unpickler    bytes → Unpickler.parse → state-dict search → tensor references
 #           checkpoint   bytes → TorchCheckpoint.floatTensors (zip + pickle + storages)
 #   e.g. tools/fuzz.sh wren-model 600
-#   While a known crash is unfixed, keep fuzzing past it in fork mode:
+#   To keep fuzzing past a crash (while it is being fixed), use fork mode:
 #        tools/fuzz.sh checkpoint 600 -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1
 #
 # How: the libraries are built by SwiftPM in .build-fuzz with -sanitize=fuzzer,address (coverage +
@@ -49,7 +49,7 @@ products=$(swift build --scratch-path "$scratch" -c debug --show-bin-path "${fla
 # Object files of the library and everything it depends on.
 objects=()
 modules=(WrenCore)
-if [[ $library == WrenConvert ]]; then modules+=(WrenReference ZIPFoundation WrenConvert); fi
+if [[ $library == WrenConvert ]]; then modules+=(WrenFiles WrenReference ZIPFoundation WrenConvert); fi
 for module in "${modules[@]}"; do
     objects+=("$products/$module.build"/*.o)
 done

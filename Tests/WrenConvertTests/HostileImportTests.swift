@@ -3,10 +3,13 @@ import Testing
 import WrenConvert
 import WrenReference
 
-// Hostile checkpoints the other import tests do not build: zip entries with `..` paths, duplicate
-// entries, sizes that lie, REDUCE of callables the importer must never treat as tensors, bad memo
-// references, deep nesting through every container opcode, and views longer than their storage.
-// Each must be refused with an ImportError naming the problem, nothing run, nothing written.
+// Hostile checkpoints the other import tests do not build: zip containers whose end records,
+// central directory or local headers point outside the file or disagree (fixtures/hostile/zip_*.pth,
+// each of which made ZIPFoundation trap or misread before ZipDirectoryCheck), zip entries with `..`
+// paths, duplicate entries, sizes that lie, REDUCE of callables the importer must never treat as
+// tensors, bad memo references, deep nesting through every container opcode, and views longer than
+// their storage. Each must be refused with an ImportError naming the problem, nothing run, nothing
+// written.
 // (Globals outside the allowlist, truncation and the plain short-storage case are in PickleTests
 // and ImportTests.)
 
@@ -55,13 +58,16 @@ private func floats(_ values: [Float]) -> [UInt8] { values.flatMap { le32($0.bit
 private let sixFloats: [Float] = [-1, -0.5, 0, 0.5, 1, 1.5]
 private let validPickle = dictPickle([("w", tensor(storage: "0", numel: 6, size: [2, 3], stride: [3, 1]))])
 
-/// One zip entry, stored (method 0). `declaredSize` overrides the size both headers claim;
-/// `centralSize` overrides only the central directory's (for headers that disagree).
+/// One zip entry, stored (method 0) unless `method` says otherwise. `declaredSize` overrides the
+/// uncompressed size both headers claim (and, for a stored entry, the compressed size, which equals
+/// it); `centralSize` overrides only the central directory's (for headers that disagree). A deflated
+/// entry's compressed size is always `bytes.count`; its bytes are never inflated by these tests.
 private struct ZipEntry {
     var name: String
     var bytes: [UInt8]
     var declaredSize: UInt32? = nil
     var centralSize: UInt32? = nil
+    var method = 0
 }
 
 /// A zip archive written byte by byte so its headers can lie (ImportFixtures.storedZip cannot).
@@ -73,11 +79,14 @@ private func zip(_ entries: [ZipEntry]) -> [UInt8] {
         let crc = le32(ImportFixtures.crc32(entry.bytes))
         let size = le32(entry.declaredSize ?? UInt32(entry.bytes.count))
         let centralSize = entry.centralSize.map(le32) ?? size
+        let stored = entry.method == 0
+        let compressed = stored ? size : le32(UInt32(entry.bytes.count))
+        let centralCompressed = stored ? centralSize : compressed
         let offset = le32(UInt32(archive.count))
-        // version needed, flags, method 0, time, date
-        let head = le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21)
-        archive += [0x50, 0x4B, 0x03, 0x04] + head + crc + size + size + le16(name.count) + le16(0) + name + entry.bytes
-        directory += [0x50, 0x4B, 0x01, 0x02] + le16(20) + head + crc + centralSize + centralSize + le16(name.count) + le16(0)
+        // version needed, flags, method, time, date
+        let head = le16(20) + le16(0) + le16(entry.method) + le16(0) + le16(0x21)
+        archive += [0x50, 0x4B, 0x03, 0x04] + head + crc + compressed + size + le16(name.count) + le16(0) + name + entry.bytes
+        directory += [0x50, 0x4B, 0x01, 0x02] + le16(20) + head + crc + centralCompressed + centralSize + le16(name.count) + le16(0)
             + le16(0) + le16(0) + le16(0) + le32(0) + offset + name
     }
     let directoryOffset = archive.count
@@ -143,7 +152,7 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
 
     @Test func entriesWithDotDotPathsAreRefused() throws {
         // The whole checkpoint under "../evil/": a reader that extracted would write outside its folder.
-        // (Refused today because data.pkl is not at depth 2; the message lists the entries.)
+        // (ArchiveReader refuses the ".." component before it looks for data.pkl; the message names the entry.)
         let escaping = try load(zip(checkpointEntries(prefix: "../evil")))
         expectRefused(escaping, mentioning: ["../evil/data.pkl"])
 
@@ -164,9 +173,8 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
     /// Found by `tools/fuzz.sh checkpoint` (minimized): 30 bytes of local header, then an end
     /// record whose central directory starts at 0x4F8, past the end of the 52-byte file.
     /// ZIPFoundation's in-memory archive (`Archive(data:)`, MemoryFile.readData) seeks there and
-    /// traps on `Range requires lowerBound <= upperBound`, so `wren convert` dies with SIGILL.
-    /// Disabled because a trap would take the whole test process down; enable once the importer
-    /// checks the central directory's bounds before ZIPFoundation reads it.
+    /// traps on `Range requires lowerBound <= upperBound` (`wren convert` died with SIGILL), so
+    /// ZipDirectoryCheck refuses it before ZIPFoundation sees the bytes.
     @Test
     func centralDirectoryPastTheEndIsRefused() throws {
         let endRecord = [0x50, 0x4B, 0x05, 0x06] + le16(0) + le16(0) + le16(1) + le16(1) + le32(46) + le32(0x4F8) + le16(0)
@@ -181,8 +189,8 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
     /// Found by `tools/fuzz.sh checkpoint`, rebuilt by hand: a ZIP64 end record whose central
     /// directory offset is 2^63. ZIPFoundation converts it to `off_t` in `Data.readStruct`
     /// (Data+Serialization.swift:40, `fseeko(file, off_t(offset), SEEK_SET)`) and traps on "Not
-    /// enough bits to represent the passed value"; `wren convert` dies with SIGILL. Disabled for the
-    /// same reason as the test above.
+    /// enough bits to represent the passed value" (`wren convert` died with SIGILL); refused by
+    /// ZipDirectoryCheck like the test above.
     @Test
     func zip64OffsetBeyondInt64IsRefused() throws {
         func le64(_ value: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) } }
@@ -198,6 +206,105 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
             return
         }
         expectRefused(outcome, mentioning: ["hostile.pth"])
+    }
+
+    /// The two files review found after the end-record check: `localpast` has an in-bounds end record
+    /// and a central directory entry whose local header is at 0x4F8, past the end of the 110-byte file;
+    /// `comment` has a valid end record whose comment is a second end record (directory at 0x4F8)
+    /// and one more byte. ZIPFoundation took the second (it takes the last signature in the file)
+    /// and, in both, trapped in MemoryFile.readData.
+    @Test func reviewProbesAreRefused() throws {
+        let localPast = ImportFixtures.bytes(fromHex: "504b0304" + String(repeating: "00", count: 26)
+            // Central directory entry: versions 20, flags to sizes 0, name length 16, local header at 0x4F8.
+            + "504b0102" + "1400" + "1400" + String(repeating: "00", count: 20) + "1000" + String(repeating: "00", count: 12)
+            + "f8040000" + "617263686976652f646174612e706b6c"
+            // End record: 1 entry, a 62-byte directory at offset 30, no comment.
+            + "504b0506" + "00000000" + "0100" + "0100" + "3e000000" + "1e000000" + "0000")
+        let past = try load(localPast)
+        #expect(past.error == .invalidZip(
+            file: "hostile.pth",
+            reason: "entry 'archive/data.pkl': local header offset 1272 leaves no room for a 30-byte local header "
+                + "before the central directory at offset 30"))
+        expectRefused(past, mentioning: ["archive/data.pkl", "1272"])
+
+        let comment = ImportFixtures.bytes(fromHex: "504b0304" + String(repeating: "00", count: 26)
+            // End record: no entries, an empty directory at offset 30, a 23-byte comment...
+            + "504b0506" + "00000000" + "0000" + "0000" + "00000000" + "1e000000" + "1700"
+            // ...which is an end record (1 entry, 46 bytes at 0x4F8, no comment) and an "X".
+            + "504b0506" + "00000000" + "0100" + "0100" + "2e000000" + "f8040000" + "0000" + "58")
+        let fake = try load(comment)
+        #expect(fake.error == .invalidZip(
+            file: "hostile.pth",
+            reason: "the end-of-central-directory record at offset 52 has a 0-byte comment ending at offset 74, "
+                + "not at the end of the file (75 bytes)"))
+        expectRefused(fake, mentioning: ["offset 52"])
+    }
+
+    /// fixtures/hostile/zip_control.pth: the torch.save-shaped archive (data descriptors, "FB" padding,
+    /// ZIP64 end records) that every zip_*.pth fixture changes in one place, written by the same
+    /// script; it must import.
+    @Test func theZipFixtureControlImports() throws {
+        let bytes = [UInt8](try Data(contentsOf: ImportFixtures.hostile.appendingPathComponent("zip_control.pth")))
+        let outcome = try load(bytes)
+        #expect(outcome.error == nil)
+        #expect(outcome.tensors == ["w": FloatTensor(shape: [2, 3], data: sixFloats)])
+    }
+
+    /// fixtures/hostile/zip*.pth (tools/make_hostile_fixtures.py): one fault each in the zip
+    /// container; the first five made ZIPFoundation trap (SIGILL) when handed the bytes unchecked.
+    @Test(arguments: [
+        ("zip_local_header_past_end.pth",
+         "entry 'archive/data.pkl': local header offset 65536 leaves no room for a 30-byte local header "
+            + "before the central directory at offset 594"),
+        ("zip_end_record_in_comment.pth",
+         "the end-of-central-directory record at offset 938 has a 0-byte comment ending at offset 960, "
+            + "not at the end of the file (961 bytes)"),
+        ("zip64_extra_offset_2_63.pth",
+         "entry 'archive/data.pkl': local header offset 9223372036854775808 leaves no room for a 30-byte local header "
+            + "before the central directory at offset 594"),
+        ("zip64_extra_size_2_63.pth",
+         "entry 'archive/data/0': 9223372036854775808 bytes of data at offset 448 run past the central directory at offset 594"),
+        ("zip_data_past_end.pth",
+         "entry 'archive/data/0': 2147418112 bytes of data at offset 448 run past the central directory at offset 594"),
+        ("zip_entry_runs_past_directory.pth",
+         "central directory entry 3 at offset 779: its name, extra field and comment (15 + 0 + 20 bytes) "
+            + "run past the end of the directory at offset 840"),
+        ("zip_descriptor_disagrees.pth",
+         "entry 'archive/data/0': the data descriptor at offset 472 says CRC-32 3129946899, 24 compressed and "
+            + "1048576 uncompressed bytes; the central directory says 3129946899, 24 and 24"),
+        ("zip64_locator_disagrees.pth",
+         "the ZIP64 locator at offset 896 points at offset 832, but the ZIP64 end record is at offset 840"),
+    ])
+    func hostileZipFixturesAreRefused(file: String, reason: String) throws {
+        let bytes = [UInt8](try Data(contentsOf: ImportFixtures.hostile.appendingPathComponent(file)))
+        let outcome = try load(bytes)
+        #expect(outcome.error == .invalidZip(file: "hostile.pth", reason: reason), "\(file)")
+        expectRefused(outcome, mentioning: ["hostile.pth"])
+    }
+
+    /// Faults in the hand-built archive that need no fixture file: each is refused by ZipDirectoryCheck
+    /// with a reason naming the problem and its offset.
+    @Test func inconsistentZipStructureIsRefused() throws {
+        let valid = zip(checkpointEntries())
+        let end = valid.count - 22
+        let directory = Int(valid[end + 16]) | Int(valid[end + 17]) << 8
+        func refused(_ change: (inout [UInt8]) -> Void, _ reason: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+            var bytes = valid
+            change(&bytes)
+            let outcome = try load(bytes)
+            #expect(outcome.error == .invalidZip(file: "hostile.pth", reason: reason), sourceLocation: sourceLocation)
+            expectRefused(outcome, mentioning: ["hostile.pth"], sourceLocation: sourceLocation)
+        }
+        // Bytes after the archive: the end record's comment no longer ends at the end of the file.
+        try refused({ $0 += [0, 0] }, "the end-of-central-directory record at offset \(end) has a 0-byte comment ending at offset \(end + 22), not at the end of the file (\(end + 24) bytes)")
+        // The first entry is encrypted (flag bit 0).
+        try refused({ $0[directory + 8] |= 1 }, "entry 'archive/data.pkl' (central directory entry 0 at offset \(directory)) is encrypted")
+        // The central directory says deflate, the local header says stored.
+        try refused({ $0[directory + 10] = 8 }, "entry 'archive/data.pkl': the local header at offset 0 says compression method 0, the central directory says 8")
+        // One entry fewer than the directory holds.
+        try refused({ $0[end + 10] = 3 }, "the central directory at offset \(directory) declares \(end - directory) bytes, but its 3 entries take \(end - directory - 46 - "archive/version".utf8.count)")
+        // No end record at all.
+        try refused({ $0[end + 3] = 0 }, "no end-of-central-directory record (PK 05 06) in the last \(valid.count) bytes")
     }
 
     @Test func duplicateEntriesAreRefused() throws {
@@ -216,14 +323,28 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
     }
 
     @Test func sizesThatLieAreRefused() throws {
-        // Both headers claim far more storage bytes than the archive holds (and than the pickle says).
+        // Both headers claim far more storage bytes than the archive holds (and than the pickle says):
+        // a stored entry's bytes must lie before the central directory.
         var longer = checkpointEntries()
         longer[2].declaredSize = 1 << 20
-        let outcome = try load(zip(longer))
+        let pastTheDirectory = try load(zip(longer))
+        guard case .invalidZip(file: "hostile.pth", _) = pastTheDirectory.error else {
+            Issue.record("a stored entry longer than the archive gave \(String(describing: pastTheDirectory.error))")
+            return
+        }
+        expectRefused(pastTheDirectory, mentioning: ["entry 'archive/data/0'", "1048576 bytes of data", "run past the central directory"])
+
+        // Deflated, the same claim fits the archive (24 compressed bytes) and the importer refuses
+        // it by the size the pickle expects, before inflating anything.
+        var inflating = checkpointEntries()
+        inflating[2].method = 8
+        inflating[2].declaredSize = 1 << 20
+        let outcome = try load(zip(inflating))
         #expect(outcome.error?.root == .storageSizeMismatch(key: "w", storage: "0", expectedBytes: 24, foundBytes: 1 << 20))
         expectRefused(outcome, mentioning: ["storage '0'", "1048576"])
 
-        // The headers claim exactly what the pickle expects, but the bytes are not there.
+        // The headers claim exactly what the pickle expects, but the bytes are not there (so they
+        // would run past the central directory).
         let bigPickle = dictPickle([("w", tensor(storage: "0", numel: 1 << 18, size: [2, 3], stride: [3, 1]))])
         var missingBytes = checkpointEntries(pickle: bigPickle)
         missingBytes[2].declaredSize = 4 << 18
@@ -241,8 +362,19 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
         #expect(disagreement.error?.root == .storageSizeMismatch(key: "w", storage: "0", expectedBytes: 24, foundBytes: 28))
         expectRefused(disagreement, mentioning: ["hostile.pth", "storage '0'"])
 
-        // data.pkl declares 4 GiB - 1 bytes: refused by size before anything is read.
+        // data.pkl declares 4 GiB - 1 bytes. Stored, that runs past the central directory.
+        var hugeStored = checkpointEntries()
+        hugeStored[0].declaredSize = UInt32.max
+        let hugeStoredOutcome = try load(zip(hugeStored))
+        guard case .invalidZip(file: "hostile.pth", _) = hugeStoredOutcome.error else {
+            Issue.record("a stored 4 GiB data.pkl gave \(String(describing: hugeStoredOutcome.error))")
+            return
+        }
+        expectRefused(hugeStoredOutcome, mentioning: ["entry 'archive/data.pkl'", "4294967295 bytes of data"])
+
+        // Deflated (a bomb's shape): refused by size before anything is read.
         var hugePickle = checkpointEntries()
+        hugePickle[0].method = 8
         hugePickle[0].declaredSize = UInt32.max
         let huge = try load(zip(hugePickle))
         #expect(huge.error?.root == .entryTooLarge(
