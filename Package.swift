@@ -89,14 +89,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/wren"),
-        .testTarget(name: "WrenCoreTests", dependencies: ["WrenCore"], path: "Tests/WrenCoreTests"),
+        .testTarget(name: "WrenCoreTests", dependencies: ["WrenCore", "WrenTestSupport"], path: "Tests/WrenCoreTests"),
         // Interposes malloc in the test binary to count allocations (NoAllocationTests).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        // What several test targets share (the seeded generator).
+        .target(name: "WrenTestSupport", path: "Tests/WrenTestSupport"),
         .testTarget(
-            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenConvert", "AllocationCounter"],
+            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenConvert", "AllocationCounter", "WrenTestSupport"],
             path: "Tests/WrenHostTests"),
-        .testTarget(name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenConvert"], path: "Tests/WrenReferenceTests"),
-        .testTarget(name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference", "WrenHost"], path: "Tests/WrenConvertTests"),
+        .testTarget(name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenConvert", "WrenTestSupport"], path: "Tests/WrenReferenceTests"),
+        .testTarget(
+            name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference", "WrenHost", "WrenTestSupport"],
+            path: "Tests/WrenConvertTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenCLITests", dependencies: ["wren"], path: "Tests/WrenCLITests"),
     ]

@@ -1,4 +1,5 @@
 import Testing
+import WrenTestSupport
 @testable import WrenCore
 
 /// The arena planner on random layer graphs: tensors alive at the same time never share bytes,

@@ -1,4 +1,5 @@
 import Testing
+import WrenTestSupport
 import WrenCore
 
 /// CRC-32 against known values. Expected values: `python3 -c "import zlib; print(hex(zlib.crc32(...)))"`

@@ -1,4 +1,5 @@
 import Testing
+import WrenTestSupport
 import WrenCore
 
 /// The requantization arithmetic against the independent 64-bit reference (`WideReference`):

@@ -1,4 +1,5 @@
 import Testing
+import WrenTestSupport
 import WrenCore
 
 /// Every convolution kernel in the table against the naive definition, bit for bit, on shapes

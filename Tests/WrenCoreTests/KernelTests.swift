@@ -1,4 +1,5 @@
 import Testing
+import WrenTestSupport
 import WrenCore
 
 /// The scalar reference kernels against naive implementations written here from

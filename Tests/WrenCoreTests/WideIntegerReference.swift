@@ -1,3 +1,5 @@
+import WrenTestSupport
+
 /// The requantization rule of `formats/wren-v1.md` §7.1 (gemmlowp's SaturatingRoundingDoublingHighMul
 /// and RoundingDivideByPOT), written again from the definitions in 64-bit arithmetic without
 /// reusing anything from WrenCore, so the tests compare two independent implementations.
@@ -38,19 +40,8 @@ enum WideReference {
     }
 }
 
-/// SplitMix64: a small seeded generator so every random case can be reproduced from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// The draws these tests need from the shared generator.
+extension SplitMix64 {
     mutating func int32() -> Int32 { Int32(truncatingIfNeeded: next()) }
 
     /// An Int32 whose magnitude is spread over all bit widths, not concentrated near 2^31.

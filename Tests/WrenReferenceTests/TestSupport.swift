@@ -1,19 +1,10 @@
 @testable import WrenReference
+import WrenTestSupport
 
-/// SplitMix64: a small seeded generator so every test tensor is reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The shared seeded generator, so every test tensor is reproducible.
+typealias SeededGenerator = SplitMix64
 
-extension SeededGenerator {
+extension SplitMix64 {
     mutating func uniform(_ count: Int, in range: ClosedRange<Float> = -1...1) -> [Float] {
         (0..<count).map { _ in Float.random(in: range, using: &self) }
     }
