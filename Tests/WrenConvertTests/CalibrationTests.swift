@@ -3,6 +3,7 @@ import Testing
 import WrenConvert
 import WrenCore
 import WrenReference
+import WrenTestSupport
 
 /// Calibration methods (minmax, percentile, entropy) and per-tensor weights: the statistics on
 /// distributions whose answer is known, then the methods on the trained digits model.
@@ -42,22 +43,24 @@ import WrenReference
     }
 
     @Test func percentileClipsTheTailOnEachSide() {
-        // 1...10000: the top 1% is 9901...10000, so the 99th percentile is 9900 (to one bin, 10000/2048).
+        // 1...10000: the top 1% is 9901...10000, so the 99th percentile is 9900, to one bin
+        // (10000/4096 with the default 4096 bins) plus one.
+        let bins = Float(ActivationHistogram.defaultBinCount)
         let values = (1...10_000).map { Float($0) }
         let range = Self.histogram(values).percentileRange(tail: 0.01)
         #expect(range.lowerBound == 0)
-        #expect(abs(range.upperBound - 9900) <= 10_000 / 2048 + 1, "\(range)")
+        #expect(abs(range.upperBound - 9900) <= 10_000 / bins + 1, "\(range)")
         // Symmetric: -5000...5000 clips 0.5% = 50 values at each end.
         let signed = (-5000...5000).map { Float($0) }
         let both = Self.histogram(signed).percentileRange(tail: 0.005)
-        #expect(abs(both.upperBound - 4950) <= 5000 / 2048 + 1, "\(both)")
-        #expect(abs(both.lowerBound + 4950) <= 5000 / 2048 + 1, "\(both)")
+        #expect(abs(both.upperBound - 4950) <= 5000 / bins + 1, "\(both)")
+        #expect(abs(both.lowerBound + 4950) <= 5000 / bins + 1, "\(both)")
         // Nothing to clip: the full range back.
         #expect(Self.histogram(signed).percentileRange(tail: 0) == -5000...5000)
     }
 
     @Test func entropyKeepsTheRangeOfAUniformDistribution() {
-        var random = SplitMix(seed: 11)
+        var random = SplitMix64(seed: 11)
         let values = (0..<200_000).map { _ in Float.random(in: 0...1, using: &random) }
         let range = Self.histogram(values).entropyRange()
         #expect(range.lowerBound == 0)
@@ -66,8 +69,9 @@ import WrenReference
 
     @Test func entropyClipsRareOutliers() {
         // A half-normal bulk (σ = 1, max ≈ 4.4) and one value in 10⁴ at 40: minmax would spend 90%
-        // of the grid on the outliers; MXNet's search on such data (numpy, by hand) keeps ≈ 7.5.
-        var random = SplitMix(seed: 12)
+        // of the grid on the outliers; on such data from NumPy (half_normal_outliers in
+        // fixtures/calibration/entropy_thresholds.json) MXNet's search keeps 764 of 4096 bins, 7.46.
+        var random = SplitMix64(seed: 12)
         var values = (0..<200_000).map { _ in abs(random.gaussian()) }
         for index in stride(from: 0, to: values.count, by: 10_000) { values[index] = 40 }
         let bulkMaximum = values.filter { $0 < 40 }.max()!
@@ -79,46 +83,83 @@ import WrenReference
     @Test func entropyKeepsOutliersOfAUniformBulk() {
         // KL's blind spot, shared with MXNet/TensorRT: merging bins of a flat distribution loses no
         // information, so clipping the outliers can only cost divergence and the full range stays.
-        var random = SplitMix(seed: 15)
+        var random = SplitMix64(seed: 15)
         var values = (0..<200_000).map { _ in Float.random(in: 0...1, using: &random) }
         for index in stride(from: 0, to: values.count, by: 10_000) { values[index] = 20 }
         #expect(Self.histogram(values).entropyRange() == 0...20)
     }
 
     @Test func entropyOnASignedGaussianClipsSymmetrically() {
-        var random = SplitMix(seed: 13)
+        var random = SplitMix64(seed: 13)
         let values = (0..<200_000).map { _ in random.gaussian() }
         let observed = values.map(abs).max()!
         let range = Self.histogram(values).entropyRange()
-        #expect(range.upperBound == -range.lowerBound || range.lowerBound == values.min()! || range.upperBound == values.max()!)
+        // One threshold T for both sides, searched on |x|. Here the negative tail ends just inside
+        // it (min ≈ -4.387, T ≈ 4.389), so only the longer positive tail is clipped.
+        #expect(range.upperBound < values.max()!, "\(range), max \(values.max()!)")
+        #expect(range.lowerBound == max(values.min()!, -range.upperBound), "\(range), min \(values.min()!)")
         // TensorRT-style KL on a unit Gaussian lands between 2.5σ and the observed max (~4.5σ).
         #expect(range.upperBound > 2.5 && range.upperBound < observed, "\(range), max |x| \(observed)")
+        // With rare outliers at ±20 both tails reach beyond T: both are clipped, by the same T.
+        var outlying = values
+        for index in stride(from: 0, to: outlying.count, by: 10_000) { outlying[index] = index % 20_000 == 0 ? 20 : -20 }
+        let clipped = Self.histogram(outlying).entropyRange()
+        #expect(clipped.lowerBound > -20 && clipped.upperBound < 20, "\(clipped)")
+        #expect(clipped.upperBound == -clipped.lowerBound, "\(clipped)")
+        #expect(clipped.upperBound > 2.5 && clipped.upperBound < 10, "\(clipped)")
     }
 
     @Test func entropyIgnoresTheExactZerosOfAReLU() {
-        var random = SplitMix(seed: 14)
+        var random = SplitMix64(seed: 14)
         let positive = (0..<50_000).map { _ in Float.random(in: 0...1, using: &random) }
         let withZeros = positive + [Float](repeating: 0, count: 150_000)
         #expect(Self.histogram(withZeros).entropyRange() == Self.histogram(positive).entropyRange())
     }
 
-    /// Thresholds (in bins) from a line-by-line NumPy/SciPy transcription of MXNet's
-    /// `_get_optimal_threshold` (contrib/quantization.py, the open implementation of TensorRT's
-    /// entropy calibrator that ONNX Runtime's `get_entropy_threshold` also derives from), run by
-    /// hand on these one-sided histograms with 8 and 16 levels.
-    @Test(arguments: [
-        ([1000, 998, 990, 978, 961, 939, 914, 885, 852, 817, 779, 739, 698, 655, 613, 570, 527, 486, 445, 406, 368, 332, 298, 266,
-          237, 210, 185, 162, 141, 122, 105, 90, 77, 66, 56, 47, 39, 33, 27, 22, 18, 15, 12, 10, 8, 6, 5, 4, 3, 2, 2, 1, 1, 1, 1, 1,
-          0, 0, 0, 0, 0, 0, 0, 0] as [UInt64], 44, 52),
-        ([1000, 846, 717, 607, 513, 435, 368, 311, 264, 223, 189, 160, 135, 115, 97, 82, 69, 59, 50, 42, 36, 30, 26, 22, 18, 16, 13,
-          11, 9, 8, 7, 6, 5, 4, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3], 31, 41),
-        ([0, 352, 553, 522, 287, 325, 616, 491, 346, 68, 418, 614, 577, 340, 183, 470, 550, 399, 137, 485, 675, 423, 182, 251, 534,
-          608, 452, 205, 341, 526, 478, 234, 319, 598, 666, 296, 64, 407, 587, 534, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0,
-          0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0], 91, 40),
-    ])
-    func entropySearchMatchesMXNet(_ histogram: [UInt64], _ eightLevels: Int, _ sixteenLevels: Int) {
-        #expect(EntropyThreshold.search(histogram: histogram, levels: 8) == eightLevels)
-        #expect(EntropyThreshold.search(histogram: histogram, levels: 16) == sixteenLevels)
+    /// One histogram of fixtures/calibration/entropy_thresholds.json (tools/make_entropy_fixtures.py)
+    /// and the number of bins MXNet's search keeps on it for each number of levels.
+    struct EntropyCase: Sendable, CustomStringConvertible {
+        var name: String
+        var histogram: [UInt64]
+        var searches: [(levels: Int, bins: Int)]
+        var description: String { name }
+
+        /// The fixture's cases; empty when it is missing or malformed (a test asserts the count).
+        static let all: [EntropyCase] = {
+            guard let data = try? ImportFixtures.folder("calibration").data("entropy_thresholds.json"),
+                  let document = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                  let cases = document["cases"] as? [[String: Any]] else { return [] }
+            return cases.compactMap { entry in
+                guard let name = entry["name"] as? String, let histogram = entry["histogram"] as? [Int],
+                      let searches = entry["searches"] as? [[String: Any]] else { return nil }
+                let pairs = searches.compactMap { search -> (levels: Int, bins: Int)? in
+                    guard let levels = search["levels"] as? Int, let bins = search["bins"] as? Int else { return nil }
+                    return (levels, bins)
+                }
+                guard pairs.count == searches.count, histogram.allSatisfy({ $0 >= 0 }) else { return nil }
+                return EntropyCase(name: name, histogram: histogram.map { UInt64($0) }, searches: pairs)
+            }
+        }()
+    }
+
+    @Test func entropyFixtureHasEveryCase() {
+        // 3 hand-written histograms (2 searches each), 4 of 200,000 values in 4096 bins (2 each),
+        // 12 sparse ones (3 each).
+        #expect(EntropyCase.all.count == 19)
+        #expect(EntropyCase.all.map(\.searches.count).reduce(0, +) == 50)
+        #expect(EntropyCase.all.contains { $0.histogram.count == ActivationHistogram.defaultBinCount && $0.searches.contains { $0.levels == 255 } })
+        #expect(EntropyCase.all.contains { $0.histogram.count == ActivationHistogram.defaultBinCount && $0.searches.contains { $0.levels == 128 } })
+    }
+
+    /// The same bins, exactly, as tools/make_entropy_fixtures.py finds with the loop body of MXNet
+    /// 1.5.1's `_get_optimal_threshold` (the script checks its copy against the installed MXNet)
+    /// scoring one-sided windows in float64, as Wren does.
+    @Test(arguments: EntropyCase.all)
+    func entropySearchMatchesMXNet(_ fixture: EntropyCase) {
+        for (levels, bins) in fixture.searches {
+            #expect(EntropyThreshold.search(histogram: fixture.histogram, levels: levels) == bins,
+                    "\(fixture.name): \(fixture.histogram.count) bins, \(levels) levels")
+        }
     }
 
     @Test func entropySearchOnDegenerateHistograms() {
@@ -130,17 +171,10 @@ import WrenReference
 
     // MARK: The digits model
 
-    static let digits = ImportFixtures.repoRoot.appendingPathComponent("fixtures/digits")
-
-    static func digitsCalibration() throws -> (checkpoint: Checkpoint, values: [Float], count: Int) {
-        let checkpoint = try CheckpointLoader.load(path: digits.appendingPathComponent("wrn16_2_digits.pth").path)
-        let calibration = try NumpyArray.read(path: digits.appendingPathComponent("calib_x.npy").path)
-        return (checkpoint, try calibration.floats(), calibration.shape[0])
-    }
-
     @Test func clippedRangesStayInsideTheObservedOnes() throws {
-        let (checkpoint, values, count) = try Self.digitsCalibration()
-        let model = try WideResNet(stateDict: checkpoint.tensors)
+        let digits = try DigitsFixture.loaded()
+        let (values, count) = (digits.calibration, digits.calibrationCount)
+        let model = try WideResNet(stateDict: digits.checkpoint.tensors)
         var progress: [(Int, Int)] = []
         let entropy = try ActivationRanges.calibrate(
             model: model, inputs: values, count: count, height: 32, width: 32, method: .entropy, progress: { progress.append(($0, $1)) })
@@ -162,8 +196,9 @@ import WrenReference
     /// One weight scale per tensor: every output channel of a conv gets the same requantization
     /// multiplier (it is input_scale · weight_scale / output_scale); per channel they differ.
     @Test func perTensorWeightsShareOneScalePerLayer() throws {
-        let checkpoint = try CheckpointLoader.load(path: ImportFixtures.models.appendingPathComponent("wrn10_2_c3_bias.pth").path)
-        let input = try NumpyArray.read(path: ImportFixtures.models.appendingPathComponent("wrn10_2_c3_bias.input.npy").path)
+        let models = ImportFixtures.folder("models")
+        let checkpoint = try CheckpointLoader.load(path: models.path("wrn10_2_c3_bias.pth"))
+        let input = try NumpyArray.read(path: models.path("wrn10_2_c3_bias.input.npy"))
         var options = ConversionOptions()
         options.weightGranularity = .perTensor
         let perTensor = try Converter.convert(checkpoint: checkpoint, calibration: try input.floats(), count: 4, options: options)
@@ -183,41 +218,27 @@ import WrenReference
     /// (checked on the first 64 test images; the README has the full 360 for every method).
     @Test(arguments: [CalibrationMethod.entropy, .percentile(99.99)])
     func trainedModelKeepsItsAccuracy(_ method: CalibrationMethod) throws {
-        let (checkpoint, values, count) = try Self.digitsCalibration()
+        let digits = try DigitsFixture.loaded()
         var options = ConversionOptions()
         options.calibrationMethod = method
-        let converted = try Converter.convert(checkpoint: checkpoint, calibration: values, count: count, options: options)
+        let converted = try Converter.convert(
+            checkpoint: digits.checkpoint, calibration: digits.calibration, count: digits.calibrationCount, options: options)
         #expect(converted.quantized.metadata.contains { $0.key == "calibration" && $0.value.hasPrefix("\(method) over 200 inputs") })
-        let testX = try NumpyArray.read(path: Self.digits.appendingPathComponent("test_x.npy").path)
-        let labels = try NumpyArray.read(path: Self.digits.appendingPathComponent("test_y.npy").path).int64s()
         let subset = 64
-        let inputs = Array(try testX.floats().prefix(subset * 3 * 32 * 32))
+        let (inputs, labels) = digits.test(prefix: subset)
         let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: subset)
-        let int8 = try context.run(inputs, batch: subset)
-        let float = try converted.reference.forward(inputs, batch: subset)
-        func top(_ logits: [Float]) -> [Int] {
-            stride(from: 0, to: logits.count, by: 10).map { start in (start..<(start + 10)).max { logits[$0] < logits[$1] }! - start }
-        }
-        let agreement = zip(top(int8), top(float)).filter { $0 == $1 }.count
-        let int8Correct = zip(top(int8), labels).filter { Int64($0) == $1 }.count
-        let floatCorrect = zip(top(float), labels).filter { Int64($0) == $1 }.count
+        let int8 = argmax(try context.run(inputs, batch: subset), classes: DigitsFixture.classes)
+        let float = argmax(try converted.reference.forward(inputs, batch: subset), classes: DigitsFixture.classes)
+        let agreement = zip(int8, float).filter { $0 == $1 }.count
+        let int8Correct = zip(int8, labels).filter { $0 == $1 }.count
+        let floatCorrect = zip(float, labels).filter { $0 == $1 }.count
         #expect(agreement >= subset - 1, "\(method): agreement \(agreement)/\(subset)")
         #expect(abs(int8Correct - floatCorrect) <= 1, "\(method): int8 \(int8Correct), float \(floatCorrect) of \(subset)")
     }
 }
 
-/// SplitMix64 with a Box–Muller Gaussian: reproducible test distributions.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// A Box–Muller Gaussian from the shared seeded generator: reproducible test distributions.
+extension SplitMix64 {
     mutating func gaussian() -> Float {
         let u = Double.random(in: Double.ulpOfOne..<1, using: &self)
         let v = Double.random(in: 0..<1, using: &self)

@@ -1,7 +1,15 @@
 import Foundation
 import Testing
 import WrenConvert
+import WrenCore
 import WrenReference
+
+/// The top class of each row of `logits` (row-major, `classes` per row); the first on a tie.
+func argmax(_ logits: [Float], classes: Int) -> [Int] {
+    stride(from: 0, to: logits.count, by: classes).map { start in
+        (start..<(start + classes)).max { logits[$0] < logits[$1] }! - start
+    }
+}
 
 /// The typed error loading `path` throws, nil when it loads; any other error type is recorded.
 func loadError(_ path: String) -> ImportError? {
@@ -19,14 +27,14 @@ func loadError(_ path: String) -> ImportError? {
 /// One entry of a framework fixture folder's `manifest.json` (tools/make_paddle_fixtures.py,
 /// tools/make_safetensors_fixtures.py): a checkpoint, inputs and the framework's own logits.
 struct ParityFixture: Sendable, CustomStringConvertible {
-    var folder: URL
+    var folder: FixtureFolder
     var name, file, input, logits: String
     var architecture: WRNArchitecture
     var description: String { name }
 
     /// The manifest's entries; empty when it is missing or malformed (each suite asserts a count).
-    static func manifest(in folder: URL) -> [ParityFixture] {
-        guard let data = try? Data(contentsOf: folder.appendingPathComponent("manifest.json")),
+    static func manifest(in folder: FixtureFolder) -> [ParityFixture] {
+        guard let data = try? folder.data("manifest.json"),
               let entries = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else { return [] }
         return entries.compactMap { entry in
             guard let name = entry["name"] as? String, let file = entry["file"] as? String,
@@ -41,12 +49,11 @@ struct ParityFixture: Sendable, CustomStringConvertible {
     /// The float reference on the imported weights reproduces the framework's eval-mode logits
     /// (max|Δ| ≤ 1e-4 · max|logit|), and infers the recorded architecture.
     func expectParity(sourceLocation: SourceLocation = #_sourceLocation) throws {
-        func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-        let checkpoint = try CheckpointLoader.load(path: path(file))
+        let checkpoint = try CheckpointLoader.load(path: folder.path(file))
         let model = try WideResNet(stateDict: checkpoint.tensors)
         #expect(model.architecture == architecture, sourceLocation: sourceLocation)
-        let inputs = try NumpyArray.read(path: path(input))
-        let expected = try NumpyArray.read(path: path(logits)).floats()
+        let inputs = try NumpyArray.read(path: folder.path(input))
+        let expected = try NumpyArray.read(path: folder.path(logits)).floats()
         let got = try model.forward(try inputs.floats(), batch: inputs.shape[0])
         try #require(got.count == expected.count, sourceLocation: sourceLocation)
         let scale = expected.map(abs).max() ?? 0
@@ -56,13 +63,29 @@ struct ParityFixture: Sendable, CustomStringConvertible {
     }
 }
 
+/// One folder under `fixtures/`: paths and contents of the files in it.
+struct FixtureFolder: Sendable {
+    var url: URL
+
+    func path(_ file: String) -> String { url.appendingPathComponent(file).path }
+    func data(_ file: String) throws -> Data { try Data(contentsOf: url.appendingPathComponent(file)) }
+    func bytes(_ file: String) throws -> [UInt8] { [UInt8](try data(file)) }
+}
+
 /// Paths and scratch files for the checkpoint-import tests.
 enum ImportFixtures {
-    /// The repository root, found from this file's location (Tests/WrenConvertTests/...).
+    /// The repository root, found from this file's location (Tests/WrenConvertTests/...): the one
+    /// place the WrenConvert tests locate fixtures from.
     static let repoRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let models = repoRoot.appendingPathComponent("fixtures/models")
-    static let hostile = repoRoot.appendingPathComponent("fixtures/hostile")
+
+    /// `fixtures/<name>` in the repository.
+    static func folder(_ name: String) -> FixtureFolder {
+        FixtureFolder(url: repoRoot.appendingPathComponent("fixtures").appendingPathComponent(name))
+    }
+
+    static let models = folder("models").url
+    static let hostile = folder("hostile").url
 
     /// Writes `bytes` to a fresh temporary file named `name` and returns its path.
     static func temporaryFile(named name: String, bytes: [UInt8]) throws -> String {
@@ -118,5 +141,53 @@ enum ImportFixtures {
             index = next
         }
         return bytes
+    }
+}
+
+/// The WRN-16-2 trained on scikit-learn's digits (tools/train_digits.py, fixtures/digits): its
+/// checkpoint, 200 calibration images and 360 labelled test images, read once per test run; and
+/// its min/max conversion (per-channel weights, labels "digit 0" ... "digit 9"), done once.
+struct DigitsFixture: Sendable {
+    static let folder = ImportFixtures.folder("digits")
+    static let classes = 10
+
+    var checkpoint: Checkpoint
+    /// Normalized NCHW float32 images, 3 x 32 x 32 each.
+    var calibration: [Float]
+    var calibrationCount: Int
+    var testInputs: [Float]
+    var testLabels: [Int]
+    var testCount: Int
+
+    struct Converted: Sendable {
+        var model: WrenModel
+        var reference: WideResNet
+    }
+
+    private static let cached: Result<DigitsFixture, any Error> = Result {
+        let calibration = try NumpyArray.read(path: folder.path("calib_x.npy"))
+        let testX = try NumpyArray.read(path: folder.path("test_x.npy"))
+        let testY = try NumpyArray.read(path: folder.path("test_y.npy")).int64s()
+        return DigitsFixture(
+            checkpoint: try CheckpointLoader.load(path: folder.path("wrn16_2_digits.pth")),
+            calibration: try calibration.floats(), calibrationCount: calibration.shape[0],
+            testInputs: try testX.floats(), testLabels: testY.map { Int($0) }, testCount: testX.shape[0])
+    }
+
+    private static let cachedMinMax: Result<Converted, any Error> = Result {
+        let digits = try loaded()
+        var options = ConversionOptions()
+        options.labels = (0..<classes).map { "digit \($0)" }
+        let converted = try Converter.convert(
+            checkpoint: digits.checkpoint, calibration: digits.calibration, count: digits.calibrationCount, options: options)
+        return Converted(model: try WrenModel(bytes: converted.bytes), reference: converted.reference)
+    }
+
+    static func loaded() throws -> DigitsFixture { try cached.get() }
+    static func minMax() throws -> Converted { try cachedMinMax.get() }
+
+    /// The first `count` test images and their labels.
+    func test(prefix count: Int) -> (inputs: [Float], labels: [Int]) {
+        (Array(testInputs.prefix(count * 3 * 32 * 32)), Array(testLabels.prefix(count)))
     }
 }

@@ -130,9 +130,10 @@ private func expectTinyTensors(_ tensors: [String: FloatTensor]) {
                 try Unpickler.parse(bytes)
             }
             // Through the loader a bare pickle is read as a PaddlePaddle checkpoint, by the same
-            // restricted unpickler: the global is refused by name and nothing runs.
+            // restricted unpickler: the global is refused by name, in the named file, and nothing runs.
             let error = loadError(ImportFixtures.hostile.appendingPathComponent(hostile.file).path)
-            #expect(error?.root == .pickleGlobalNotAllowed(module: hostile.module, name: hostile.name, offset: hostile.offset))
+            #expect(error == .inFile(file: hostile.file, entry: nil,
+                                     underlying: .pickleGlobalNotAllowed(module: hostile.module, name: hostile.name, offset: hostile.offset)))
             #expect(error?.description.contains(hostile.file) == true)
         }
 

@@ -7,10 +7,7 @@ import WrenReference
 /// paddlepaddle 3.3.1): float parity with Paddle's own logits, the name/layout mapping, every NumPy
 /// array layout, and refusals with typed errors.
 @Suite struct PaddleImportTests {
-    static let folder = ImportFixtures.repoRoot.appendingPathComponent("fixtures/paddle")
-
-    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-
+    static let folder = ImportFixtures.folder("paddle")
     static let fixtures = ParityFixture.manifest(in: folder)
 
     @Test func manifestListsTheSeedsShapes() {
@@ -27,7 +24,7 @@ import WrenReference
     }
 
     @Test func paddleNamesAndLayoutsBecomeCanonical() throws {
-        let checkpoint = try CheckpointLoader.load(path: Self.path("wrn28_1_c4.pdparams"))
+        let checkpoint = try CheckpointLoader.load(path: Self.folder.path("wrn28_1_c4.pdparams"))
         let keys = Set(checkpoint.tensors.keys)
         #expect(keys.contains("block1.layer.0.bn1.running_mean"))
         #expect(keys.contains("block3.layer.3.bn2.running_var"))
@@ -54,8 +51,8 @@ import WrenReference
     /// Fortran order, big-endian, float16/float64, and integer arrays and scalars left out, as
     /// numpy wrote them (arrays.json holds the row-major values).
     @Test func everyNumpyLayoutIsReadExactly() throws {
-        let checkpoint = try CheckpointLoader.load(path: Self.path("arrays.pdparams"))
-        let expectedData = try Data(contentsOf: Self.folder.appendingPathComponent("arrays.json"))
+        let checkpoint = try CheckpointLoader.load(path: Self.folder.path("arrays.pdparams"))
+        let expectedData = try Self.folder.data("arrays.json")
         let expected = try #require(try JSONSerialization.jsonObject(with: expectedData) as? [String: [String: Any]])
         #expect(Set(checkpoint.tensors.keys) == Set(expected.keys), "int64 arrays and numpy scalars are left out")
         for (key, reference) in expected {
@@ -66,22 +63,11 @@ import WrenReference
         }
     }
 
-    @Test func hostilePicklesNameTheRefusedGlobal() throws {
-        let marker = "/tmp/wren_pwned"
-        try? FileManager.default.removeItem(atPath: marker)
-        for (file, module, name) in [("os_system.pkl", "posix", "system"), ("eval_builtin.pkl", "builtins", "eval")] {
-            let error = loadError(ImportFixtures.hostile.appendingPathComponent(file).path)
-            #expect(error == .inFile(file: file, entry: nil, underlying: .pickleGlobalNotAllowed(module: module, name: name, offset: 2)))
-            #expect(error?.description.contains(file) == true)
-        }
-        #expect(!FileManager.default.fileExists(atPath: marker))
-    }
-
     // MARK: Corrupted copies of arrays.pdparams
 
     /// arrays.pdparams with the first occurrence of `find` replaced by `replacement` (same length).
     static func patched(_ find: String, _ replacement: String) throws -> String {
-        var bytes = [UInt8](try Data(contentsOf: Self.folder.appendingPathComponent("arrays.pdparams")))
+        var bytes = try Self.folder.bytes("arrays.pdparams")
         let needle = Array(find.utf8), patch = Array(replacement.utf8)
         precondition(needle.count == patch.count)
         let start = try #require((0...(bytes.count - needle.count)).first { Array(bytes[$0..<($0 + needle.count)]) == needle },
@@ -115,7 +101,7 @@ import WrenReference
     }
 
     @Test func aTruncatedFileIsRefused() throws {
-        let bytes = [UInt8](try Data(contentsOf: Self.folder.appendingPathComponent("wrn10_1_c10_training.pdparams")))
+        let bytes = try Self.folder.bytes("wrn10_1_c10_training.pdparams")
         let path = try ImportFixtures.temporaryFile(named: "cut.pdparams", bytes: Array(bytes.prefix(bytes.count / 2)))
         let error = try #require(loadError(path))
         guard case .pickleTruncated = error.root else {

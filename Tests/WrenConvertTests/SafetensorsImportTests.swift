@@ -7,10 +7,7 @@ import WrenReference
 /// (tools/make_safetensors_fixtures.py), and a catalogue of hand-corrupted files, one test per rule
 /// of the format.
 @Suite struct SafetensorsImportTests {
-    static let folder = ImportFixtures.repoRoot.appendingPathComponent("fixtures/safetensors")
-
-    static func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
-
+    static let folder = ImportFixtures.folder("safetensors")
     static let fixtures = ParityFixture.manifest(in: folder)
 
     @Test func manifestIsPresent() {
@@ -23,10 +20,10 @@ import WrenReference
     }
 
     @Test func integerTensorsAreLeftOutAndPaddleNamesMapped() throws {
-        let torch = try CheckpointLoader.load(path: Self.path("wrn16_2_c10.safetensors"))
+        let torch = try CheckpointLoader.load(path: Self.folder.path("wrn16_2_c10.safetensors"))
         #expect(!torch.tensors.keys.contains { $0.hasSuffix("num_batches_tracked") })
         #expect(torch.tensors["fc.weight"]?.shape == [10, 128])
-        let paddle = try CheckpointLoader.load(path: Self.path("wrn10_1_c4_paddle.safetensors"))
+        let paddle = try CheckpointLoader.load(path: Self.folder.path("wrn10_1_c4_paddle.safetensors"))
         #expect(paddle.tensors["fc.weight"]?.shape == [4, 64])
         #expect(paddle.tensors["block1.layer.0.bn1.running_var"] != nil)
         #expect(!paddle.tensors.keys.contains { $0.hasSuffix("._mean") })
@@ -170,7 +167,7 @@ import WrenReference
         let path = try ImportFixtures.temporaryFile(named: "model.bin", bytes: Self.file(header: header, data: Self.fourFloats))
         #expect(try CheckpointLoader.load(path: path).tensors["a"] == FloatTensor(shape: [4], data: [1, 2, 3, 4]))
         let truncated = try ImportFixtures.temporaryFile(
-            named: "cut.safetensors", bytes: Array(try Data(contentsOf: URL(fileURLWithPath: Self.path("wrn10_1_c10_bf16.safetensors"))).prefix(5000)))
+            named: "cut.safetensors", bytes: Array(try Self.folder.bytes("wrn10_1_c10_bf16.safetensors").prefix(5000)))
         #expect(throws: SafetensorsError.self) { try CheckpointLoader.load(path: truncated) }
     }
 

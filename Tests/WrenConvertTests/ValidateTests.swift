@@ -16,23 +16,14 @@ import WrenReference
         var inputs: Validator.Inputs
     }
 
-    /// The WRN-16-2 digits model converted (min/max) on its calibration images, and the first
-    /// `count` test images with their labels.
+    /// The WRN-16-2 digits model converted (min/max) on its calibration images (DigitsFixture, done
+    /// once per run), and the first `count` test images with their labels.
     static func digits(count: Int) throws -> Setup {
-        let folder = ImportFixtures.repoRoot.appendingPathComponent("fixtures/digits")
-        let checkpoint = try CheckpointLoader.load(path: folder.appendingPathComponent("wrn16_2_digits.pth").path)
-        let calibration = try NumpyArray.read(path: folder.appendingPathComponent("calib_x.npy").path)
-        var options = ConversionOptions()
-        options.labels = (0..<10).map { "digit \($0)" }
-        let converted = try Converter.convert(
-            checkpoint: checkpoint, calibration: try calibration.floats(), count: calibration.shape[0], options: options)
-        let testX = try NumpyArray.read(path: folder.appendingPathComponent("test_x.npy").path)
-        let testY = try NumpyArray.read(path: folder.appendingPathComponent("test_y.npy").path).int64s()
-        let values = Array(try testX.floats().prefix(count * 3 * 32 * 32))
+        let converted = try DigitsFixture.minMax()
+        let (values, labels) = try DigitsFixture.loaded().test(prefix: count)
         return Setup(
-            model: try WrenModel(bytes: converted.bytes), reference: converted.reference,
-            inputs: Validator.Inputs(values: values, count: count, names: (0..<count).map { "test[\($0)]" },
-                                     labels: testY.prefix(count).map { Int($0) }))
+            model: converted.model, reference: converted.reference,
+            inputs: Validator.Inputs(values: values, count: count, names: (0..<count).map { "test[\($0)]" }, labels: labels))
     }
 
     static let shared: Result<(Setup, ValidationReport), any Error> = Result {
@@ -48,14 +39,12 @@ import WrenReference
         let count = setup.inputs.count
         let int8 = try WrenContext(model: setup.model, maxBatch: count).run(setup.inputs.values, batch: count)
         let float = try setup.reference.forward(setup.inputs.values, batch: count)
-        func top(_ logits: [Float]) -> [Int] {
-            stride(from: 0, to: logits.count, by: 10).map { start in (start..<(start + 10)).max { logits[$0] < logits[$1] }! - start }
-        }
+        let (int8Top, floatTop) = (argmax(int8, classes: 10), argmax(float, classes: 10))
         let labels = try #require(setup.inputs.labels)
         #expect(report.imageCount == count)
-        #expect(report.agreeing == zip(top(int8), top(float)).filter { $0 == $1 }.count)
-        #expect(report.int8Correct == zip(top(int8), labels).filter { $0 == $1 }.count)
-        #expect(report.floatCorrect == zip(top(float), labels).filter { $0 == $1 }.count)
+        #expect(report.agreeing == zip(int8Top, floatTop).filter { $0 == $1 }.count)
+        #expect(report.int8Correct == zip(int8Top, labels).filter { $0 == $1 }.count)
+        #expect(report.floatCorrect == zip(floatTop, labels).filter { $0 == $1 }.count)
         let deltas = zip(int8, float).map { Double(abs($0 - $1)) }
         #expect(abs(report.maxAbsLogitDelta - deltas.max()!) < 1e-9)
         #expect(abs(report.meanAbsLogitDelta - deltas.reduce(0, +) / Double(deltas.count)) < 1e-9)

@@ -21,13 +21,9 @@ public enum EntropyThreshold {
         guard levels >= 2, count > levels else { return count }
         let values = histogram.map { Double($0) }  // not `map(Double.init)`: that picks init(bitPattern:)
         guard values.contains(where: { $0 > 0 }) else { return count }
-        // Prefix sums of counts and of non-empty bins make every group sum O(1).
+        // Prefix sums of the counts make every outlier and group sum O(1).
         var prefix = [Double](repeating: 0, count: count + 1)
-        var nonEmpty = [Int](repeating: 0, count: count + 1)
-        for index in 0..<count {
-            prefix[index + 1] = prefix[index] + values[index]
-            nonEmpty[index + 1] = nonEmpty[index] + (histogram[index] > 0 ? 1 : 0)
-        }
+        for index in 0..<count { prefix[index + 1] = prefix[index] + values[index] }
         var best = count
         var bestDivergence = Double.infinity
         var p = [Double](repeating: 0, count: count)
@@ -36,14 +32,15 @@ public enum EntropyThreshold {
             let outliers = prefix[count] - prefix[bins]
             for index in 0..<bins { p[index] = values[index] }
             p[bins - 1] += outliers
-            // As MXNet: groups of ⌊bins / levels⌋ bins, the last one taking the remainder;
-            // "non-empty" is judged on P, so the last bin counts once it holds outliers.
+            // As MXNet: groups of ⌊bins / levels⌋ bins, the last one taking the remainder; each
+            // group's count (without the outliers) is shared by its bins where P is non-empty
+            // (MXNet's is_nonzeros[start:stop].sum(), so the last bin counts once it holds outliers).
             let merged = bins / levels
-            let lastJoins = outliers > 0 && histogram[bins - 1] == 0
             for group in 0..<levels {
                 let start = group * merged
                 let end = group == levels - 1 ? bins : start + merged
-                let filled = nonEmpty[end] - nonEmpty[start] + (lastJoins && end == bins ? 1 : 0)
+                var filled = 0
+                for index in start..<end where p[index] > 0 { filled += 1 }
                 let share = filled > 0 ? (prefix[end] - prefix[start]) / Double(filled) : 0
                 for index in start..<end { q[index] = p[index] > 0 ? share : 0 }
             }
