@@ -64,8 +64,9 @@ private final class Worker: @unchecked Sendable {
 
 @Suite struct ConcurrencyTests {
     static let threadCount = 8
-    /// Enough runs to interleave every layer of every worker with the others; few enough for TSan.
-    static let rounds = 6
+    /// Runs per worker: many interleavings of every layer of every worker with the others (about
+    /// 1.5 s in release; under ThreadSanitizer it takes tens of seconds, which is fine for that run).
+    static let rounds = 24
 
     @Test func sharedModelGivesSerialResultsOnEightThreads() throws {
         let fixture = try WrenFileFixture.converted()
