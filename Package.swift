@@ -6,6 +6,7 @@
 //   WrenConvert   checkpoint import → WrenReference (float) → fold → calibrate → quantize → write
 //   WrenCore      `.wren` bytes → validate → plan → run (no Foundation, Embedded-Swift friendly)
 //   WrenReference float32 WRN straight from a checkpoint, convolutions through OpenBLAS
+//   WrenTrain     float32 training: layers with backward passes, optimizers, the training loop
 //   WrenImage     JPEG (libjpeg) decode, letterbox to 32x32, normalize
 //   wren          the command-line tool
 //
@@ -71,6 +72,9 @@ let package = Package(
         // Host runtime: thread pool and kernel selection (WrenCore itself has neither).
         .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenKernelsARM64", "CWrenCPU"], path: "Sources/WrenHost"),
         .target(name: "WrenReference", dependencies: ["CBLAS"], path: "Sources/WrenReference"),
+        // Float32 training (host side): layers with backward passes, optimizers, the training loop.
+        // OpenBLAS for the GEMMs; never WrenCore (training is not part of what runs on a device).
+        .target(name: "WrenTrain", dependencies: ["CBLAS"], path: "Sources/WrenTrain"),
         .target(
             name: "WrenConvert",
             dependencies: ["WrenCore", "WrenReference", "WrenFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
@@ -101,6 +105,7 @@ let package = Package(
         .testTarget(
             name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference", "WrenHost", "WrenTestSupport"],
             path: "Tests/WrenConvertTests"),
+        .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenTestSupport"], path: "Tests/WrenTrainTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenCLITests", dependencies: ["wren"], path: "Tests/WrenCLITests"),
     ]
