@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(
             name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference", "WrenHost", "WrenTestSupport"],
             path: "Tests/WrenConvertTests"),
-        .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenTestSupport"], path: "Tests/WrenTrainTests"),
+        .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenTestSupport", "AllocationCounter"], path: "Tests/WrenTrainTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenCLITests", dependencies: ["wren"], path: "Tests/WrenCLITests"),
     ]

@@ -39,7 +39,10 @@ torch schedulers it stands for:
                                   (LinearLR's default). main' counts epochs from W: cosine gets
                                   T_max=E-W, multistep gets milestones Ei-W (so Ei stay absolute
                                   epochs), constant is LambdaLR(lambda e: 1.0).
-Values are given as Python floats and as 16-hex-digit bit patterns ("lr_bits").
+Values are given as Python floats and as 16-hex-digit bit patterns ("lr_bits"), and the float
+hyperparameters of optimizers.json also as hex in "bits": Foundation's JSONSerialization on Linux
+parses some 17-significant-digit decimals to a neighbouring double (0.020000000000000004 comes
+back 2 ulps off), which is enough to break bit-exact comparisons.
 
 safetensors_writer_reference.safetensors
 ----------------------------------------
@@ -172,6 +175,10 @@ def optimizer_fixtures():
                 "state": {k: [hex64(t) for t in v] for k, v in state64.items()},
             },
         }
+        # The same numbers exactly: Foundation's JSONSerialization (swift-corelibs, Linux) rounds
+        # some 17-digit decimals to a neighbouring double, so the tests read these instead.
+        entry["bits"] = {key: hex64(np.asarray(entry[key], dtype=np.float64))
+                         for key in ("lrs", "momentum", "weight_decay", "betas", "eps")}
         cases.append(entry)
     return {
         "generator": "tools/make_optimizer_fixtures.py",
