@@ -50,6 +50,11 @@ safetensors.torch.save_file of a small module's state_dict (Conv2d with bias, Ba
 its I64 num_batches_tracked of shape [], Linear) with __metadata__ {"format": "pt"}; its header
 needs padding to a multiple of 8 (asserted). SafetensorsWriterTests re-encodes it with Wren's
 writer and expects the same bytes. The script checks load_file + load_state_dict(strict=True).
+
+safetensors_escaped_name.safetensors
+------------------------------------
+save_file of one F32 scalar named 'a"b\\c\n\x01\x1f\u00e9/\t', to pin down how the header's JSON
+escapes names (serde_json: \" \\ \n \t \u0001 \u001f, UTF-8 and '/' as they are).
 """
 
 import json
@@ -272,6 +277,11 @@ def safetensors_reference(path):
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in state.items())
 
 
+# A tensor name with every kind of character JSON escapes differently (quote, backslash, the short
+# escapes, other control characters) plus ones it leaves alone (non-ASCII, '/').
+ESCAPED_NAME = 'a"b\\c\n\x01\x1f\u00e9/\t'
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(1)
@@ -282,6 +292,7 @@ def main():
         json.dump(schedule_fixtures(), f, separators=(",", ":"))
         f.write("\n")
     safetensors_reference(os.path.join(OUT, "safetensors_writer_reference.safetensors"))
+    save_file({ESCAPED_NAME: torch.tensor(2.0)}, os.path.join(OUT, "safetensors_escaped_name.safetensors"))
     print(f"wrote {OUT} (torch {torch.__version__}, safetensors {safetensors.__version__}, "
           f"{torch.backends.cpu.get_cpu_capability()})")
 

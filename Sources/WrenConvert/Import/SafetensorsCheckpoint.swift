@@ -14,6 +14,10 @@ import WrenReference
 /// `_variance`, or `__metadata__.format == "paddle"`) are mapped by `PaddleNaming`.
 enum SafetensorsCheckpoint {
     static let maxHeaderLength = 100_000_000
+    /// Bytes of the little-endian header length that opens the file.
+    static let lengthFieldSize = 8
+    /// The header key holding the string-to-string metadata instead of a tensor.
+    static let metadataKey = "__metadata__"
 
     struct Entry {
         var key: String
@@ -35,18 +39,18 @@ enum SafetensorsCheckpoint {
 
     /// True when the bytes look like a safetensors file: a header length, then `{`.
     static func looksLikeSafetensors(_ head: [UInt8]) -> Bool {
-        head.count > 8 && head[8] == UInt8(ascii: "{")
+        head.count > lengthFieldSize && head[lengthFieldSize] == UInt8(ascii: "{")
     }
 
     /// The validated layout and metadata of the file, without converting any tensor.
     static func readHeader(_ bytes: [UInt8], fileName: String) throws(SafetensorsError) -> (entries: [Entry], metadata: [String: String], dataStart: Int) {
-        guard bytes.count >= 8 else { throw .tooShort(file: fileName, size: bytes.count) }
+        guard bytes.count >= lengthFieldSize else { throw .tooShort(file: fileName, size: bytes.count) }
         var length: UInt64 = 0
-        for index in (0..<8).reversed() { length = length << 8 | UInt64(bytes[index]) }
+        for index in (0..<lengthFieldSize).reversed() { length = length << 8 | UInt64(bytes[index]) }
         guard length <= UInt64(maxHeaderLength) else { throw .headerTooLarge(file: fileName, length: length, limit: maxHeaderLength) }
-        guard length <= UInt64(bytes.count - 8) else { throw .headerPastEnd(file: fileName, length: length, fileSize: bytes.count) }
-        let dataStart = 8 + Int(length)
-        let header = Array(bytes[8..<dataStart])
+        guard length <= UInt64(bytes.count - lengthFieldSize) else { throw .headerPastEnd(file: fileName, length: length, fileSize: bytes.count) }
+        let dataStart = lengthFieldSize + Int(length)
+        let header = Array(bytes[lengthFieldSize..<dataStart])
         guard String(validating: header, as: UTF8.self) != nil else { throw .headerNotUTF8(file: fileName) }
         guard header.first == UInt8(ascii: "{") else {
             throw .invalidHeader(file: fileName, offset: 0, reason: "the header must start with '{'")
@@ -64,7 +68,7 @@ enum SafetensorsCheckpoint {
         var metadata: [String: String] = [:]
         var entries: [Entry] = []
         for member in members {
-            if member.key == "__metadata__" {
+            if member.key == metadataKey {
                 guard case .object(let fields) = member.value else {
                     throw .invalidMetadata(file: fileName, reason: "is \(member.value.kind), expected an object of strings")
                 }
