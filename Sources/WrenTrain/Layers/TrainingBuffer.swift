@@ -3,6 +3,10 @@
 /// Activations, gradients, parameters and im2col scratch all live in these, sized for the largest
 /// batch at setup and reused every step, so a training step allocates nothing. A class, so that a
 /// layer and the network that feeds it can share one buffer without copying or exclusivity scopes.
+///
+/// The pointers it hands out are valid while the buffer lives: keep it in a property or a named
+/// variable for as long as they are used. A temporary such as `TrainingBuffer(array).values`
+/// passed straight into a call may be freed before the call runs.
 public final class TrainingBuffer {
     /// The whole buffer. Layers take `UnsafeBufferPointer`s into it; they never outlive the buffer.
     public let values: UnsafeMutableBufferPointer<Float>
