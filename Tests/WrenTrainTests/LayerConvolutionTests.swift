@@ -11,7 +11,11 @@ import WrenTrain
         let bias: Bool
         let h, w: Int
         let batch, maxBatch: Int
-        var testDescription: String { "\(c)→\(o) k\(k) s\(s) p\(p)\(bias ? " bias" : "") \(h)x\(w) batch \(batch)/\(maxBatch)" }
+        /// Images per GEMM; nil for the layer's default (one chunk at these sizes).
+        var chunk: Int? = nil
+        var testDescription: String {
+            "\(c)→\(o) k\(k) s\(s) p\(p)\(bias ? " bias" : "") \(h)x\(w) batch \(batch)/\(maxBatch) chunk \(chunk.map(String.init) ?? "default")"
+        }
     }
 
     static let cases: [Case] = [
@@ -26,6 +30,14 @@ import WrenTrain
         Case(c: 4, o: 3, k: 3, s: 1, p: 1, bias: false, h: 1, w: 1, batch: 3, maxBatch: 3),    // every tap but the centre is padding
         Case(c: 64, o: 16, k: 3, s: 1, p: 1, bias: false, h: 4, w: 4, batch: 2, maxBatch: 2),  // K = 576
         Case(c: 2, o: 3, k: 3, s: 2, p: 1, bias: true, h: 5, w: 6, batch: 1, maxBatch: 1),     // odd size, stride 2
+        // Several chunks: the last one shorter, dWeight summed over chunks, and each chunk's flat
+        // shift reaching across image boundaries only at taps on padding.
+        Case(c: 3, o: 16, k: 3, s: 1, p: 1, bias: true, h: 8, w: 8, batch: 3, maxBatch: 4, chunk: 2),
+        Case(c: 5, o: 7, k: 3, s: 1, p: 1, bias: false, h: 7, w: 5, batch: 4, maxBatch: 4, chunk: 1),
+        Case(c: 16, o: 32, k: 3, s: 2, p: 1, bias: true, h: 8, w: 8, batch: 3, maxBatch: 3, chunk: 2),
+        Case(c: 16, o: 32, k: 1, s: 2, p: 0, bias: false, h: 8, w: 8, batch: 5, maxBatch: 5, chunk: 2),
+        Case(c: 4, o: 3, k: 3, s: 1, p: 1, bias: false, h: 1, w: 1, batch: 3, maxBatch: 3, chunk: 2),
+        Case(c: 3, o: 2, k: 5, s: 1, p: 2, bias: true, h: 6, w: 4, batch: 3, maxBatch: 3, chunk: 2),   // 5x5 "same"
     ]
 
     struct Setup {
@@ -39,7 +51,7 @@ import WrenTrain
     static func setup(_ t: Case, seed: UInt64) throws -> Setup {
         let g = try ConvolutionGeometry(inChannels: t.c, outChannels: t.o, kernelSize: t.k, stride: t.s, padding: t.p,
                                         hasBias: t.bias, inputHeight: t.h, inputWidth: t.w)
-        let layer = try ConvolutionLayer(g, maxBatch: t.maxBatch)
+        let layer = try ConvolutionLayer(g, maxBatch: t.maxBatch, imagesPerChunk: t.chunk)
         var random = SplitMix64(seed: seed)
         let input = random.floatExact(g.inputShape(batch: t.batch).count, in: -2...2)
         let weight = random.floatExact(g.weightCount)
@@ -100,7 +112,7 @@ import WrenTrain
         expectClose(s.layer.weightGradient.array, expected.weight, tolerance: floatTolerance, "\(what): dWeight without dInput")
     }
 
-    @Test(arguments: [cases[0], cases[1], cases[3]])
+    @Test(arguments: [cases[0], cases[1], cases[3], cases[11]])
     func runsAreBitIdentical(_ t: Case) throws {
         let s = try Self.setup(t, seed: 5)
         let input = TrainingBuffer(s.input.floats), dy = TrainingBuffer(s.dy.floats)
@@ -132,6 +144,11 @@ import WrenTrain
         #expect(g.scratchCount(batch: 5) == 16 * 9 * 5 * 16)
         let shortcut = try ConvolutionGeometry(inChannels: 16, outChannels: 32, kernelSize: 1, inputHeight: 8, inputWidth: 8)
         #expect(shortcut.readsInputAsColumns && shortcut.scratchCount(batch: 64) == 0)
+        // The default chunk holds as many images' columns as fit in `defaultChunkBytes`.
+        let wide = try ConvolutionLayer(ConvolutionGeometry(inChannels: 64, outChannels: 64, kernelSize: 3, padding: 1,
+                                                            inputHeight: 32, inputWidth: 32), maxBatch: 64)
+        #expect(wide.imagesPerChunk == ConvolutionLayer.defaultChunkBytes / (576 * 1024 * 4))
+        #expect(wide.scratchCount == 576 * 1024 * wide.imagesPerChunk)
     }
 
     @Test func layoutTransposesRoundTrip() {

@@ -1,31 +1,45 @@
 import CBLAS
 
-/// A 2-D convolution over a CNHW batch, forward and backward, as im2col + one `cblas_sgemm` over
-/// the whole batch:
+/// A 2-D convolution over a CNHW batch, forward and backward, as im2col + `cblas_sgemm`:
 ///
 ///     output[O, N·Ho·Wo] = weight[O, C·k·k] × columns[C·k·k, N·Ho·Wo]
 ///
 /// with im2col rows `(c, ky, kx)` and columns `(n, oy, ox)`; a 1x1 stride-1 unpadded convolution
-/// uses its input as the column matrix. Backward:
+/// uses its input as the column matrix (one GEMM over the whole batch). Otherwise the batch is
+/// cut into chunks of `imagesPerChunk` images, each a contiguous range of columns, so that the
+/// column matrix one GEMM reads (9× its input) stays in cache instead of round-tripping through
+/// memory; the output and gradient rows are addressed in place with a leading dimension of
+/// N·Ho·Wo, so no results are copied. The chunking depends only on the geometry and the batch,
+/// never on the thread count. Backward:
 ///
-///     dWeight  = dOutput × columnsᵀ            (overwritten every call)
+///     dWeight  = dOutput × columnsᵀ            (overwritten every call; summed over chunks)
 ///     dBias[o] = Σ dOutput[o, ·]               (overwritten every call)
 ///     dInput   = col2im(weightᵀ × dOutput)     (overwritten or accumulated; skipped when not asked for)
 ///
 /// The layer owns its parameters and their gradients. The caller owns the activations (input,
-/// output, their gradients) and one scratch buffer of at least `scratchCount` floats, which can be
-/// shared by every convolution of a network because a layer only uses it during one call.
+/// output, their gradients) and one scratch buffer of at least `scratchCount` floats (one chunk's
+/// column matrix), which can be shared by every convolution of a network because a layer only
+/// uses it during one call.
 /// Sized for `maxBatch` images at setup; any batch up to it runs without allocating.
 public final class ConvolutionLayer {
     public let geometry: ConvolutionGeometry
     public let maxBatch: Int
+    /// Images whose columns one GEMM covers (`maxBatch` when the input is its own column matrix).
+    public let imagesPerChunk: Int
     /// `[out, in, k, k]`, PyTorch's layout. Zero until the caller initializes or loads it.
     public let weight: TrainingBuffer
     public let weightGradient: TrainingBuffer
     public let bias: TrainingBuffer?
     public let biasGradient: TrainingBuffer?
 
-    public init(_ geometry: ConvolutionGeometry, maxBatch: Int) throws(TrainingError) {
+    /// The column matrix a chunk may occupy by default: small enough to stay in a server CPU's
+    /// last-level cache next to the weights and the output rows, large enough that each GEMM still
+    /// has thousands of columns.
+    public static let defaultChunkBytes = 8 << 20
+
+    /// `imagesPerChunk` nil picks the most images whose column matrix fits `defaultChunkBytes`
+    /// (at least one image); tests pass small values to run several chunks on small shapes.
+    public init(_ geometry: ConvolutionGeometry, maxBatch: Int, imagesPerChunk: Int? = nil) throws(TrainingError) {
         guard maxBatch > 0 else { throw .invalidConfiguration("\(geometry): batch size \(maxBatch)") }
         // cblas takes Int32 extents; the widest is the GEMM's column count N·Ho·Wo.
         let columns = maxBatch.multipliedReportingOverflow(by: geometry.outputHeight * geometry.outputWidth)
@@ -34,16 +48,26 @@ public final class ConvolutionLayer {
               !geometry.reduction.multipliedReportingOverflow(by: columns.partialValue).overflow else {
             throw .invalidConfiguration("\(geometry) at batch \(maxBatch): the GEMM is larger than BLAS's 32-bit extents")
         }
+        if let imagesPerChunk, imagesPerChunk < 1 {
+            throw .invalidConfiguration("\(geometry): \(imagesPerChunk) images per chunk")
+        }
         self.geometry = geometry
         self.maxBatch = maxBatch
+        if geometry.readsInputAsColumns {
+            self.imagesPerChunk = maxBatch
+        } else {
+            let imageColumnBytes = geometry.reduction * geometry.outputHeight * geometry.outputWidth * MemoryLayout<Float>.stride
+            self.imagesPerChunk = min(maxBatch, imagesPerChunk ?? max(1, Self.defaultChunkBytes / imageColumnBytes))
+        }
         weight = TrainingBuffer(count: geometry.weightCount)
         weightGradient = TrainingBuffer(count: geometry.weightCount)
         bias = geometry.hasBias ? TrainingBuffer(count: geometry.outChannels) : nil
         biasGradient = geometry.hasBias ? TrainingBuffer(count: geometry.outChannels) : nil
     }
 
-    /// Floats of scratch `forward` and `backward` need at `maxBatch`.
-    public var scratchCount: Int { geometry.scratchCount(batch: maxBatch) }
+    /// Floats of scratch `forward` and `backward` need: one chunk's column matrix (0 when the
+    /// input is its own column matrix).
+    public var scratchCount: Int { geometry.scratchCount(batch: imagesPerChunk) }
 
     /// "weight", then "bias" if there is one.
     public var parameters: [TrainableParameter] {
@@ -58,24 +82,26 @@ public final class ConvolutionLayer {
                         accumulating: Bool = false, scratch: UnsafeMutableBufferPointer<Float>) {
         let g = geometry
         let inShape = g.inputShape(batch: batch), outShape = g.outputShape(batch: batch)
-        checkBatch(batch)
+        check(batch: batch, scratch: scratch)
         precondition(input.count >= inShape.count && output.count >= outShape.count,
                      "\(g) forward at \(inShape): input holds \(input.count), output \(output.count) values")
-        precondition(scratch.count >= g.scratchCount(batch: batch),
-                     "\(g) at batch \(batch) needs \(g.scratchCount(batch: batch)) floats of scratch, got \(scratch.count)")
         let columnCount = outShape.perChannel
-        let columns: UnsafePointer<Float>
-        if g.readsInputAsColumns {
-            columns = input.baseAddress!
-        } else {
-            im2col(input.baseAddress!, batch: batch, into: scratch.baseAddress!)
-            columns = UnsafePointer(scratch.baseAddress!)
+        let outPlane = g.outputHeight * g.outputWidth
+        for images in chunks(batch: batch) {
+            let chunkColumns = images.count * outPlane
+            let columns: UnsafePointer<Float>
+            if g.readsInputAsColumns {
+                columns = input.baseAddress!
+            } else {
+                im2col(input.baseAddress!, batch: batch, images: images, into: scratch.baseAddress!)
+                columns = UnsafePointer(scratch.baseAddress!)
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                        Int32(g.outChannels), Int32(chunkColumns), Int32(g.reduction),
+                        1, weight.values.baseAddress!, Int32(g.reduction),
+                        columns, Int32(chunkColumns),
+                        accumulating ? 1 : 0, output.baseAddress! + images.lowerBound * outPlane, Int32(columnCount))
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                    Int32(g.outChannels), Int32(columnCount), Int32(g.reduction),
-                    1, weight.values.baseAddress!, Int32(g.reduction),
-                    columns, Int32(columnCount),
-                    accumulating ? 1 : 0, output.baseAddress!, Int32(columnCount))
         if let bias {
             for channel in 0..<g.outChannels {
                 addScalar(bias.values[channel], to: output.baseAddress! + channel * columnCount, count: columnCount)
@@ -92,14 +118,13 @@ public final class ConvolutionLayer {
                          scratch: UnsafeMutableBufferPointer<Float>) {
         let g = geometry
         let inShape = g.inputShape(batch: batch), outShape = g.outputShape(batch: batch)
-        checkBatch(batch)
+        check(batch: batch, scratch: scratch)
         precondition(input.count >= inShape.count && outputGradient.count >= outShape.count
                          && (inputGradient?.count ?? inShape.count) >= inShape.count,
                      "\(g) backward at \(inShape): input \(input.count), output gradient \(outputGradient.count), "
                          + "input gradient \(inputGradient?.count ?? 0) values")
-        precondition(scratch.count >= g.scratchCount(batch: batch),
-                     "\(g) at batch \(batch) needs \(g.scratchCount(batch: batch)) floats of scratch, got \(scratch.count)")
         let columnCount = outShape.perChannel
+        let outPlane = g.outputHeight * g.outputWidth
         let dOutput = outputGradient.baseAddress!
 
         if let biasGradient {
@@ -107,24 +132,13 @@ public final class ConvolutionLayer {
                 biasGradient.values[channel] = Float(doubleSum(dOutput + channel * columnCount, count: columnCount))
             }
         }
-
-        // The columns are rebuilt rather than kept from forward: one im2col pass costs far less
-        // than holding every layer's column matrix (9× its input) for the whole step.
-        let columns: UnsafePointer<Float>
         if g.readsInputAsColumns {
-            columns = input.baseAddress!
-        } else {
-            im2col(input.baseAddress!, batch: batch, into: scratch.baseAddress!)
-            columns = UnsafePointer(scratch.baseAddress!)
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                    Int32(g.outChannels), Int32(g.reduction), Int32(columnCount),
-                    1, dOutput, Int32(columnCount),
-                    columns, Int32(columnCount),
-                    0, weightGradient.values.baseAddress!, Int32(g.reduction))
-
-        guard let inputGradient else { return }
-        if g.readsInputAsColumns {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                        Int32(g.outChannels), Int32(g.reduction), Int32(columnCount),
+                        1, dOutput, Int32(columnCount),
+                        input.baseAddress!, Int32(columnCount),
+                        0, weightGradient.values.baseAddress!, Int32(g.reduction))
+            guard let inputGradient else { return }
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
                         Int32(g.inChannels), Int32(columnCount), Int32(g.outChannels),
                         1, weight.values.baseAddress!, Int32(g.reduction),
@@ -132,127 +146,183 @@ public final class ConvolutionLayer {
                         accumulatingInputGradient ? 1 : 0, inputGradient.baseAddress!, Int32(columnCount))
             return
         }
-        // The column gradients overwrite the columns, which dWeight no longer needs.
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                    Int32(g.reduction), Int32(columnCount), Int32(g.outChannels),
-                    1, weight.values.baseAddress!, Int32(g.reduction),
-                    dOutput, Int32(columnCount),
-                    0, scratch.baseAddress!, Int32(columnCount))
-        if !accumulatingInputGradient { inputGradient.baseAddress!.update(repeating: 0, count: inShape.count) }
-        col2im(scratch.baseAddress!, batch: batch, into: inputGradient.baseAddress!)
+        if let inputGradient, !accumulatingInputGradient {
+            inputGradient.baseAddress!.update(repeating: 0, count: inShape.count)
+        }
+        for images in chunks(batch: batch) {
+            let chunkColumns = images.count * outPlane
+            let dOutputChunk = dOutput + images.lowerBound * outPlane
+            // The columns are rebuilt rather than kept from forward: one im2col pass costs far
+            // less than holding every layer's column matrix (9× its input) for the whole step.
+            im2col(input.baseAddress!, batch: batch, images: images, into: scratch.baseAddress!)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                        Int32(g.outChannels), Int32(g.reduction), Int32(chunkColumns),
+                        1, dOutputChunk, Int32(columnCount),
+                        scratch.baseAddress!, Int32(chunkColumns),
+                        images.lowerBound == 0 ? 0 : 1, weightGradient.values.baseAddress!, Int32(g.reduction))
+            guard let inputGradient else { continue }
+            // The column gradients overwrite the columns, which dWeight no longer needs.
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                        Int32(g.reduction), Int32(chunkColumns), Int32(g.outChannels),
+                        1, weight.values.baseAddress!, Int32(g.reduction),
+                        dOutputChunk, Int32(columnCount),
+                        0, scratch.baseAddress!, Int32(chunkColumns))
+            col2im(scratch.baseAddress!, batch: batch, images: images, into: inputGradient.baseAddress!)
+        }
     }
 
-    private func checkBatch(_ batch: Int) {
+    private func check(batch: Int, scratch: UnsafeMutableBufferPointer<Float>) {
         precondition(batch > 0 && batch <= maxBatch, "\(geometry): batch \(batch), sized for 1...\(maxBatch)")
+        precondition(scratch.count >= scratchCount,
+                     "\(geometry) needs \(scratchCount) floats of scratch (\(imagesPerChunk) images' columns), got \(scratch.count)")
     }
 
-    /// Whether tap offsets only shift whole rows: stride 1 with the output as wide as the input
-    /// ("same" padding, every 3x3 convolution of a WRN's stride-1 layers). Then the valid part of
-    /// one output image for tap (ky, kx) is one contiguous shifted copy of the input image, and only
-    /// the padded border columns need fixing.
-    private var rowsAreShifts: Bool {
-        geometry.stride == 1 && geometry.outputWidth == geometry.inputWidth && geometry.padding < geometry.inputWidth
-    }
+    /// The batch cut into runs of `imagesPerChunk` images (the last one shorter).
+    private func chunks(batch: Int) -> ImageChunks { ImageChunks(batch: batch, size: imagesPerChunk) }
 
-    /// Fills `columns[C·k·k, N·Ho·Wo]`, writing 0 where a tap reads padding.
-    func im2col(_ input: UnsafePointer<Float>, batch: Int, into columns: UnsafeMutablePointer<Float>) {
+    /// Whether each tap is a flat shift of the whole chunk: stride 1 with the output the size of
+    /// the input ("same" padding: every 3x3 convolution of a WRN's stride-1 layers). Then output
+    /// (n, oy, ox) of tap (ky, kx) is input (n, oy + ky − p, ox + kx − p), which in the flat
+    /// `(n, y, x)` order is one fixed offset `(ky − p)·W + (kx − p)`: one long copy (or add) per
+    /// im2col row, after which only the taps on padding, which the shift fills from a neighbouring
+    /// row or image, need fixing.
+    private var tapsAreFlatShifts: Bool {
         let g = geometry
-        let k = g.kernelSize, s = g.stride, p = g.padding
-        let height = g.inputHeight, width = g.inputWidth, outHeight = g.outputHeight, outWidth = g.outputWidth
-        let inPlane = height * width, outPlane = outHeight * outWidth
-        let columnCount = batch * outPlane
-        let shifts = rowsAreShifts
-        for channel in 0..<g.inChannels {
-            let channelInput = input + channel * batch * inPlane
-            for ky in 0..<k {
-                let rows = g.validOutputRange(tap: ky, inputExtent: height, outputExtent: outHeight)
-                for kx in 0..<k {
-                    let valid = g.validOutputRange(tap: kx, inputExtent: width, outputExtent: outWidth)
-                    let row = columns + ((channel * k + ky) * k + kx) * columnCount
-                    for image in 0..<batch {
-                        let source = channelInput + image * inPlane
-                        let target = row + image * outPlane
-                        target.update(repeating: 0, count: rows.lowerBound * outWidth)
-                        (target + rows.upperBound * outWidth).update(repeating: 0, count: (outHeight - rows.upperBound) * outWidth)
-                        guard !rows.isEmpty else { continue }
-                        let firstInputRow = rows.lowerBound * s - p + ky
-                        if shifts {
-                            // Output (oy, ox) = input (oy + ky − p, ox + kx − p): over whole rows, one
-                            // copy at a flat offset; the values it carries into the border columns
-                            // from the neighbouring row are zeroed below.
-                            let shift = kx - p
-                            let span = rows.count * width - abs(shift)
-                            let from = source + firstInputRow * width + max(shift, 0)
-                            let to = target + rows.lowerBound * outWidth + max(-shift, 0)
-                            to.update(from: from, count: span)
-                            for oy in rows {
-                                let line = target + oy * outWidth
-                                line.update(repeating: 0, count: valid.lowerBound)
-                                (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
-                            }
-                        } else {
-                            let firstInputColumn = valid.lowerBound * s - p + kx
-                            for oy in rows {
-                                let line = target + oy * outWidth
-                                let inputLine = source + (oy * s - p + ky) * width + firstInputColumn
-                                line.update(repeating: 0, count: valid.lowerBound)
-                                let taps = line + valid.lowerBound
-                                for j in 0..<valid.count { taps[j] = inputLine[j * s] }
-                                (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
-                            }
-                        }
-                    }
-                }
-            }
+        return g.stride == 1 && g.outputWidth == g.inputWidth && g.outputHeight == g.inputHeight
+    }
+
+    /// Fills `columns[C·k·k, images.count·Ho·Wo]` for `images` of a `batch`-image input, writing 0
+    /// where a tap reads padding.
+    func im2col(_ input: UnsafePointer<Float>, batch: Int, images: Range<Int>, into columns: UnsafeMutablePointer<Float>) {
+        for channel in 0..<geometry.inChannels {
+            im2col(channel: channel, input, batch: batch, images: images, into: columns)
         }
     }
 
     /// `inputGradient[c, n, iy, ix] += columns[(c, ky, kx), (n, oy, ox)]` over every tap that read a
-    /// real input value. Clobbers the padded entries of `columns` (zeroes them) on the row-shift path.
-    /// Channel by channel, so the 9 passes over one channel's gradient stay in cache.
-    func col2im(_ columns: UnsafeMutablePointer<Float>, batch: Int, into inputGradient: UnsafeMutablePointer<Float>) {
+    /// real input value, for `images`. Clobbers `columns` (zeroes its taps on padding).
+    func col2im(_ columns: UnsafeMutablePointer<Float>, batch: Int, images: Range<Int>, into inputGradient: UnsafeMutablePointer<Float>) {
+        for channel in 0..<geometry.inChannels {
+            col2im(channel: channel, columns, batch: batch, images: images, into: inputGradient)
+        }
+    }
+
+    /// The k·k im2col rows of one input channel.
+    private func im2col(channel: Int, _ input: UnsafePointer<Float>, batch: Int, images: Range<Int>,
+                        into columns: UnsafeMutablePointer<Float>) {
         let g = geometry
         let k = g.kernelSize, s = g.stride, p = g.padding
         let height = g.inputHeight, width = g.inputWidth, outHeight = g.outputHeight, outWidth = g.outputWidth
         let inPlane = height * width, outPlane = outHeight * outWidth
-        let columnCount = batch * outPlane
-        let shifts = rowsAreShifts
-        for channel in 0..<g.inChannels {
-            let channelGradient = inputGradient + channel * batch * inPlane
-            for ky in 0..<k {
-                let rows = g.validOutputRange(tap: ky, inputExtent: height, outputExtent: outHeight)
-                guard !rows.isEmpty else { continue }
-                let firstInputRow = rows.lowerBound * s - p + ky
-                for kx in 0..<k {
-                    let valid = g.validOutputRange(tap: kx, inputExtent: width, outputExtent: outWidth)
-                    let row = columns + ((channel * k + ky) * k + kx) * columnCount
-                    for image in 0..<batch {
-                        let target = channelGradient + image * inPlane
-                        let source = row + image * outPlane
-                        if shifts {
-                            // The mirror of im2col's shifted copy: zero the border entries (taps on
-                            // padding, which have no input to go to), then one flat add; adding the
-                            // zeros leaves the neighbouring row's values unchanged.
-                            for oy in rows {
-                                let line = source + oy * outWidth
-                                line.update(repeating: 0, count: valid.lowerBound)
-                                (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
-                            }
-                            let shift = kx - p
-                            let span = rows.count * width - abs(shift)
-                            addInPlace(source + rows.lowerBound * outWidth + max(-shift, 0),
-                                       to: target + firstInputRow * width + max(shift, 0), count: span)
-                        } else {
-                            let firstInputColumn = valid.lowerBound * s - p + kx
-                            for oy in rows {
-                                let taps = source + oy * outWidth + valid.lowerBound
-                                let inputLine = target + (oy * s - p + ky) * width + firstInputColumn
-                                for j in 0..<valid.count { inputLine[j * s] += taps[j] }
-                            }
-                        }
+        let columnCount = images.count * outPlane
+        let channelInput = input + (channel * batch + images.lowerBound) * inPlane
+        for ky in 0..<k {
+            let rows = g.validOutputRange(tap: ky, inputExtent: height, outputExtent: outHeight)
+            for kx in 0..<k {
+                let valid = g.validOutputRange(tap: kx, inputExtent: width, outputExtent: outWidth)
+                let row = columns + ((channel * k + ky) * k + kx) * columnCount
+                if tapsAreFlatShifts {
+                    let shift = (ky - p) * width + (kx - p)
+                    // Every valid tap reads inside its own image, so within the chunk: the
+                    // positions this range leaves out are all taps on padding.
+                    let first = max(0, -shift), end = min(columnCount, columnCount - shift)
+                    if end > first { (row + first).update(from: channelInput + first + shift, count: end - first) }
+                    zeroPaddingTaps(row, imageCount: images.count, rows: rows, columns: valid)
+                    continue
+                }
+                for image in 0..<images.count {
+                    let source = channelInput + image * inPlane
+                    let target = row + image * outPlane
+                    target.update(repeating: 0, count: rows.lowerBound * outWidth)
+                    (target + rows.upperBound * outWidth).update(repeating: 0, count: (outHeight - rows.upperBound) * outWidth)
+                    let firstInputColumn = valid.lowerBound * s - p + kx
+                    for oy in rows {
+                        let line = target + oy * outWidth
+                        let inputLine = source + (oy * s - p + ky) * width + firstInputColumn
+                        line.update(repeating: 0, count: valid.lowerBound)
+                        let taps = line + valid.lowerBound
+                        for j in 0..<valid.count { taps[j] = inputLine[j * s] }
+                        (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
                     }
                 }
             }
         }
+    }
+
+    /// The k·k im2col rows of one input channel added into its gradient. The 9 passes over one
+    /// channel's gradient run back to back, so it stays in cache.
+    private func col2im(channel: Int, _ columns: UnsafeMutablePointer<Float>, batch: Int, images: Range<Int>,
+                        into inputGradient: UnsafeMutablePointer<Float>) {
+        let g = geometry
+        let k = g.kernelSize, s = g.stride, p = g.padding
+        let height = g.inputHeight, width = g.inputWidth, outHeight = g.outputHeight, outWidth = g.outputWidth
+        let inPlane = height * width, outPlane = outHeight * outWidth
+        let columnCount = images.count * outPlane
+        let channelGradient = inputGradient + (channel * batch + images.lowerBound) * inPlane
+        for ky in 0..<k {
+            let rows = g.validOutputRange(tap: ky, inputExtent: height, outputExtent: outHeight)
+            guard !rows.isEmpty else { continue }
+            for kx in 0..<k {
+                let valid = g.validOutputRange(tap: kx, inputExtent: width, outputExtent: outWidth)
+                let row = columns + ((channel * k + ky) * k + kx) * columnCount
+                if tapsAreFlatShifts {
+                    // The mirror of im2col's shifted copy: zero the taps on padding (they have no
+                    // input to go to), then one flat add, where those zeros leave the values they
+                    // land on unchanged.
+                    zeroPaddingTaps(row, imageCount: images.count, rows: rows, columns: valid)
+                    let shift = (ky - p) * width + (kx - p)
+                    let first = max(0, -shift), end = min(columnCount, columnCount - shift)
+                    if end > first { addInPlace(row + first, to: channelGradient + first + shift, count: end - first) }
+                    continue
+                }
+                let firstInputColumn = valid.lowerBound * s - p + kx
+                for image in 0..<images.count {
+                    let target = channelGradient + image * inPlane
+                    let source = row + image * outPlane
+                    for oy in rows {
+                        let taps = source + oy * outWidth + valid.lowerBound
+                        let inputLine = target + (oy * s - p + ky) * width + firstInputColumn
+                        for j in 0..<valid.count { inputLine[j * s] += taps[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Zeroes, in one im2col row of `imageCount` images, the outputs outside `rows` × `columns`:
+    /// the taps that read padding.
+    private func zeroPaddingTaps(_ row: UnsafeMutablePointer<Float>, imageCount: Int, rows: Range<Int>, columns: Range<Int>) {
+        let outHeight = geometry.outputHeight, outWidth = geometry.outputWidth
+        let trailing = outWidth - columns.upperBound
+        for image in 0..<imageCount {
+            let target = row + image * outHeight * outWidth
+            target.update(repeating: 0, count: rows.lowerBound * outWidth)
+            (target + rows.upperBound * outWidth).update(repeating: 0, count: (outHeight - rows.upperBound) * outWidth)
+            guard columns.lowerBound > 0 || trailing > 0 else { continue }
+            for oy in rows {
+                let line = target + oy * outWidth
+                for x in 0..<columns.lowerBound { line[x] = 0 }
+                for x in columns.upperBound..<outWidth { line[x] = 0 }
+            }
+        }
+    }
+}
+
+/// `0..<batch` in consecutive ranges of `size` images, the last one shorter.
+struct ImageChunks: Sequence, IteratorProtocol {
+    let batch: Int
+    let size: Int
+    private var start = 0
+
+    init(batch: Int, size: Int) {
+        self.batch = batch
+        self.size = size
+    }
+
+    mutating func next() -> Range<Int>? {
+        guard start < batch else { return nil }
+        let chunk = start..<Swift.min(start + size, batch)
+        start = chunk.upperBound
+        return chunk
     }
 }
