@@ -129,6 +129,29 @@ import WrenTrain
         #expect(try run() == first)
     }
 
+    /// Channels are split between members whole, so the team size changes nothing, to the bit.
+    @Test(arguments: [2, 3, 5])
+    func teamsGiveBitIdenticalResults(_ threads: Int) throws {
+        let t = Self.cases[1]
+        func run(_ team: ThreadTeam) throws -> [[Float]] {
+            let layer = try BatchNormReLULayer(channels: t.channels, height: t.height, width: t.width, maxBatch: t.maxBatch, team: team)
+            let s = try Self.setup(t, seed: 15)
+            layer.weight.assign(s.gamma.floats)
+            layer.bias.assign(s.beta.floats)
+            let input = TrainingBuffer(s.input.floats), dy = TrainingBuffer(s.dy.floats)
+            let output = TrainingBuffer(count: s.shape.count), dInput = TrainingBuffer(count: s.shape.count)
+            let evaluation = TrainingBuffer(count: s.shape.count)
+            layer.forwardTraining(input: input.prefix(input.count), batch: t.batch, output: output.values)
+            layer.backward(input: input.prefix(input.count), outputGradient: dy.prefix(dy.count), batch: t.batch, inputGradient: dInput.values)
+            layer.forwardEvaluation(input: input.prefix(input.count), batch: t.batch, output: evaluation.values)
+            return [output.array, dInput.array, layer.weightGradient.array, layer.biasGradient.array,
+                    layer.runningMean.array, layer.runningVariance.array, evaluation.array]
+        }
+        let alone = try run(.single)
+        #expect(alone[1].contains { $0 != 0 })
+        #expect(try run(ThreadTeam(count: threads)) == alone, "\(threads) threads differ from one")
+    }
+
     @Test func invalidSettingsAreRejected() {
         #expect(throws: TrainingError.self) { try BatchNormReLULayer(channels: 0, height: 4, width: 4, maxBatch: 2) }
         #expect(throws: TrainingError.self) { try BatchNormReLULayer(channels: 4, height: 4, width: 4, maxBatch: 2, epsilon: 0) }

@@ -88,14 +88,14 @@ import WrenTrain
         let dropout: DropoutLayer
         let a, y1, b, output, dOutput, dB, dY1, dA, dX, scratch: TrainingBuffer
 
-        init(_ t: Case, _ g: Geometries, seed: UInt64) throws {
+        init(_ t: Case, _ g: Geometries, seed: UInt64, team: ThreadTeam) throws {
             let mid = g.conv1.outputShape(batch: t.maxBatch), input = g.conv1.inputShape(batch: t.maxBatch)
-            bn1 = try BatchNormReLULayer(channels: t.inChannels, height: t.size, width: t.size, maxBatch: t.maxBatch)
-            conv1 = try ConvolutionLayer(g.conv1, maxBatch: t.maxBatch)
-            bn2 = try BatchNormReLULayer(channels: t.outChannels, height: mid.height, width: mid.width, maxBatch: t.maxBatch)
-            dropout = try DropoutLayer(probability: t.dropout, maxCount: mid.count, seed: seed)
-            conv2 = try ConvolutionLayer(g.conv2, maxBatch: t.maxBatch)
-            shortcut = try g.shortcut.map { try ConvolutionLayer($0, maxBatch: t.maxBatch) }
+            bn1 = try BatchNormReLULayer(channels: t.inChannels, height: t.size, width: t.size, maxBatch: t.maxBatch, team: team)
+            conv1 = try ConvolutionLayer(g.conv1, maxBatch: t.maxBatch, team: team)
+            bn2 = try BatchNormReLULayer(channels: t.outChannels, height: mid.height, width: mid.width, maxBatch: t.maxBatch, team: team)
+            dropout = try DropoutLayer(probability: t.dropout, maxCount: mid.count, seed: seed, team: team)
+            conv2 = try ConvolutionLayer(g.conv2, maxBatch: t.maxBatch, team: team)
+            shortcut = try g.shortcut.map { try ConvolutionLayer($0, maxBatch: t.maxBatch, team: team) }
             (a, dA, dX) = (TrainingBuffer(count: input.count), TrainingBuffer(count: input.count), TrainingBuffer(count: input.count))
             (y1, b, dB, dY1) = (TrainingBuffer(count: mid.count), TrainingBuffer(count: mid.count),
                                 TrainingBuffer(count: mid.count), TrainingBuffer(count: mid.count))
@@ -139,10 +139,11 @@ import WrenTrain
         }
     }
 
-    @Test(arguments: cases)
-    func fastBlockMatchesReferenceBlock(_ t: Case) throws {
+    @Test(arguments: cases, [1, 2])
+    func fastBlockMatchesReferenceBlock(_ t: Case, threads: Int) throws {
         let g = try Geometries(t)
-        let block = try FastBlock(t, g, seed: 40)
+        let team = try ThreadTeam(count: threads)
+        let block = try FastBlock(t, g, seed: 40, team: team)
         var random = SplitMix64(seed: 41)
         let inCount = g.conv1.inputShape(batch: t.batch).count, outCount = g.conv1.outputShape(batch: t.batch).count
         var v = Values(x: random.floatExact(inCount, in: -1...2), dOut: random.floatExact(outCount),
@@ -171,7 +172,7 @@ import WrenTrain
         // Five layers of Float rounding through two batch norms' backward passes come to a few
         // 1e-7 of each tensor's range here; the single-layer tolerance still holds.
         let tolerance = floatTolerance
-        let what = "block \(t.testDescription)"
+        let what = "block \(t.testDescription), \(threads) threads"
         expectClose(Array(block.output.prefix(outCount)), expected.output, tolerance: tolerance, "\(what): output")
         expectClose(Array(block.dX.prefix(inCount)), expected.dx, tolerance: tolerance, "\(what): dx")
         var fastGradients: [String: [Float]] = [

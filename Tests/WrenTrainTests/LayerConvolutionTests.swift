@@ -4,7 +4,8 @@ import WrenTrain
 
 /// The im2col/GEMM convolution against the direct Double reference: outputs, accumulated outputs,
 /// every gradient, batches smaller than the one the layer was sized for, and scratch and outputs
-/// pre-filled with NaN so that any value the layer forgets to write shows up.
+/// pre-filled with NaN so that any value the layer forgets to write shows up; with teams of 1, 2
+/// and 3 threads (3 leaves members without chunks at small batches).
 @Suite struct LayerConvolutionTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let c, o, k, s, p: Int
@@ -48,10 +49,10 @@ import WrenTrain
         let scratch: TrainingBuffer
     }
 
-    static func setup(_ t: Case, seed: UInt64) throws -> Setup {
+    static func setup(_ t: Case, seed: UInt64, team: ThreadTeam = .single) throws -> Setup {
         let g = try ConvolutionGeometry(inChannels: t.c, outChannels: t.o, kernelSize: t.k, stride: t.s, padding: t.p,
                                         hasBias: t.bias, inputHeight: t.h, inputWidth: t.w)
-        let layer = try ConvolutionLayer(g, maxBatch: t.maxBatch, imagesPerChunk: t.chunk)
+        let layer = try ConvolutionLayer(g, maxBatch: t.maxBatch, imagesPerChunk: t.chunk, team: team)
         var random = SplitMix64(seed: seed)
         let input = random.floatExact(g.inputShape(batch: t.batch).count, in: -2...2)
         let weight = random.floatExact(g.weightCount)
@@ -63,15 +64,16 @@ import WrenTrain
         return Setup(g: g, layer: layer, input: input, weight: weight, dy: dy, bias: bias, scratch: scratch)
     }
 
-    @Test(arguments: cases)
-    func forwardMatchesReference(_ t: Case) throws {
-        let s = try Self.setup(t, seed: 1)
+    @Test(arguments: cases, [1, 2, 3])
+    func forwardMatchesReference(_ t: Case, threads: Int) throws {
+        let team = try ThreadTeam(count: threads)
+        let s = try Self.setup(t, seed: 1, team: team)
         let input = TrainingBuffer(s.input.floats)
         let outCount = s.g.outputShape(batch: t.batch).count
         let output = TrainingBuffer([Float](repeating: .nan, count: s.g.outputShape(batch: t.maxBatch).count))
         s.layer.forward(input: input.prefix(input.count), batch: t.batch, output: output.values, scratch: s.scratch.values)
         let expected = ConvolutionReference.forward(s.g, batch: t.batch, input: s.input, weight: s.weight, bias: s.bias)
-        expectClose(Array(output.prefix(outCount)), expected, tolerance: floatTolerance, "\(s.g) batch \(t.batch): output")
+        expectClose(Array(output.prefix(outCount)), expected, tolerance: floatTolerance, "\(s.g) batch \(t.batch) threads \(threads): output")
 
         // Accumulating adds onto what the output held: the residual sum.
         var random = SplitMix64(seed: 2)
@@ -79,19 +81,20 @@ import WrenTrain
         output.assign(base.floats + Array(output.array[outCount...]))
         s.layer.forward(input: input.prefix(input.count), batch: t.batch, output: output.values, accumulating: true, scratch: s.scratch.values)
         expectClose(Array(output.prefix(outCount)), zip(base, expected).map(+), tolerance: floatTolerance,
-                    "\(s.g) batch \(t.batch): accumulated output")
+                    "\(s.g) batch \(t.batch) threads \(threads): accumulated output")
     }
 
-    @Test(arguments: cases)
-    func backwardMatchesReference(_ t: Case) throws {
-        let s = try Self.setup(t, seed: 3)
+    @Test(arguments: cases, [1, 2, 3])
+    func backwardMatchesReference(_ t: Case, threads: Int) throws {
+        let team = try ThreadTeam(count: threads)
+        let s = try Self.setup(t, seed: 3, team: team)
         let input = TrainingBuffer(s.input.floats), dy = TrainingBuffer(s.dy.floats)
         let inCount = s.input.count
         let dInput = TrainingBuffer([Float](repeating: .nan, count: s.g.inputShape(batch: t.maxBatch).count))
         s.layer.backward(input: input.prefix(inCount), outputGradient: dy.prefix(dy.count), batch: t.batch,
                          inputGradient: dInput.values, scratch: s.scratch.values)
         let expected = ConvolutionReference.backward(s.g, batch: t.batch, input: s.input, weight: s.weight, outputGradient: s.dy)
-        let what = "\(s.g) batch \(t.batch)"
+        let what = "\(s.g) batch \(t.batch) chunk \(s.layer.imagesPerChunk) threads \(threads)"
         expectClose(Array(dInput.prefix(inCount)), expected.input, tolerance: floatTolerance, "\(what): dInput")
         expectClose(s.layer.weightGradient.array, expected.weight, tolerance: floatTolerance, "\(what): dWeight")
         if let dBias = expected.bias {
@@ -112,9 +115,10 @@ import WrenTrain
         expectClose(s.layer.weightGradient.array, expected.weight, tolerance: floatTolerance, "\(what): dWeight without dInput")
     }
 
-    @Test(arguments: [cases[0], cases[1], cases[3], cases[11]])
-    func runsAreBitIdentical(_ t: Case) throws {
-        let s = try Self.setup(t, seed: 5)
+    @Test(arguments: [cases[0], cases[1], cases[3], cases[11]], [1, 2])
+    func runsAreBitIdentical(_ t: Case, threads: Int) throws {
+        let team = try ThreadTeam(count: threads)
+        let s = try Self.setup(t, seed: 5, team: team)
         let input = TrainingBuffer(s.input.floats), dy = TrainingBuffer(s.dy.floats)
         func run() -> [[Float]] {
             let output = TrainingBuffer(count: s.g.outputShape(batch: t.batch).count)
@@ -126,7 +130,7 @@ import WrenTrain
         }
         let first = run()
         #expect(first[0].allSatisfy { $0.isFinite })
-        #expect(run() == first, "\(s.g) batch \(t.batch): a second run differs")
+        #expect(run() == first, "\(s.g) batch \(t.batch) threads \(threads): a second run differs")
     }
 
     @Test func invalidGeometriesAreRejected() {
@@ -149,6 +153,10 @@ import WrenTrain
                                                             inputHeight: 32, inputWidth: 32), maxBatch: 64)
         #expect(wide.imagesPerChunk == ConvolutionLayer.defaultChunkBytes / (576 * 1024 * 4))
         #expect(wide.scratchCount == 576 * 1024 * wide.imagesPerChunk)
+        // One chunk's columns per team member.
+        let team = try ThreadTeam(count: 2)
+        let shared = try ConvolutionLayer(wide.geometry, maxBatch: 64, team: team)
+        #expect(shared.scratchCount == 2 * wide.scratchCount)
     }
 
     @Test func layoutTransposesRoundTrip() {

@@ -44,6 +44,29 @@ import WrenTrain
         #expect(draw(a, count: 37).count == 37, "a smaller batch masks only its values")
     }
 
+    /// Value i is decided by draw ⌊i/2⌋ of SplitMix64 (low 32 bits for even i, high for odd), drawn
+    /// on from call to call; so the mask is the sequential generator's, for any team size.
+    @Test(arguments: [1, 2, 3])
+    func masksAreSplitMix64DrawsForAnyTeam(_ threads: Int) throws {
+        let layer = try DropoutLayer(probability: 0.25, maxCount: 101, seed: 99, team: ThreadTeam(count: threads))
+        let values = TrainingBuffer([Float](repeating: 1, count: 101))
+        var generator = SplitMix64(seed: 99)
+        let threshold = UInt32(0.25 * 4_294_967_296)
+        for count in [101, 37] {
+            values.assign([Float](repeating: 1, count: 101))
+            layer.forwardTraining(values.values, count: count)
+            var expected: [Float] = []
+            while expected.count < count {
+                let bits = generator.next()
+                for half in [UInt32(truncatingIfNeeded: bits), UInt32(truncatingIfNeeded: bits >> 32)] where expected.count < count {
+                    expected.append(half >= threshold ? Float(1 / 0.75) : 0)
+                }
+            }
+            #expect(Array(layer.mask) == expected, "\(threads) threads, \(count) values")
+            #expect(Array(values.array.prefix(count)) == expected)
+        }
+    }
+
     @Test func zeroProbabilityIsTheIdentity() throws {
         let layer = try DropoutLayer(probability: 0, maxCount: 10, seed: 3)
         let values = TrainingBuffer((0..<10).map(Float.init))

@@ -18,6 +18,7 @@
 /// last training forward computed. The caller owns input, output and gradients, sized for
 /// `maxBatch`. `backward` reads the forward's input again (the convolution output before it, which
 /// the caller keeps anyway) instead of a saved copy; the output may therefore not alias the input.
+/// The team splits the channels, so results are bit-identical for any team size.
 public final class BatchNormReLULayer {
     public let channels: Int
     public let height: Int
@@ -26,6 +27,7 @@ public final class BatchNormReLULayer {
     public let epsilon: Double
     /// PyTorch's meaning: the weight of the new batch's statistic.
     public let momentum: Double
+    public let team: ThreadTeam
 
     /// γ, initialized to 1.
     public let weight: TrainingBuffer
@@ -48,7 +50,7 @@ public final class BatchNormReLULayer {
     private let savedShift: UnsafeMutableBufferPointer<Float>
 
     public init(channels: Int, height: Int, width: Int, maxBatch: Int,
-                epsilon: Double = 1e-5, momentum: Double = 0.1) throws(TrainingError) {
+                epsilon: Double = 1e-5, momentum: Double = 0.1, team: ThreadTeam = .single) throws(TrainingError) {
         guard channels > 0, height > 0, width > 0, maxBatch > 0 else {
             throw .invalidConfiguration("batch norm over \(channels) channels of \(height)x\(width) at batch \(maxBatch)")
         }
@@ -61,6 +63,7 @@ public final class BatchNormReLULayer {
         self.maxBatch = maxBatch
         self.epsilon = epsilon
         self.momentum = momentum
+        self.team = team
         weight = TrainingBuffer([Float](repeating: 1, count: channels))
         bias = TrainingBuffer(count: channels)
         weightGradient = TrainingBuffer(count: channels)
@@ -99,26 +102,31 @@ public final class BatchNormReLULayer {
         let shape = check(batch: batch, input.count, output.count)
         let count = shape.perChannel
         precondition(count > 1, "batch norm in training needs more than one value per channel, got \(shape)")
-        let n = Double(count)
-        for channel in 0..<channels {
-            let x = input.baseAddress! + channel * count
-            let mean = doubleSum(x, count: count) / n
-            let squaredDeviations = doubleSumOfSquaredDeviations(x, count: count, center: mean)
-            let variance = squaredDeviations / n
-            let inverseDeviation = 1 / (variance + epsilon).squareRoot()
-            let gamma = Double(weight.values[channel]), beta = Double(bias.values[channel])
-            let scale = Float(gamma * inverseDeviation), shift = Float(beta - mean * gamma * inverseDeviation)
-            savedMean[channel] = mean
-            savedInverseDeviation[channel] = inverseDeviation
-            savedScale[channel] = scale
-            savedShift[channel] = shift
-            normalizeReLU(x, count: count, scale: scale, shift: shift, into: output.baseAddress! + channel * count)
-
-            let unbiased = squaredDeviations / (n - 1)
-            runningMean.values[channel] = Float((1 - momentum) * Double(runningMean.values[channel]) + momentum * mean)
-            runningVariance.values[channel] = Float((1 - momentum) * Double(runningVariance.values[channel]) + momentum * unbiased)
+        team.run { member in
+            for channel in team.share(of: channels, member: member) {
+                trainChannel(channel, input.baseAddress! + channel * count, count: count, output: output.baseAddress! + channel * count)
+            }
         }
         numBatchesTracked += 1
+    }
+
+    private func trainChannel(_ channel: Int, _ x: UnsafePointer<Float>, count: Int, output: UnsafeMutablePointer<Float>) {
+        let n = Double(count)
+        let mean = doubleSum(x, count: count) / n
+        let squaredDeviations = doubleSumOfSquaredDeviations(x, count: count, center: mean)
+        let variance = squaredDeviations / n
+        let inverseDeviation = 1 / (variance + epsilon).squareRoot()
+        let gamma = Double(weight.values[channel]), beta = Double(bias.values[channel])
+        let scale = Float(gamma * inverseDeviation), shift = Float(beta - mean * gamma * inverseDeviation)
+        savedMean[channel] = mean
+        savedInverseDeviation[channel] = inverseDeviation
+        savedScale[channel] = scale
+        savedShift[channel] = shift
+        normalizeReLU(x, count: count, scale: scale, shift: shift, into: output)
+
+        let unbiased = squaredDeviations / (n - 1)
+        runningMean.values[channel] = Float((1 - momentum) * Double(runningMean.values[channel]) + momentum * mean)
+        runningVariance.values[channel] = Float((1 - momentum) * Double(runningVariance.values[channel]) + momentum * unbiased)
     }
 
     /// Normalizes with the running statistics (evaluation): `max(0, x·α + β′)` with
@@ -126,13 +134,15 @@ public final class BatchNormReLULayer {
     public func forwardEvaluation(input: UnsafeBufferPointer<Float>, batch: Int, output: UnsafeMutableBufferPointer<Float>) {
         let shape = check(batch: batch, input.count, output.count)
         let count = shape.perChannel
-        for channel in 0..<channels {
-            let inverseDeviation = 1 / (Double(runningVariance.values[channel]) + epsilon).squareRoot()
-            let gamma = Double(weight.values[channel]), beta = Double(bias.values[channel])
-            let scale = gamma * inverseDeviation
-            normalizeReLU(input.baseAddress! + channel * count, count: count,
-                          scale: Float(scale), shift: Float(beta - Double(runningMean.values[channel]) * scale),
-                          into: output.baseAddress! + channel * count)
+        team.run { member in
+            for channel in team.share(of: channels, member: member) {
+                let inverseDeviation = 1 / (Double(runningVariance.values[channel]) + epsilon).squareRoot()
+                let gamma = Double(weight.values[channel]), beta = Double(bias.values[channel])
+                let scale = gamma * inverseDeviation
+                normalizeReLU(input.baseAddress! + channel * count, count: count,
+                              scale: Float(scale), shift: Float(beta - Double(runningMean.values[channel]) * scale),
+                              into: output.baseAddress! + channel * count)
+            }
         }
     }
 
@@ -140,28 +150,35 @@ public final class BatchNormReLULayer {
     /// `input` (and batch) must be passed again. Overwrites `weightGradient` and `biasGradient`;
     /// writes `inputGradient`, or adds to it with `accumulating` (where the block input's gradient
     /// also receives the identity shortcut's). `outputGradient` may be the same memory as
-    /// `inputGradient` only when not accumulating.
+    /// `inputGradient` (each value is read before it is written).
     public func backward(input: UnsafeBufferPointer<Float>, outputGradient: UnsafeBufferPointer<Float>, batch: Int,
                          inputGradient: UnsafeMutableBufferPointer<Float>, accumulating: Bool = false) {
         let shape = check(batch: batch, input.count, inputGradient.count)
         precondition(outputGradient.count >= shape.count, "batch norm backward at \(shape): output gradient holds \(outputGradient.count)")
         let count = shape.perChannel
-        let n = Double(count)
-        for channel in 0..<channels {
-            let offset = channel * count
-            let x = input.baseAddress! + offset, dy = outputGradient.baseAddress! + offset
-            let mean = savedMean[channel], inverseDeviation = savedInverseDeviation[channel]
-            let scale = savedScale[channel], shift = savedShift[channel]
-            let (sumG, sumGCentered) = maskedGradientSums(x, dy, count: count, scale: scale, shift: shift, mean: mean)
-            let gamma = Double(weight.values[channel])
-            weightGradient.values[channel] = Float(sumGCentered * inverseDeviation)
-            biasGradient.values[channel] = Float(sumG)
-            normalizationBackward(x, dy, count: count, scale: scale, shift: shift,
-                                  mean: Float(mean), meanGradient: Float(sumG / n),
-                                  centeredCoefficient: Float(sumGCentered * inverseDeviation * inverseDeviation / n),
-                                  outputScale: Float(gamma * inverseDeviation),
-                                  into: inputGradient.baseAddress! + offset, accumulating: accumulating)
+        team.run { member in
+            for channel in team.share(of: channels, member: member) {
+                let offset = channel * count
+                backwardChannel(channel, input.baseAddress! + offset, outputGradient.baseAddress! + offset, count: count,
+                                inputGradient: inputGradient.baseAddress! + offset, accumulating: accumulating)
+            }
         }
+    }
+
+    private func backwardChannel(_ channel: Int, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count: Int,
+                                 inputGradient: UnsafeMutablePointer<Float>, accumulating: Bool) {
+        let n = Double(count)
+        let mean = savedMean[channel], inverseDeviation = savedInverseDeviation[channel]
+        let scale = savedScale[channel], shift = savedShift[channel]
+        let (sumG, sumGCentered) = maskedGradientSums(x, dy, count: count, scale: scale, shift: shift, mean: mean)
+        let gamma = Double(weight.values[channel])
+        weightGradient.values[channel] = Float(sumGCentered * inverseDeviation)
+        biasGradient.values[channel] = Float(sumG)
+        normalizationBackward(x, dy, count: count, scale: scale, shift: shift,
+                              mean: Float(mean), meanGradient: Float(sumG / n),
+                              centeredCoefficient: Float(sumGCentered * inverseDeviation * inverseDeviation / n),
+                              outputScale: Float(gamma * inverseDeviation),
+                              into: inputGradient, accumulating: accumulating)
     }
 
     private func check(batch: Int, _ inputCount: Int, _ outputCount: Int) -> CNHWShape {

@@ -5,41 +5,48 @@ import CBLAS
 ///     output[O, N·Ho·Wo] = weight[O, C·k·k] × columns[C·k·k, N·Ho·Wo]
 ///
 /// with im2col rows `(c, ky, kx)` and columns `(n, oy, ox)`; a 1x1 stride-1 unpadded convolution
-/// uses its input as the column matrix (one GEMM over the whole batch). Otherwise the batch is
-/// cut into chunks of `imagesPerChunk` images, each a contiguous range of columns, so that the
-/// column matrix one GEMM reads (9× its input) stays in cache instead of round-tripping through
-/// memory; the output and gradient rows are addressed in place with a leading dimension of
-/// N·Ho·Wo, so no results are copied. The chunking depends only on the geometry and the batch,
-/// never on the thread count. Backward:
+/// uses its input as the column matrix. The GEMM's columns are cut into chunks of whole images, at
+/// most `imagesPerChunk` (so the column matrix one GEMM reads, 9× its input, stays in cache instead
+/// of round-tripping through memory) and at most an equal share of the batch per team member.
+/// Each member takes every `count`-th chunk and does its im2col, GEMMs and col2im with its own
+/// scratch; outputs and gradients are addressed in place (leading dimension N·Ho·Wo), so nothing
+/// is copied. Backward:
 ///
-///     dWeight  = dOutput × columnsᵀ            (overwritten every call; summed over chunks)
-///     dBias[o] = Σ dOutput[o, ·]               (overwritten every call)
+///     dWeight  = dOutput × columnsᵀ            (overwritten; per-member partials summed in member order)
+///     dBias[o] = Σ dOutput[o, ·]               (overwritten; in Double)
 ///     dInput   = col2im(weightᵀ × dOutput)     (overwritten or accumulated; skipped when not asked for)
 ///
-/// The layer owns its parameters and their gradients. The caller owns the activations (input,
-/// output, their gradients) and one scratch buffer of at least `scratchCount` floats (one chunk's
-/// column matrix), which can be shared by every convolution of a network because a layer only
-/// uses it during one call.
-/// Sized for `maxBatch` images at setup; any batch up to it runs without allocating.
+/// The layer owns its parameters, their gradients and the members' partial weight gradients. The
+/// caller owns the activations (input, output, their gradients) and one scratch buffer of at least
+/// `scratchCount` floats, which every convolution of a network can share: a layer only uses it
+/// during one call. Sized for `maxBatch` images at setup; any batch up to it runs without
+/// allocating.
 public final class ConvolutionLayer {
     public let geometry: ConvolutionGeometry
     public let maxBatch: Int
-    /// Images whose columns one GEMM covers (`maxBatch` when the input is its own column matrix).
+    /// The most images whose columns one GEMM covers.
     public let imagesPerChunk: Int
+    public let team: ThreadTeam
     /// `[out, in, k, k]`, PyTorch's layout. Zero until the caller initializes or loads it.
     public let weight: TrainingBuffer
     public let weightGradient: TrainingBuffer
     public let bias: TrainingBuffer?
     public let biasGradient: TrainingBuffer?
+    /// Members 1..<count accumulate their chunks' weight gradients here (member 0 writes
+    /// `weightGradient` directly); `memberHasChunks` records who had any at the current batch.
+    private let partialWeightGradients: TrainingBuffer
+    private let memberHasChunks: UnsafeMutableBufferPointer<Bool>
 
-    /// The column matrix a chunk may occupy by default: small enough to stay in a server CPU's
-    /// last-level cache next to the weights and the output rows, large enough that each GEMM still
-    /// has thousands of columns.
-    public static let defaultChunkBytes = 8 << 20
+    /// The column matrix one chunk may occupy by default: small enough that every member's chunk
+    /// stays in a server CPU's last-level cache beside the weights and output rows, large enough
+    /// that each GEMM still has thousands of columns.
+    public static let defaultChunkBytes = 4 << 20
 
     /// `imagesPerChunk` nil picks the most images whose column matrix fits `defaultChunkBytes`
-    /// (at least one image); tests pass small values to run several chunks on small shapes.
-    public init(_ geometry: ConvolutionGeometry, maxBatch: Int, imagesPerChunk: Int? = nil) throws(TrainingError) {
+    /// (at least one); tests pass small values to run several chunks on small shapes. A 1x1
+    /// stride-1 unpadded convolution reads its input in place and needs no chunk limit.
+    public init(_ geometry: ConvolutionGeometry, maxBatch: Int, imagesPerChunk: Int? = nil,
+                team: ThreadTeam = .single) throws(TrainingError) {
         guard maxBatch > 0 else { throw .invalidConfiguration("\(geometry): batch size \(maxBatch)") }
         // cblas takes Int32 extents; the widest is the GEMM's column count N·Ho·Wo.
         let columns = maxBatch.multipliedReportingOverflow(by: geometry.outputHeight * geometry.outputWidth)
@@ -53,6 +60,7 @@ public final class ConvolutionLayer {
         }
         self.geometry = geometry
         self.maxBatch = maxBatch
+        self.team = team
         if geometry.readsInputAsColumns {
             self.imagesPerChunk = maxBatch
         } else {
@@ -63,11 +71,18 @@ public final class ConvolutionLayer {
         weightGradient = TrainingBuffer(count: geometry.weightCount)
         bias = geometry.hasBias ? TrainingBuffer(count: geometry.outChannels) : nil
         biasGradient = geometry.hasBias ? TrainingBuffer(count: geometry.outChannels) : nil
+        partialWeightGradients = TrainingBuffer(count: (team.count - 1) * geometry.weightCount)
+        memberHasChunks = .allocate(capacity: team.count)
+        memberHasChunks.initialize(repeating: false)
     }
 
-    /// Floats of scratch `forward` and `backward` need: one chunk's column matrix (0 when the
-    /// input is its own column matrix).
-    public var scratchCount: Int { geometry.scratchCount(batch: imagesPerChunk) }
+    deinit { memberHasChunks.deallocate() }
+
+    /// Floats of scratch `forward` and `backward` need: one chunk's column matrix per team member
+    /// (0 when the input is its own column matrix).
+    public var scratchCount: Int { team.count * memberScratchCount }
+
+    private var memberScratchCount: Int { geometry.scratchCount(batch: imagesPerChunk) }
 
     /// "weight", then "bias" if there is one.
     public var parameters: [TrainableParameter] {
@@ -87,24 +102,32 @@ public final class ConvolutionLayer {
                      "\(g) forward at \(inShape): input holds \(input.count), output \(output.count) values")
         let columnCount = outShape.perChannel
         let outPlane = g.outputHeight * g.outputWidth
-        for images in chunks(batch: batch) {
-            let chunkColumns = images.count * outPlane
-            let columns: UnsafePointer<Float>
-            if g.readsInputAsColumns {
-                columns = input.baseAddress!
-            } else {
-                im2col(input.baseAddress!, batch: batch, images: images, into: scratch.baseAddress!)
-                columns = UnsafePointer(scratch.baseAddress!)
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                        Int32(g.outChannels), Int32(chunkColumns), Int32(g.reduction),
-                        1, weight.values.baseAddress!, Int32(g.reduction),
-                        columns, Int32(chunkColumns),
-                        accumulating ? 1 : 0, output.baseAddress! + images.lowerBound * outPlane, Int32(columnCount))
-        }
-        if let bias {
-            for channel in 0..<g.outChannels {
-                addScalar(bias.values[channel], to: output.baseAddress! + channel * columnCount, count: columnCount)
+        let x = input.baseAddress!, y = output.baseAddress!
+        let chunkImages = chunkSize(batch: batch)
+        team.run { member in
+            // A 1x1 stride-1 unpadded convolution may be handed an empty scratch without a base address.
+            let memberScratch = scratch.baseAddress.map { $0 + member * memberScratchCount }
+            for images in memberChunks(batch: batch, chunkImages: chunkImages, member: member) {
+                let chunkColumns = images.count * outPlane
+                let columns: UnsafePointer<Float>
+                let columnStride: Int
+                if g.readsInputAsColumns {
+                    (columns, columnStride) = (x + images.lowerBound * outPlane, columnCount)
+                } else {
+                    im2col(x, batch: batch, images: images, into: memberScratch!)
+                    (columns, columnStride) = (UnsafePointer(memberScratch!), chunkColumns)
+                }
+                let target = y + images.lowerBound * outPlane
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                            Int32(g.outChannels), Int32(chunkColumns), Int32(g.reduction),
+                            1, weight.values.baseAddress!, Int32(g.reduction),
+                            columns, Int32(columnStride),
+                            accumulating ? 1 : 0, target, Int32(columnCount))
+                if let bias {
+                    for channel in 0..<g.outChannels {
+                        addScalar(bias.values[channel], to: target + channel * columnCount, count: chunkColumns)
+                    }
+                }
             }
         }
     }
@@ -124,61 +147,89 @@ public final class ConvolutionLayer {
                      "\(g) backward at \(inShape): input \(input.count), output gradient \(outputGradient.count), "
                          + "input gradient \(inputGradient?.count ?? 0) values")
         let columnCount = outShape.perChannel
-        let outPlane = g.outputHeight * g.outputWidth
-        let dOutput = outputGradient.baseAddress!
+        let inPlane = g.inputHeight * g.inputWidth, outPlane = g.outputHeight * g.outputWidth
+        let x = input.baseAddress!, dy = outputGradient.baseAddress!
+        let dx = inputGradient?.baseAddress
+        let chunkImages = chunkSize(batch: batch)
 
-        if let biasGradient {
-            for channel in 0..<g.outChannels {
-                biasGradient.values[channel] = Float(doubleSum(dOutput + channel * columnCount, count: columnCount))
+        team.run { member in
+            if let biasGradient {
+                for channel in team.share(of: g.outChannels, member: member) {
+                    biasGradient.values[channel] = Float(doubleSum(dy + channel * columnCount, count: columnCount))
+                }
             }
+            let memberScratch = scratch.baseAddress.map { $0 + member * memberScratchCount }
+            let memberWeightGradient = member == 0
+                ? weightGradient.values.baseAddress!
+                : partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount
+            var first = true
+            for images in memberChunks(batch: batch, chunkImages: chunkImages, member: member) {
+                let chunkColumns = images.count * outPlane
+                let dyChunk = dy + images.lowerBound * outPlane
+                // The columns are rebuilt rather than kept from forward: one im2col pass costs far
+                // less than holding every layer's column matrix (9× its input) for the whole step.
+                let columns: UnsafePointer<Float>
+                let columnStride: Int
+                if g.readsInputAsColumns {
+                    (columns, columnStride) = (x + images.lowerBound * outPlane, columnCount)
+                } else {
+                    im2col(x, batch: batch, images: images, into: memberScratch!)
+                    (columns, columnStride) = (UnsafePointer(memberScratch!), chunkColumns)
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                            Int32(g.outChannels), Int32(g.reduction), Int32(chunkColumns),
+                            1, dyChunk, Int32(columnCount),
+                            columns, Int32(columnStride),
+                            first ? 0 : 1, memberWeightGradient, Int32(g.reduction))
+                first = false
+                guard let dx else { continue }
+                if g.readsInputAsColumns {
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                                Int32(g.inChannels), Int32(chunkColumns), Int32(g.outChannels),
+                                1, weight.values.baseAddress!, Int32(g.reduction),
+                                dyChunk, Int32(columnCount),
+                                accumulatingInputGradient ? 1 : 0, dx + images.lowerBound * inPlane, Int32(columnCount))
+                    continue
+                }
+                // The column gradients overwrite the columns, which dWeight no longer needs.
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                            Int32(g.reduction), Int32(chunkColumns), Int32(g.outChannels),
+                            1, weight.values.baseAddress!, Int32(g.reduction),
+                            dyChunk, Int32(columnCount),
+                            0, memberScratch!, Int32(chunkColumns))
+                if !accumulatingInputGradient {
+                    for channel in 0..<g.inChannels {
+                        (dx + (channel * batch + images.lowerBound) * inPlane).update(repeating: 0, count: images.count * inPlane)
+                    }
+                }
+                col2im(memberScratch!, batch: batch, images: images, into: dx)
+            }
+            memberHasChunks[member] = !first
         }
-        if g.readsInputAsColumns {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                        Int32(g.outChannels), Int32(g.reduction), Int32(columnCount),
-                        1, dOutput, Int32(columnCount),
-                        input.baseAddress!, Int32(columnCount),
-                        0, weightGradient.values.baseAddress!, Int32(g.reduction))
-            guard let inputGradient else { return }
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                        Int32(g.inChannels), Int32(columnCount), Int32(g.outChannels),
-                        1, weight.values.baseAddress!, Int32(g.reduction),
-                        dOutput, Int32(columnCount),
-                        accumulatingInputGradient ? 1 : 0, inputGradient.baseAddress!, Int32(columnCount))
-            return
-        }
-        if let inputGradient, !accumulatingInputGradient {
-            inputGradient.baseAddress!.update(repeating: 0, count: inShape.count)
-        }
-        for images in chunks(batch: batch) {
-            let chunkColumns = images.count * outPlane
-            let dOutputChunk = dOutput + images.lowerBound * outPlane
-            // The columns are rebuilt rather than kept from forward: one im2col pass costs far
-            // less than holding every layer's column matrix (9× its input) for the whole step.
-            im2col(input.baseAddress!, batch: batch, images: images, into: scratch.baseAddress!)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                        Int32(g.outChannels), Int32(g.reduction), Int32(chunkColumns),
-                        1, dOutputChunk, Int32(columnCount),
-                        scratch.baseAddress!, Int32(chunkColumns),
-                        images.lowerBound == 0 ? 0 : 1, weightGradient.values.baseAddress!, Int32(g.reduction))
-            guard let inputGradient else { continue }
-            // The column gradients overwrite the columns, which dWeight no longer needs.
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                        Int32(g.reduction), Int32(chunkColumns), Int32(g.outChannels),
-                        1, weight.values.baseAddress!, Int32(g.reduction),
-                        dOutputChunk, Int32(columnCount),
-                        0, scratch.baseAddress!, Int32(chunkColumns))
-            col2im(scratch.baseAddress!, batch: batch, images: images, into: inputGradient.baseAddress!)
+        // Member order, so the sum is the same every run.
+        let total = weightGradient.values.baseAddress!
+        for member in 1..<team.count where memberHasChunks[member] {
+            addInPlace(partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount, to: total, count: g.weightCount)
         }
     }
 
     private func check(batch: Int, scratch: UnsafeMutableBufferPointer<Float>) {
         precondition(batch > 0 && batch <= maxBatch, "\(geometry): batch \(batch), sized for 1...\(maxBatch)")
         precondition(scratch.count >= scratchCount,
-                     "\(geometry) needs \(scratchCount) floats of scratch (\(imagesPerChunk) images' columns), got \(scratch.count)")
+                     "\(geometry) needs \(scratchCount) floats of scratch (\(team.count) × \(imagesPerChunk) images' columns), "
+                         + "got \(scratch.count)")
     }
 
-    /// The batch cut into runs of `imagesPerChunk` images (the last one shorter).
-    private func chunks(batch: Int) -> ImageChunks { ImageChunks(batch: batch, size: imagesPerChunk) }
+    /// Images per chunk at `batch`: at most `imagesPerChunk`, and few enough that every member
+    /// gets a chunk when the batch allows.
+    private func chunkSize(batch: Int) -> Int {
+        min(imagesPerChunk, (batch + team.count - 1) / team.count)
+    }
+
+    /// Chunks `member`, `member + count`, `member + 2·count`, … of the batch.
+    private func memberChunks(batch: Int, chunkImages: Int, member: Int) -> ImageChunks {
+        ImageChunks(batch: batch, size: chunkImages, first: member, step: team.count)
+    }
 
     /// Whether each tap is a flat shift of the whole chunk: stride 1 with the output the size of
     /// the input ("same" padding: every 3x3 convolution of a WRN's stride-1 layers). Then output
@@ -308,21 +359,25 @@ public final class ConvolutionLayer {
     }
 }
 
-/// `0..<batch` in consecutive ranges of `size` images, the last one shorter.
+/// Every `step`-th range, starting with range `first`, of `0..<batch` cut into consecutive
+/// ranges of `size` images (the last one shorter).
 struct ImageChunks: Sequence, IteratorProtocol {
     let batch: Int
     let size: Int
-    private var start = 0
+    let step: Int
+    private var start: Int
 
-    init(batch: Int, size: Int) {
+    init(batch: Int, size: Int, first: Int = 0, step: Int = 1) {
         self.batch = batch
         self.size = size
+        self.step = step
+        start = first * size
     }
 
     mutating func next() -> Range<Int>? {
         guard start < batch else { return nil }
         let chunk = start..<Swift.min(start + size, batch)
-        start = chunk.upperBound
+        start += step * size
         return chunk
     }
 }
