@@ -1,0 +1,145 @@
+import CBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A fixed team of threads that runs one closure per member, created once and reused by every
+/// layer call, so a training step starts no threads and allocates nothing.
+///
+/// The layers split each call's work into one fixed share per member: a convolution hands each
+/// member whole chunks of images (its own im2col, GEMMs and col2im, with its own scratch), batch
+/// norm hands it whole channels. Channel splits give bit-identical results for any team size; the
+/// weight gradient of a convolution sums one partial per member in member order, so it is
+/// deterministic for a given team size.
+///
+/// Every member calls BLAS, so with more than one member the team sets OpenBLAS to one thread
+/// (`openblas_set_num_threads(1)`) to avoid running 2 × 2 threads on 2 cores. A team of one leaves
+/// OpenBLAS's threading alone, so the GEMMs can instead be threaded by OpenBLAS.
+///
+/// `run` is not reentrant and is called from one thread at a time (the training loop's).
+public final class ThreadTeam: @unchecked Sendable {
+    /// Members, including the calling thread.
+    public let count: Int
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let wake: UnsafeMutablePointer<pthread_cond_t>
+    private let finished: UnsafeMutablePointer<pthread_cond_t>
+    // Guarded by `mutex`.
+    private var generation = 0
+    private var pending = 0
+    private var stopping = false
+    private var job: ((Int) -> Void)?
+    private var threads: [pthread_t] = []
+
+    /// A team of one: everything runs on the calling thread.
+    public static let single = ThreadTeam(validatedCount: 1)
+
+    public convenience init(count: Int) throws(TrainingError) {
+        guard count >= 1, count <= 256 else { throw .invalidConfiguration("a team of \(count) threads (must be 1...256)") }
+        self.init(validatedCount: count)
+        try startMembers()
+    }
+
+    private init(validatedCount count: Int) {
+        self.count = count
+        mutex = .allocate(capacity: 1)
+        wake = .allocate(capacity: 1)
+        finished = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(finished, nil)
+    }
+
+    private func startMembers() throws(TrainingError) {
+        guard count > 1 else { return }
+        openblas_set_num_threads(1)
+        for member in 1..<count {
+            let context = Unmanaged.passRetained(MemberContext(team: self, member: member)).toOpaque()
+            var thread = pthread_t()
+            let status = pthread_create(&thread, nil, { context in
+                let member = Unmanaged<MemberContext>.fromOpaque(context!).takeRetainedValue()
+                member.team.work(as: member.member)
+                return nil
+            }, context)
+            guard status == 0 else {
+                Unmanaged<MemberContext>.fromOpaque(context).release()
+                stopMembers()
+                throw .invalidConfiguration("could not start thread \(member) of \(count) (pthread_create returned \(status))")
+            }
+            threads.append(thread)
+        }
+    }
+
+    deinit {
+        stopMembers()
+        pthread_cond_destroy(finished)
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(mutex)
+        finished.deallocate()
+        wake.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Runs `body(member)` for every member 0..<count, member 0 on the calling thread, and returns
+    /// when all have finished.
+    public func run(_ body: (Int) -> Void) {
+        guard count > 1 else { return body(0) }
+        withoutActuallyEscaping(body) { body in
+            pthread_mutex_lock(mutex)
+            job = body
+            pending = count - 1
+            generation &+= 1
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
+            body(0)
+            pthread_mutex_lock(mutex)
+            while pending > 0 { pthread_cond_wait(finished, mutex) }
+            job = nil
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    /// Member `member`'s share of `0..<total` when split into `count` contiguous, nearly equal parts.
+    public func share(of total: Int, member: Int) -> Range<Int> {
+        (total * member / count)..<(total * (member + 1) / count)
+    }
+
+    private func work(as member: Int) {
+        // The generation this member has already run; the team starts at 0 with no job.
+        var seen = 0
+        pthread_mutex_lock(mutex)
+        while true {
+            while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
+            if stopping { break }
+            seen = generation
+            let body = job!
+            pthread_mutex_unlock(mutex)
+            body(member)
+            pthread_mutex_lock(mutex)
+            pending -= 1
+            if pending == 0 { pthread_cond_signal(finished) }
+        }
+        pthread_mutex_unlock(mutex)
+    }
+
+    private func stopMembers() {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        for thread in threads { pthread_join(thread, nil) }
+        threads.removeAll()
+    }
+}
+
+/// What a member thread starts with. The team is unowned: its deinit joins the members first.
+private final class MemberContext {
+    unowned(unsafe) let team: ThreadTeam
+    let member: Int
+
+    init(team: ThreadTeam, member: Int) {
+        self.team = team
+        self.member = member
+    }
+}

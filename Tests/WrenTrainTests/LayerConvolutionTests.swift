@@ -1,0 +1,172 @@
+import Testing
+import WrenTestSupport
+import WrenTrain
+
+/// The im2col/GEMM convolution against the direct Double reference: outputs, accumulated outputs,
+/// every gradient, batches smaller than the one the layer was sized for, and scratch and outputs
+/// pre-filled with NaN so that any value the layer forgets to write shows up; with teams of 1, 2
+/// and 3 threads (3 leaves members without chunks at small batches).
+@Suite struct LayerConvolutionTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let c, o, k, s, p: Int
+        let bias: Bool
+        let h, w: Int
+        let batch, maxBatch: Int
+        /// Images per GEMM; nil for the layer's default (one chunk at these sizes).
+        var chunk: Int? = nil
+        var testDescription: String {
+            "\(c)→\(o) k\(k) s\(s) p\(p)\(bias ? " bias" : "") \(h)x\(w) batch \(batch)/\(maxBatch) chunk \(chunk.map(String.init) ?? "default")"
+        }
+    }
+
+    static let cases: [Case] = [
+        Case(c: 3, o: 16, k: 3, s: 1, p: 1, bias: true, h: 8, w: 8, batch: 2, maxBatch: 3),    // stem
+        Case(c: 16, o: 32, k: 3, s: 2, p: 1, bias: false, h: 8, w: 8, batch: 3, maxBatch: 3),  // down-sampling conv1
+        Case(c: 16, o: 32, k: 1, s: 2, p: 0, bias: true, h: 8, w: 8, batch: 3, maxBatch: 4),   // its shortcut
+        Case(c: 8, o: 8, k: 1, s: 1, p: 0, bias: true, h: 5, w: 7, batch: 2, maxBatch: 2),     // input read as columns
+        Case(c: 5, o: 7, k: 3, s: 1, p: 1, bias: false, h: 7, w: 5, batch: 1, maxBatch: 2),    // odd sizes, batch 1
+        Case(c: 3, o: 4, k: 3, s: 1, p: 0, bias: true, h: 6, w: 6, batch: 2, maxBatch: 2),     // unpadded: general path
+        Case(c: 2, o: 3, k: 3, s: 2, p: 0, bias: false, h: 7, w: 7, batch: 2, maxBatch: 2),
+        Case(c: 3, o: 2, k: 3, s: 1, p: 1, bias: true, h: 2, w: 2, batch: 2, maxBatch: 2),     // rows narrower than the kernel
+        Case(c: 4, o: 3, k: 3, s: 1, p: 1, bias: false, h: 1, w: 1, batch: 3, maxBatch: 3),    // every tap but the centre is padding
+        Case(c: 64, o: 16, k: 3, s: 1, p: 1, bias: false, h: 4, w: 4, batch: 2, maxBatch: 2),  // K = 576
+        Case(c: 2, o: 3, k: 3, s: 2, p: 1, bias: true, h: 5, w: 6, batch: 1, maxBatch: 1),     // odd size, stride 2
+        // Several chunks: the last one shorter, dWeight summed over chunks, and each chunk's flat
+        // shift reaching across image boundaries only at taps on padding.
+        Case(c: 3, o: 16, k: 3, s: 1, p: 1, bias: true, h: 8, w: 8, batch: 3, maxBatch: 4, chunk: 2),
+        Case(c: 5, o: 7, k: 3, s: 1, p: 1, bias: false, h: 7, w: 5, batch: 4, maxBatch: 4, chunk: 1),
+        Case(c: 16, o: 32, k: 3, s: 2, p: 1, bias: true, h: 8, w: 8, batch: 3, maxBatch: 3, chunk: 2),
+        Case(c: 16, o: 32, k: 1, s: 2, p: 0, bias: false, h: 8, w: 8, batch: 5, maxBatch: 5, chunk: 2),
+        Case(c: 4, o: 3, k: 3, s: 1, p: 1, bias: false, h: 1, w: 1, batch: 3, maxBatch: 3, chunk: 2),
+        Case(c: 3, o: 2, k: 5, s: 1, p: 2, bias: true, h: 6, w: 4, batch: 3, maxBatch: 3, chunk: 2),   // 5x5 "same"
+    ]
+
+    struct Setup {
+        let g: ConvolutionGeometry
+        let layer: ConvolutionLayer
+        let input, weight, dy: [Double]
+        let bias: [Double]?
+        let scratch: TrainingBuffer
+    }
+
+    static func setup(_ t: Case, seed: UInt64, team: ThreadTeam = .single) throws -> Setup {
+        let g = try ConvolutionGeometry(inChannels: t.c, outChannels: t.o, kernelSize: t.k, stride: t.s, padding: t.p,
+                                        hasBias: t.bias, inputHeight: t.h, inputWidth: t.w)
+        let layer = try ConvolutionLayer(g, maxBatch: t.maxBatch, imagesPerChunk: t.chunk, team: team)
+        var random = SplitMix64(seed: seed)
+        let input = random.floatExact(g.inputShape(batch: t.batch).count, in: -2...2)
+        let weight = random.floatExact(g.weightCount)
+        let bias = t.bias ? random.floatExact(t.o) : nil
+        let dy = random.floatExact(g.outputShape(batch: t.batch).count)
+        layer.weight.assign(weight.floats)
+        if let bias { layer.bias?.assign(bias.floats) }
+        let scratch = TrainingBuffer([Float](repeating: .nan, count: layer.scratchCount))
+        return Setup(g: g, layer: layer, input: input, weight: weight, dy: dy, bias: bias, scratch: scratch)
+    }
+
+    @Test(arguments: cases, [1, 2, 3])
+    func forwardMatchesReference(_ t: Case, threads: Int) throws {
+        let team = try ThreadTeam(count: threads)
+        let s = try Self.setup(t, seed: 1, team: team)
+        let input = TrainingBuffer(s.input.floats)
+        let outCount = s.g.outputShape(batch: t.batch).count
+        let output = TrainingBuffer([Float](repeating: .nan, count: s.g.outputShape(batch: t.maxBatch).count))
+        s.layer.forward(input: input.prefix(input.count), batch: t.batch, output: output.values, scratch: s.scratch.values)
+        let expected = ConvolutionReference.forward(s.g, batch: t.batch, input: s.input, weight: s.weight, bias: s.bias)
+        expectClose(Array(output.prefix(outCount)), expected, tolerance: floatTolerance, "\(s.g) batch \(t.batch) threads \(threads): output")
+
+        // Accumulating adds onto what the output held: the residual sum.
+        var random = SplitMix64(seed: 2)
+        let base = random.floatExact(outCount)
+        output.assign(base.floats + Array(output.array[outCount...]))
+        s.layer.forward(input: input.prefix(input.count), batch: t.batch, output: output.values, accumulating: true, scratch: s.scratch.values)
+        expectClose(Array(output.prefix(outCount)), zip(base, expected).map(+), tolerance: floatTolerance,
+                    "\(s.g) batch \(t.batch) threads \(threads): accumulated output")
+    }
+
+    @Test(arguments: cases, [1, 2, 3])
+    func backwardMatchesReference(_ t: Case, threads: Int) throws {
+        let team = try ThreadTeam(count: threads)
+        let s = try Self.setup(t, seed: 3, team: team)
+        let input = TrainingBuffer(s.input.floats), dy = TrainingBuffer(s.dy.floats)
+        let inCount = s.input.count
+        let dInput = TrainingBuffer([Float](repeating: .nan, count: s.g.inputShape(batch: t.maxBatch).count))
+        s.layer.backward(input: input.prefix(inCount), outputGradient: dy.prefix(dy.count), batch: t.batch,
+                         inputGradient: dInput.values, scratch: s.scratch.values)
+        let expected = ConvolutionReference.backward(s.g, batch: t.batch, input: s.input, weight: s.weight, outputGradient: s.dy)
+        let what = "\(s.g) batch \(t.batch) chunk \(s.layer.imagesPerChunk) threads \(threads)"
+        expectClose(Array(dInput.prefix(inCount)), expected.input, tolerance: floatTolerance, "\(what): dInput")
+        expectClose(s.layer.weightGradient.array, expected.weight, tolerance: floatTolerance, "\(what): dWeight")
+        if let dBias = expected.bias {
+            expectClose(try #require(s.layer.biasGradient).array, dBias, tolerance: floatTolerance, "\(what): dBias")
+        }
+
+        // Accumulating into the input gradient (a residual fan-in); without one, the weight
+        // gradients are still written, overwriting the previous call's.
+        var random = SplitMix64(seed: 4)
+        let base = random.floatExact(inCount)
+        dInput.assign(base.floats + Array(dInput.array[inCount...]))
+        s.layer.backward(input: input.prefix(inCount), outputGradient: dy.prefix(dy.count), batch: t.batch,
+                         inputGradient: dInput.values, accumulatingInputGradient: true, scratch: s.scratch.values)
+        expectClose(Array(dInput.prefix(inCount)), zip(base, expected.input).map(+), tolerance: floatTolerance, "\(what): accumulated dInput")
+        s.layer.weightGradient.assign([Float](repeating: .nan, count: s.g.weightCount))
+        s.layer.backward(input: input.prefix(inCount), outputGradient: dy.prefix(dy.count), batch: t.batch,
+                         inputGradient: nil, scratch: s.scratch.values)
+        expectClose(s.layer.weightGradient.array, expected.weight, tolerance: floatTolerance, "\(what): dWeight without dInput")
+    }
+
+    @Test(arguments: [cases[0], cases[1], cases[3], cases[11]], [1, 2])
+    func runsAreBitIdentical(_ t: Case, threads: Int) throws {
+        let team = try ThreadTeam(count: threads)
+        let s = try Self.setup(t, seed: 5, team: team)
+        let input = TrainingBuffer(s.input.floats), dy = TrainingBuffer(s.dy.floats)
+        func run() -> [[Float]] {
+            let output = TrainingBuffer(count: s.g.outputShape(batch: t.batch).count)
+            let dInput = TrainingBuffer(count: s.input.count)
+            s.layer.forward(input: input.prefix(input.count), batch: t.batch, output: output.values, scratch: s.scratch.values)
+            s.layer.backward(input: input.prefix(input.count), outputGradient: dy.prefix(dy.count), batch: t.batch,
+                             inputGradient: dInput.values, scratch: s.scratch.values)
+            return [output.array, dInput.array, s.layer.weightGradient.array, s.layer.biasGradient?.array ?? []]
+        }
+        let first = run()
+        #expect(first[0].allSatisfy { $0.isFinite })
+        #expect(run() == first, "\(s.g) batch \(t.batch) threads \(threads): a second run differs")
+    }
+
+    @Test func invalidGeometriesAreRejected() {
+        #expect(throws: TrainingError.self) { try ConvolutionGeometry(inChannels: 3, outChannels: 4, kernelSize: 3, inputHeight: 2, inputWidth: 5) }
+        #expect(throws: TrainingError.self) { try ConvolutionGeometry(inChannels: 3, outChannels: 4, kernelSize: 3, stride: 0, inputHeight: 8, inputWidth: 8) }
+        #expect(throws: TrainingError.self) { try ConvolutionGeometry(inChannels: 0, outChannels: 4, kernelSize: 1, inputHeight: 8, inputWidth: 8) }
+        #expect(throws: TrainingError.self) {
+            try ConvolutionLayer(ConvolutionGeometry(inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, inputHeight: 8, inputWidth: 8), maxBatch: 0)
+        }
+    }
+
+    @Test func geometryFollowsPyTorchsFloorRule() throws {
+        let g = try ConvolutionGeometry(inChannels: 16, outChannels: 32, kernelSize: 3, stride: 2, padding: 1, inputHeight: 7, inputWidth: 8)
+        #expect(g.outputHeight == 4 && g.outputWidth == 4)
+        #expect(g.scratchCount(batch: 5) == 16 * 9 * 5 * 16)
+        let shortcut = try ConvolutionGeometry(inChannels: 16, outChannels: 32, kernelSize: 1, inputHeight: 8, inputWidth: 8)
+        #expect(shortcut.readsInputAsColumns && shortcut.scratchCount(batch: 64) == 0)
+        // The default chunk holds as many images' columns as fit in `defaultChunkBytes`.
+        let wide = try ConvolutionLayer(ConvolutionGeometry(inChannels: 64, outChannels: 64, kernelSize: 3, padding: 1,
+                                                            inputHeight: 32, inputWidth: 32), maxBatch: 64)
+        #expect(wide.imagesPerChunk == ConvolutionLayer.defaultChunkBytes / (576 * 1024 * 4))
+        #expect(wide.scratchCount == 576 * 1024 * wide.imagesPerChunk)
+        // One chunk's columns per team member.
+        let team = try ThreadTeam(count: 2)
+        let shared = try ConvolutionLayer(wide.geometry, maxBatch: 64, team: team)
+        #expect(shared.scratchCount == 2 * wide.scratchCount)
+    }
+
+    @Test func layoutTransposesRoundTrip() {
+        let shape = CNHWShape(channels: 3, batch: 2, height: 2, width: 3)
+        let nchw = (0..<shape.count).map(Float.init)
+        let cnhw = TrainingBuffer(count: shape.count), back = TrainingBuffer(count: shape.count)
+        nchw.withUnsafeBufferPointer { transposeNCHWToCNHW($0, shape: shape, into: cnhw.values) }
+        // NCHW (image 1, channel 2, y 1, x 0) is flat 1·18 + 2·6 + 3 = 33.
+        #expect(cnhw.values[shape.index(channel: 2, image: 1, y: 1, x: 0)] == 33)
+        transposeCNHWToNCHW(cnhw.prefix(shape.count), shape: shape, into: back.values)
+        #expect(back.array == nchw)
+    }
+}
