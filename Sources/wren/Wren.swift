@@ -12,5 +12,5 @@ struct Wren: ParsableCommand {
               wren run model.wren photo.jpg --top 3
               wren run model.wren test_x.npy --reference model.pth --labels test_y.npy
             """,
-        subcommands: [Convert.self, Run.self, Inspect.self, Bench.self, Validate.self])
+        subcommands: [Convert.self, Run.self, Inspect.self, Bench.self, Validate.self, Train.self])
 }
