@@ -10,7 +10,8 @@ For each model (tools/wrn_torch.py, train mode, dropout 0, batches taken in orde
   <model>/init.safetensors       the initial state_dict (F32, I64 num_batches_tracked): conv weights as
                                  the WRN initializes them, BN and biases randomized (randomize_for_testing)
                                  so a wrong BN or bias mapping shows
-  <model>/batches.safetensors    x F32 [steps, batch, 3, 32, 32] (normalized-looking, mean ≈ -0.2), y I64 [steps, batch]
+  <model>/batches.safetensors    x F32 [steps, batch, 3, 32, 32] (normalized-looking, mean ≈ -0.2), y [steps, batch] class
+                                 indices stored as F32 (exact), so the float reader takes them
   <model>/<run>.safetensors      the float64 run rounded to F32, one per optimizer run:
                                    step0/logits, step0/loss          forward of batch 0 from init
                                    step0/grad/<param>                 gradients of that loss
@@ -102,7 +103,7 @@ def main():
 
         x = (torch.rand(STEPS, BATCH, 3, 32, 32) * 2 - 1.4).to(torch.float32)
         y = torch.randint(0, classes, (STEPS, BATCH), dtype=torch.int64)
-        save_file({"x": x.contiguous(), "y": y.contiguous()}, os.path.join(folder, "batches.safetensors"))
+        save_file({"x": x.contiguous(), "y": y.to(torch.float32).contiguous()}, os.path.join(folder, "batches.safetensors"))
 
         entry = {"depth": depth, "widen": widen, "classes": classes, "conv_bias": conv_bias, "runs": {}}
         for run_name, run in RUNS.items():
