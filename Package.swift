@@ -5,7 +5,8 @@
 // Module map (data flows one way):
 //   WrenConvert   checkpoint import → WrenReference (float) → fold → calibrate → quantize → write
 //   WrenCore      `.wren` bytes → validate → plan → run (no Foundation, Embedded-Swift friendly)
-//   WrenReference float32 WRN straight from a checkpoint, convolutions through OpenBLAS
+//   WrenNetwork   the WRN description: block layout, state_dict keys, float32 parameters (no BLAS)
+//   WrenReference float32 WRN forward pass over WrenNetwork's parameters, convolutions through OpenBLAS
 //   WrenTrain     float32 training: layers with backward passes, optimizers, the training loop
 //   WrenImage     JPEG (libjpeg) decode, letterbox to 32x32, normalize
 //   wren          the command-line tool
@@ -37,6 +38,7 @@ let package = Package(
     products: [
         .library(name: "WrenCore", targets: ["WrenCore"]),
         .library(name: "WrenConvert", targets: ["WrenConvert"]),
+        .library(name: "WrenNetwork", targets: ["WrenNetwork"]),
         .library(name: "WrenReference", targets: ["WrenReference"]),
         .library(name: "WrenImage", targets: ["WrenImage"]),
         .library(name: "WrenHost", targets: ["WrenHost"]),
@@ -71,13 +73,16 @@ let package = Package(
         .target(name: "CWrenCPU", path: "Sources/CWrenCPU"),
         // Host runtime: thread pool and kernel selection (WrenCore itself has neither).
         .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenKernelsARM64", "CWrenCPU"], path: "Sources/WrenHost"),
-        .target(name: "WrenReference", dependencies: ["CBLAS"], path: "Sources/WrenReference"),
+        // What a WRN is (layout, tensor names, parameters, their checks): plain Swift, no Foundation, no
+        // BLAS, so importers, the float reference and training share one description.
+        .target(name: "WrenNetwork", path: "Sources/WrenNetwork"),
+        .target(name: "WrenReference", dependencies: ["CBLAS", "WrenNetwork"], path: "Sources/WrenReference"),
         // Float32 training (host side): layers with backward passes, optimizers, the training loop.
         // OpenBLAS for the GEMMs; never WrenCore (training is not part of what runs on a device).
         .target(name: "WrenTrain", dependencies: ["CBLAS"], path: "Sources/WrenTrain"),
         .target(
             name: "WrenConvert",
-            dependencies: ["WrenCore", "WrenReference", "WrenFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["WrenCore", "WrenNetwork", "WrenReference", "WrenFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "Sources/WrenConvert"),
         // POSIX file reading with strerror reasons, for the host-side modules.
         .target(name: "WrenFiles", path: "Sources/WrenFiles"),
@@ -89,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "wren",
             dependencies: [
-                "WrenCore", "WrenConvert", "WrenReference", "WrenImage", "WrenHost",
+                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/wren"),
@@ -101,9 +106,11 @@ let package = Package(
         .testTarget(
             name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenConvert", "AllocationCounter", "WrenTestSupport"],
             path: "Tests/WrenHostTests"),
-        .testTarget(name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenConvert", "WrenTestSupport"], path: "Tests/WrenReferenceTests"),
         .testTarget(
-            name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenReference", "WrenHost", "WrenTestSupport"],
+            name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenNetwork", "WrenConvert", "WrenTestSupport"],
+            path: "Tests/WrenReferenceTests"),
+        .testTarget(
+            name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenNetwork", "WrenReference", "WrenHost", "WrenTestSupport"],
             path: "Tests/WrenConvertTests"),
         .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenTestSupport", "AllocationCounter"], path: "Tests/WrenTrainTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),

@@ -1,5 +1,5 @@
 import WrenCore
-import WrenReference
+import WrenNetwork
 
 /// What `wren convert` needs besides the checkpoint.
 public struct ConversionOptions: Sendable {

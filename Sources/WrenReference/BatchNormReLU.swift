@@ -1,3 +1,5 @@
+import WrenNetwork
+
 /// Eval-mode batch normalization followed by ReLU, the pre-activation unit of a WRN.
 extension BatchNorm {
     /// `max(0, scale[c] * x + shift[c])`, the affine form computed in Double and rounded once to Float

@@ -1,13 +1,9 @@
 import CBLAS
+import WrenNetwork
 
 /// Convolution as im2col + one `cblas_sgemm` per image:
 /// `output[O, Ho*Wo] = weight[O, I*kh*kw] × columns[I*kh*kw, Ho*Wo]`, with zero padding.
 extension Conv2D {
-    /// Output height and width for an input of `height` × `width` (PyTorch's floor rule).
-    func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        ((height + 2 * padding - kernelSize) / stride + 1, (width + 2 * padding - kernelSize) / stride + 1)
-    }
-
     /// Convolves every image of `input` into `output`.
     /// With `accumulating` the result is added to what `output` already holds (it must have the output
     /// shape): that is how a residual sum is formed without a separate pass.

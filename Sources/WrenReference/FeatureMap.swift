@@ -1,3 +1,5 @@
+import WrenNetwork
+
 /// An NCHW activation buffer that the forward pass reuses from layer to layer: resizing keeps the
 /// array's capacity, so one forward allocates each buffer only while it is still growing.
 struct FeatureMap {

@@ -1,3 +1,5 @@
+import WrenNetwork
+
 /// Mean over each channel's H×W plane: `[N, C, H, W]` → `[N, C, 1, 1]`.
 func globalAveragePool(_ input: FeatureMap, into output: inout FeatureMap) {
     let shape = input.shape

@@ -1,4 +1,5 @@
 import CBLAS
+import WrenNetwork
 
 extension Linear {
     /// `y = x · Wᵀ + b` for a batch of row vectors `x: [batch, inFeatures]`; returns `[batch, outFeatures]`.

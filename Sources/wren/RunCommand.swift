@@ -1,6 +1,7 @@
 import ArgumentParser
 import WrenConvert
 import WrenCore
+import WrenNetwork
 import WrenReference
 import WrenHost
 

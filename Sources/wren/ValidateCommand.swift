@@ -3,7 +3,7 @@ import Foundation
 import WrenConvert
 import WrenCore
 import WrenHost
-import WrenReference
+import WrenNetwork
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WrenConvert
 import WrenCore
+import WrenNetwork
 import WrenReference
 import WrenTestSupport
 

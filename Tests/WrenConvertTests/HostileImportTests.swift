@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import WrenConvert
-import WrenReference
+import WrenNetwork
 
 // Hostile checkpoints the other import tests do not build: zip containers whose end records,
 // central directory or local headers point outside the file or disagree (fixtures/hostile/zip_*.pth,

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WrenConvert
 import WrenCore
+import WrenNetwork
 import WrenReference
 
 /// The top class of each row of `logits` (row-major, `classes` per row); the first on a tie.

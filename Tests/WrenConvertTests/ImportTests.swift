@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import WrenConvert
-import WrenReference
+import WrenNetwork
 
 // MARK: Helpers
 

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import WrenConvert
-import WrenReference
+import WrenNetwork
 
 /// PaddlePaddle `.pdparams` import against real `paddle.save` files (tools/make_paddle_fixtures.py,
 /// paddlepaddle 3.3.1): float parity with Paddle's own logits, the name/layout mapping, every NumPy

@@ -3,6 +3,7 @@ import Testing
 import WrenConvert
 import WrenCore
 import WrenHost
+import WrenNetwork
 import WrenReference
 
 /// int8 against float on real data: the WRN-16-2 trained on scikit-learn's digits by

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import WrenConvert
-import WrenReference
+import WrenNetwork
 
 /// `.safetensors` import: float parity on files written by the `safetensors` package
 /// (tools/make_safetensors_fixtures.py), and a catalogue of hand-corrupted files, one test per rule

@@ -5,6 +5,7 @@ import FoundationXML
 import Testing
 @testable import WrenConvert
 import WrenCore
+import WrenNetwork
 import WrenReference
 
 /// `Validator`: every number in the report recomputed independently here from the int8 runtime and

@@ -1,4 +1,5 @@
 import Testing
+import WrenNetwork
 @testable import WrenReference
 
 /// The im2col + sgemm convolution against the naive 7-loop one on random data.

@@ -1,4 +1,5 @@
 import Testing
+import WrenNetwork
 @testable import WrenReference
 
 /// The whole forward pass: what the observer sees, layer-by-layer semantics, and input checks.
@@ -145,22 +146,22 @@ import Testing
     @Test func rejectsBadInput() throws {
         let model = try WideResNet(stateDict: syntheticStateDict(depth: 10, widenFactor: 1, classes: 10, seed: 31))
         var input = [Float](repeating: 0.5, count: 2 * 3 * 32 * 32)
-        #expect(throws: ReferenceError.invalidInput("expected 6144 values for [2, 3, 32, 32], got 6143")) {
+        #expect(throws: NetworkError.invalidInput("expected 6144 values for [2, 3, 32, 32], got 6143")) {
             try model.forward(Array(input.dropLast()), batch: 2)
         }
-        #expect(throws: ReferenceError.invalidInput("batch 0, height 32 and width 32 must all be at least 1")) {
+        #expect(throws: NetworkError.invalidInput("batch 0, height 32 and width 32 must all be at least 1")) {
             try model.forward([], batch: 0)
         }
         input[17] = .nan
-        #expect(throws: ReferenceError.invalidInput("value nan at index 17 is not finite")) {
+        #expect(throws: NetworkError.invalidInput("value nan at index 17 is not finite")) {
             try model.forward(input, batch: 2)
         }
         input[17] = 0
         input[4000] = -.infinity
-        #expect(throws: ReferenceError.invalidInput("value -inf at index 4000 is not finite")) {
+        #expect(throws: NetworkError.invalidInput("value -inf at index 4000 is not finite")) {
             try model.forward(input, batch: 2)
         }
-        #expect(throws: ReferenceError.self) { try model.forward([1], batch: Int.max, height: Int.max, width: 2) }
+        #expect(throws: NetworkError.self) { try model.forward([1], batch: Int.max, height: Int.max, width: 2) }
     }
 
     /// A network assembled or edited by hand is checked before it runs, not trusted.
@@ -170,27 +171,27 @@ import Testing
 
         var noShortcut = model
         noShortcut.groups[1][0].shortcut = nil
-        #expect(throws: ReferenceError.unsupportedArchitecture("block2.layer.0 lacks the convShortcut that WRN-10-1 has")) {
+        #expect(throws: NetworkError.unsupportedArchitecture("block2.layer.0 lacks the convShortcut that WRN-10-1 has")) {
             try noShortcut.forward(input, batch: 1)
         }
         var wrongWidth = model
         wrongWidth.groups[2][0].conv2.weight = FloatTensor(shape: [64, 32, 3, 3], data: .init(repeating: 0, count: 64 * 32 * 9))
-        #expect(throws: ReferenceError.unsupportedArchitecture("block3.layer.0.conv2 takes 32 channels but receives [1, 64, 8, 8]")) {
+        #expect(throws: NetworkError.unsupportedArchitecture("block3.layer.0.conv2 takes 32 channels but receives [1, 64, 8, 8]")) {
             try wrongWidth.forward(input, batch: 1)
         }
         var shortBN = model
         shortBN.finalBN.mean.removeLast()
-        #expect(throws: ReferenceError.self) { try shortBN.forward(input, batch: 1) }
+        #expect(throws: NetworkError.self) { try shortBN.forward(input, batch: 1) }
         var flatWeight = model
         flatWeight.stem.weight = FloatTensor(shape: [16, 27], data: model.stem.weight.data)
-        #expect(throws: ReferenceError.self) { try flatWeight.forward(input, batch: 1) }
+        #expect(throws: NetworkError.self) { try flatWeight.forward(input, batch: 1) }
         var missingGroup = model
         missingGroup.groups.removeLast()
-        #expect(throws: ReferenceError.unsupportedArchitecture("2 groups of blocks, a WRN has 3")) {
+        #expect(throws: NetworkError.unsupportedArchitecture("2 groups of blocks, a WRN has 3")) {
             try missingGroup.forward(input, batch: 1)
         }
         var wrongBias = model
         wrongBias.groups[0][0].conv1.bias = [1, 2]
-        #expect(throws: ReferenceError.self) { try wrongBias.forward(input, batch: 1) }
+        #expect(throws: NetworkError.self) { try wrongBias.forward(input, batch: 1) }
     }
 }

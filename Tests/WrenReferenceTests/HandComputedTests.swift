@@ -1,4 +1,5 @@
 import Testing
+import WrenNetwork
 @testable import WrenReference
 
 /// Cases small enough to work out on paper; all numbers are exact in float32.

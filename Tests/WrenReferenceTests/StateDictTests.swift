@@ -1,5 +1,5 @@
 import Testing
-@testable import WrenReference
+import WrenNetwork
 
 /// Architecture inference and shape checking of `WideResNet(stateDict:)` on synthetic state dicts.
 @Suite struct StateDictTests {
@@ -60,7 +60,7 @@ import Testing
     @Test func missingTensor() {
         var tensors = syntheticStateDict(depth: 16, widenFactor: 2, classes: 10, seed: 6)
         tensors.removeValue(forKey: "block2.layer.1.bn2.running_var")
-        #expect(throws: ReferenceError.missingTensor(key: "block2.layer.1.bn2.running_var")) {
+        #expect(throws: NetworkError.missingTensor(key: "block2.layer.1.bn2.running_var")) {
             try WideResNet(stateDict: tensors)
         }
     }
@@ -68,7 +68,7 @@ import Testing
     @Test func missingLayerInOneGroup() {
         var tensors = syntheticStateDict(depth: 16, widenFactor: 1, classes: 10, seed: 7)
         for key in tensors.keys where key.hasPrefix("block3.layer.1.") { tensors.removeValue(forKey: key) }
-        #expect(throws: ReferenceError.missingTensor(key: "block3.layer.1.bn1.weight")) {
+        #expect(throws: NetworkError.missingTensor(key: "block3.layer.1.bn1.weight")) {
             try WideResNet(stateDict: tensors)
         }
     }
@@ -76,7 +76,7 @@ import Testing
     @Test func missingShortcut() {
         var tensors = syntheticStateDict(depth: 10, widenFactor: 2, classes: 10, seed: 8)
         tensors.removeValue(forKey: "block1.layer.0.convShortcut.weight")
-        #expect(throws: ReferenceError.missingTensor(key: "block1.layer.0.convShortcut.weight")) {
+        #expect(throws: NetworkError.missingTensor(key: "block1.layer.0.convShortcut.weight")) {
             try WideResNet(stateDict: tensors)
         }
     }
@@ -84,13 +84,13 @@ import Testing
     @Test func missingClassifier() {
         var tensors = syntheticStateDict(depth: 10, widenFactor: 1, classes: 10, seed: 9)
         tensors.removeValue(forKey: "fc.weight")
-        #expect(throws: ReferenceError.missingTensor(key: "fc.weight")) { try WideResNet(stateDict: tensors) }
+        #expect(throws: NetworkError.missingTensor(key: "fc.weight")) { try WideResNet(stateDict: tensors) }
     }
 
     @Test func someConvBiasesMissing() {
         var tensors = syntheticStateDict(depth: 10, widenFactor: 2, classes: 3, convBias: true, seed: 10)
         tensors.removeValue(forKey: "block3.layer.0.conv2.bias")
-        #expect(throws: ReferenceError.missingTensor(key: "block3.layer.0.conv2.bias")) {
+        #expect(throws: NetworkError.missingTensor(key: "block3.layer.0.conv2.bias")) {
             try WideResNet(stateDict: tensors)
         }
     }
@@ -98,7 +98,7 @@ import Testing
     @Test func wrongConvShape() {
         var tensors = syntheticStateDict(depth: 10, widenFactor: 1, classes: 10, seed: 11)
         tensors["block3.layer.0.conv2.weight"] = FloatTensor(shape: [64, 64, 3, 1], data: .init(repeating: 0.1, count: 64 * 64 * 3))
-        #expect(throws: ReferenceError.shapeMismatch(key: "block3.layer.0.conv2.weight", expected: [64, 64, 3, 3], found: [64, 64, 3, 1])) {
+        #expect(throws: NetworkError.shapeMismatch(key: "block3.layer.0.conv2.weight", expected: [64, 64, 3, 3], found: [64, 64, 3, 1])) {
             try WideResNet(stateDict: tensors)
         }
     }
@@ -106,7 +106,7 @@ import Testing
     @Test func wrongBatchNormShape() {
         var tensors = syntheticStateDict(depth: 16, widenFactor: 2, classes: 10, seed: 12)
         tensors["block2.layer.0.bn1.running_mean"] = FloatTensor(shape: [64], data: .init(repeating: 0, count: 64))
-        #expect(throws: ReferenceError.shapeMismatch(key: "block2.layer.0.bn1.running_mean", expected: [32], found: [64])) {
+        #expect(throws: NetworkError.shapeMismatch(key: "block2.layer.0.bn1.running_mean", expected: [32], found: [64])) {
             try WideResNet(stateDict: tensors)
         }
     }
@@ -114,7 +114,7 @@ import Testing
     @Test func classifierWidthMustMatchLastGroup() {
         var tensors = syntheticStateDict(depth: 10, widenFactor: 2, classes: 5, seed: 13)
         tensors["fc.weight"] = FloatTensor(shape: [5, 64], data: .init(repeating: 0, count: 5 * 64))
-        #expect(throws: ReferenceError.shapeMismatch(key: "fc.weight", expected: [5, 128], found: [5, 64])) {
+        #expect(throws: NetworkError.shapeMismatch(key: "fc.weight", expected: [5, 128], found: [5, 64])) {
             try WideResNet(stateDict: tensors)
         }
     }
@@ -122,7 +122,7 @@ import Testing
     @Test func strayShortcutWhereNoneBelongs() {
         var tensors = syntheticStateDict(depth: 10, widenFactor: 1, classes: 10, seed: 14)
         tensors["block1.layer.0.convShortcut.weight"] = FloatTensor(shape: [16, 16, 1, 1], data: .init(repeating: 0, count: 256))
-        #expect(throws: ReferenceError.unsupportedArchitecture("tensor 'block1.layer.0.convShortcut.weight' is not part of WRN-10-1 as inferred from the checkpoint")) {
+        #expect(throws: NetworkError.unsupportedArchitecture("tensor 'block1.layer.0.convShortcut.weight' is not part of WRN-10-1 as inferred from the checkpoint")) {
             try WideResNet(stateDict: tensors)
         }
     }
@@ -131,7 +131,7 @@ import Testing
         for stray in ["block4.layer.0.conv1.weight", "bn2.weight", "fc.extra", "conv2.weight"] {
             var tensors = syntheticStateDict(depth: 10, widenFactor: 1, classes: 10, seed: 15)
             tensors[stray] = FloatTensor(shape: [1], data: [0])
-            #expect(throws: ReferenceError.unsupportedArchitecture("tensor '\(stray)' is not part of WRN-10-1 as inferred from the checkpoint")) {
+            #expect(throws: NetworkError.unsupportedArchitecture("tensor '\(stray)' is not part of WRN-10-1 as inferred from the checkpoint")) {
                 try WideResNet(stateDict: tensors)
             }
         }
@@ -140,7 +140,7 @@ import Testing
     @Test func widthThatIsNotAMultipleOf16() {
         var tensors = syntheticStateDict(depth: 10, widenFactor: 1, classes: 10, seed: 16)
         tensors["block1.layer.0.conv1.weight"] = FloatTensor(shape: [24, 16, 3, 3], data: .init(repeating: 0, count: 24 * 144))
-        #expect(throws: ReferenceError.self) { try WideResNet(stateDict: tensors) }
+        #expect(throws: NetworkError.self) { try WideResNet(stateDict: tensors) }
         do {
             _ = try WideResNet(stateDict: tensors)
         } catch {
@@ -152,18 +152,18 @@ import Testing
     @Test func nonFiniteWeightAndNegativeVariance() {
         var tensors = syntheticStateDict(depth: 10, widenFactor: 1, classes: 10, seed: 17)
         tensors["block2.layer.0.conv2.weight"]!.data[5] = .nan
-        #expect(throws: ReferenceError.unsupportedArchitecture("tensor 'block2.layer.0.conv2.weight' holds the non-finite value nan at index 5")) {
+        #expect(throws: NetworkError.unsupportedArchitecture("tensor 'block2.layer.0.conv2.weight' holds the non-finite value nan at index 5")) {
             try WideResNet(stateDict: tensors)
         }
         tensors = syntheticStateDict(depth: 10, widenFactor: 1, classes: 10, seed: 17)
         tensors["bn1.running_var"]!.data[3] = -0.5
-        #expect(throws: ReferenceError.unsupportedArchitecture("tensor 'bn1.running_var' holds the negative variance -0.5 at index 3")) {
+        #expect(throws: NetworkError.unsupportedArchitecture("tensor 'bn1.running_var' holds the negative variance -0.5 at index 3")) {
             try WideResNet(stateDict: tensors)
         }
     }
 
     @Test func emptyStateDict() {
-        #expect(throws: ReferenceError.missingTensor(key: "block1.layer.0.conv1.weight")) {
+        #expect(throws: NetworkError.missingTensor(key: "block1.layer.0.conv1.weight")) {
             try WideResNet(stateDict: [:])
         }
     }

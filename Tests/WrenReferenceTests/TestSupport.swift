@@ -1,4 +1,4 @@
-@testable import WrenReference
+import WrenNetwork
 import WrenTestSupport
 
 /// The shared seeded generator, so every test tensor is reproducible.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WrenConvert
+import WrenNetwork
 import WrenReference
 
 /// The reference against PyTorch itself: every checkpoint in fixtures/models/ (written by

@@ -1,5 +1,5 @@
 import Foundation
-import WrenReference
+import WrenNetwork
 
 /// A trained network's float tensors, as imported from a checkpoint file.
 public struct Checkpoint: Sendable {

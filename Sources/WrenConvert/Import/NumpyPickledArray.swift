@@ -1,4 +1,4 @@
-import WrenReference
+import WrenNetwork
 
 /// A NumPy array as `ndarray.__reduce__` pickles it, read from the inert `PickleValue` tree
 /// (nothing is called):

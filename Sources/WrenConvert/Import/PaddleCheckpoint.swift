@@ -1,4 +1,4 @@
-import WrenReference
+import WrenNetwork
 
 /// Reads a PaddlePaddle `.pdparams` (`paddle.save(model.state_dict(), path)`): a bare pickle
 /// (protocol 2 to 4) of a dict of parameter name → NumPy array, plus the bookkeeping entry

@@ -1,4 +1,4 @@
-import WrenReference
+import WrenNetwork
 
 /// PaddlePaddle's parameter names and layouts → the canonical PyTorch ones `WideResNet(stateDict:)`
 /// reads. The Paddle port of WRN keeps PyTorch's module names; what differs is

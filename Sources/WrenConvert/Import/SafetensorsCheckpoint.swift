@@ -1,4 +1,4 @@
-import WrenReference
+import WrenNetwork
 
 /// Reads a `.safetensors` file (huggingface/safetensors):
 ///

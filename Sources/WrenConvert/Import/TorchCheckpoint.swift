@@ -1,5 +1,5 @@
 import Foundation
-import WrenReference
+import WrenNetwork
 import ZIPFoundation
 
 /// Reads a `torch.save` zip checkpoint (PyTorch ≥ 1.6) without Python.

@@ -1,3 +1,4 @@
+import WrenNetwork
 import WrenReference
 
 /// The range every named float activation must cover in int8, gathered by running the float

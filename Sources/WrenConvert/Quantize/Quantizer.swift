@@ -1,5 +1,5 @@
 import WrenCore
-import WrenReference
+import WrenNetwork
 
 /// Turns a float WRN and its calibrated activation ranges into the int8 graph:
 ///

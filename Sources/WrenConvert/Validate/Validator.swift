@@ -1,4 +1,5 @@
 import WrenCore
+import WrenNetwork
 import WrenReference
 
 /// Runs the same inputs through an int8 `.wren` model and its float reference and measures the

@@ -1,5 +1,5 @@
 /// Why a checkpoint's tensors do not make a Wide Residual Network, or an input does not fit it.
-public enum ReferenceError: Error, Equatable, CustomStringConvertible {
+public enum NetworkError: Error, Equatable, CustomStringConvertible {
     /// A tensor the architecture needs is absent.
     case missingTensor(key: String)
     /// A tensor has a shape other than the architecture requires.

@@ -15,6 +15,3 @@ public struct ActivationShape: Sendable, Equatable, CustomStringConvertible {
     public var countPerImage: Int { channels * height * width }
     public var description: String { "[\(batch), \(channels), \(height), \(width)]" }
 }
-
-/// Called with each named activation of the whole batch, NCHW, as the forward pass produces it.
-public typealias ActivationObserver = (_ name: String, _ shape: ActivationShape, _ values: UnsafeBufferPointer<Float>) -> Void

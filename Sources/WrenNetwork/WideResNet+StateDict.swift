@@ -12,7 +12,7 @@
 /// plus `*.bias` on every conv in the PaddlePaddle port.
 extension WideResNet {
     /// Builds from canonical PyTorch key names (no "module." prefix): infers depth, widen factor, classes and conv biases from names and shapes, and checks every tensor's shape (missing → .missingTensor(key), wrong → .shapeMismatch(key, expected, found)); unknown extra keys are ignored except that a key under block*/conv*/bn*/fc that the architecture doesn't use is an error (it means the inference went wrong). Accepts conv biases (`*.bias` of convs) when present for ALL convs (Paddle-style).
-    public init(stateDict: [String: FloatTensor]) throws(ReferenceError) {
+    public init(stateDict: [String: FloatTensor]) throws(NetworkError) {
         let architecture = try Self.inferArchitecture(stateDict)
         var reader = StateDictReader(tensors: stateDict, convBias: architecture.convBias)
         let widths = architecture.groupWidths
@@ -49,7 +49,7 @@ extension WideResNet {
 
     /// Widen factor from block1's first conv, blocks per group from the highest `layer.{i}` index,
     /// classes from `fc.weight`, conv biases from the presence of any `conv*.bias`.
-    static func inferArchitecture(_ tensors: [String: FloatTensor]) throws(ReferenceError) -> WRNArchitecture {
+    static func inferArchitecture(_ tensors: [String: FloatTensor]) throws(NetworkError) -> WRNArchitecture {
         let widthKey = "block1.layer.0.conv1.weight"
         guard let widthTensor = tensors[widthKey] else { throw .missingTensor(key: widthKey) }
         guard let width = widthTensor.shape.first, width >= 16, width % 16 == 0 else {
@@ -94,7 +94,7 @@ struct StateDictReader {
         self.convBias = convBias
     }
 
-    mutating func tensor(_ key: String, shape expected: [Int]) throws(ReferenceError) -> FloatTensor {
+    mutating func tensor(_ key: String, shape expected: [Int]) throws(NetworkError) -> FloatTensor {
         guard let tensor = tensors[key] else { throw .missingTensor(key: key) }
         guard tensor.shape == expected else { throw .shapeMismatch(key: key, expected: expected, found: tensor.shape) }
         if let bad = tensor.data.firstIndex(where: { !$0.isFinite }) {
@@ -104,13 +104,13 @@ struct StateDictReader {
         return tensor
     }
 
-    mutating func conv(_ name: String, out: Int, in inChannels: Int, kernel: Int, stride: Int, padding: Int) throws(ReferenceError) -> Conv2D {
+    mutating func conv(_ name: String, out: Int, in inChannels: Int, kernel: Int, stride: Int, padding: Int) throws(NetworkError) -> Conv2D {
         let weight = try tensor(name + ".weight", shape: [out, inChannels, kernel, kernel])
         let bias = convBias ? try tensor(name + ".bias", shape: [out]).data : nil
         return Conv2D(weight: weight, bias: bias, stride: stride, padding: padding)
     }
 
-    mutating func batchNorm(_ name: String, channels: Int) throws(ReferenceError) -> BatchNorm {
+    mutating func batchNorm(_ name: String, channels: Int) throws(NetworkError) -> BatchNorm {
         let gamma = try tensor(name + ".weight", shape: [channels]).data
         let beta = try tensor(name + ".bias", shape: [channels]).data
         let mean = try tensor(name + ".running_mean", shape: [channels]).data
@@ -126,7 +126,7 @@ struct StateDictReader {
 
     /// A leftover key under `block*`, `conv*`, `bn*` or `fc` means the inferred architecture is not the
     /// checkpoint's (a shortcut where none belongs, a fourth group, a deeper network): refuse it.
-    func rejectStrayKeys(architecture: WRNArchitecture) throws(ReferenceError) {
+    func rejectStrayKeys(architecture: WRNArchitecture) throws(NetworkError) {
         let stray = tensors.keys.filter { key in
             guard !used.contains(key) else { return false }
             let module = key.prefix { $0 != "." }

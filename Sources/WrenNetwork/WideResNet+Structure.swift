@@ -2,7 +2,7 @@
 /// prove that every tensor fits the stream it meets, so that the kernels can run without checks and a
 /// hand-assembled or edited network yields a typed error instead of an out-of-bounds read.
 extension WideResNet {
-    func checkStructure(batch: Int, height: Int, width: Int) throws(ReferenceError) {
+    package func checkStructure(batch: Int, height: Int, width: Int) throws(NetworkError) {
         let architecture = self.architecture
         guard architecture.depth >= 10, (architecture.depth - 4) % 6 == 0 else {
             throw .unsupportedArchitecture("depth \(architecture.depth) is not 6N + 4 with N ≥ 1")
@@ -53,7 +53,7 @@ extension WideResNet {
     }
 
     /// Checks one convolution against its input and returns its output shape.
-    private func check(_ conv: Conv2D, named name: String, input: ActivationShape) throws(ReferenceError) -> ActivationShape {
+    private func check(_ conv: Conv2D, named name: String, input: ActivationShape) throws(NetworkError) -> ActivationShape {
         let shape = conv.weight.shape
         guard shape.count == 4, shape[2] == shape[3], shape[0] >= 1, shape[2] >= 1 else {
             throw .unsupportedArchitecture("\(name).weight has shape \(shape), expected [out, in, k, k]")
@@ -83,7 +83,7 @@ extension WideResNet {
         return output
     }
 
-    private func check(_ norm: BatchNorm, named name: String, channels: Int) throws(ReferenceError) {
+    private func check(_ norm: BatchNorm, named name: String, channels: Int) throws(NetworkError) {
         let counts = [norm.gamma.count, norm.beta.count, norm.mean.count, norm.variance.count]
         guard counts.allSatisfy({ $0 == channels }) else {
             throw .unsupportedArchitecture("\(name) has weight/bias/mean/var counts \(counts) for \(channels) channels")
@@ -92,7 +92,7 @@ extension WideResNet {
 }
 
 /// The product of `factors`, or `.invalidInput` naming `what` when it overflows an Int.
-func checkedProduct(_ factors: [Int], what: String) throws(ReferenceError) -> Int {
+package func checkedProduct(_ factors: [Int], what: String) throws(NetworkError) -> Int {
     var product = 1
     for factor in factors {
         let (result, overflow) = product.multipliedReportingOverflow(by: factor)

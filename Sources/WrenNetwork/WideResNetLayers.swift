@@ -1,5 +1,5 @@
 /// The parameters of a pre-activation Wide Residual Network (Zagoruyko & Komodakis 2016), named as the
-/// widely used PyTorch implementation names them. Everything here is plain float32 data; `WideResNet`
+/// widely used PyTorch implementation names them. Everything here is plain float32 data; WrenReference
 /// runs it.
 
 /// A 2-D convolution: weight `[out, in, kh, kw]`, optional bias `[out]`, square stride and padding.
@@ -19,6 +19,11 @@ public struct Conv2D: Sendable {
     public var outChannels: Int { weight.shape[0] }
     public var inChannels: Int { weight.shape[1] }
     public var kernelSize: Int { weight.shape[2] }
+
+    /// Output height and width for an input of `height` × `width` (PyTorch's floor rule).
+    package func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        ((height + 2 * padding - kernelSize) / stride + 1, (width + 2 * padding - kernelSize) / stride + 1)
+    }
 }
 
 /// Eval-mode batch normalization: `gamma * (x - mean) / sqrt(variance + epsilon) + beta` per channel.

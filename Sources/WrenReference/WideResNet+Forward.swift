@@ -1,52 +1,14 @@
-/// A float32 pre-activation Wide Residual Network in eval mode, computed exactly as the widely used
-/// PyTorch `WideResNet` computes it (same parameters, same block structure, explicit batch norms).
-public struct WideResNet: Sendable {
-    public var architecture: WRNArchitecture
-    public var stem: Conv2D            // "conv1"
-    public var groups: [[BasicBlock]]  // block1, block2, block3; each N blocks
-    public var finalBN: BatchNorm      // "bn1"
-    public var fc: Linear              // "fc"
+import WrenNetwork
 
-    public init(architecture: WRNArchitecture, stem: Conv2D, groups: [[BasicBlock]], finalBN: BatchNorm, fc: Linear) {
-        self.architecture = architecture
-        self.stem = stem
-        self.groups = groups
-        self.finalBN = finalBN
-        self.fc = fc
-    }
+/// Called with each named activation of the whole batch, NCHW, as the forward pass produces it.
+public typealias ActivationObserver = (_ name: String, _ shape: ActivationShape, _ values: UnsafeBufferPointer<Float>) -> Void
 
-    /// The names `forward` reports to its observer, in execution order.
-    public static func activationNames(for architecture: WRNArchitecture) -> [String] {
-        var names = ["input", "conv1"]
-        for group in 1...3 {
-            for index in 0..<max(0, architecture.blocksPerGroup) {
-                let block = blockName(group: group, index: index)
-                names.append(block + ".relu1")
-                names.append(block + ".relu2")
-                if hasShortcut(group: group, index: index, architecture: architecture) {
-                    names.append(block + ".convShortcut")
-                }
-                names.append(block)
-            }
-        }
-        names.append("relu")
-        names.append("pool")
-        return names
-    }
-
-    /// `block{g}.layer.{i}`, the PyTorch module path of a block (g counts from 1).
-    static func blockName(group: Int, index: Int) -> String { "block\(group).layer.\(index)" }
-
-    /// Whether the block's input and output widths differ, so it carries a 1x1 `convShortcut`.
-    /// Every group's first block changes width, except block1's when the widen factor is 1 (16 → 16).
-    static func hasShortcut(group: Int, index: Int, architecture: WRNArchitecture) -> Bool {
-        index == 0 && (group > 1 || architecture.widenFactor != 1)
-    }
-
+/// Eval-mode inference: the layers of `WideResNet` (WrenNetwork) run through OpenBLAS.
+extension WideResNet {
     /// input: NCHW float32 [batch, 3, height, width]; returns logits [batch, numClasses] row-major.
     /// Throws .invalidInput for a wrong count or non-finite values.
     public func forward(_ input: [Float], batch: Int, height: Int = 32, width: Int = 32,
-                        observer: ActivationObserver? = nil) throws(ReferenceError) -> [Float] {
+                        observer: ActivationObserver? = nil) throws(NetworkError) -> [Float] {
         try Self.checkInput(input, batch: batch, height: height, width: width)
         try checkStructure(batch: batch, height: height, width: width)
 
@@ -96,7 +58,7 @@ public struct WideResNet: Sendable {
         return fc.apply(to: next.values, batch: batch)
     }
 
-    static func checkInput(_ input: [Float], batch: Int, height: Int, width: Int) throws(ReferenceError) {
+    static func checkInput(_ input: [Float], batch: Int, height: Int, width: Int) throws(NetworkError) {
         guard batch >= 1, height >= 1, width >= 1 else {
             throw .invalidInput("batch \(batch), height \(height) and width \(width) must all be at least 1")
         }
