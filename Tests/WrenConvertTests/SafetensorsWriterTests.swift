@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import WrenConvert
-import WrenReference
+import WrenNetwork
 
 /// `SafetensorsWriter`: byte-identical to `safetensors.torch.save_file` on files that package
 /// wrote, read back by Wren's own reader, the reader's layout rules held, and typed refusals.
