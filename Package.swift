@@ -106,6 +106,7 @@ let package = Package(
         .testTarget(
             name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenConvert", "AllocationCounter", "WrenTestSupport"],
             path: "Tests/WrenHostTests"),
+        .testTarget(name: "WrenNetworkTests", dependencies: ["WrenNetwork", "WrenTestSupport"], path: "Tests/WrenNetworkTests"),
         .testTarget(
             name: "WrenReferenceTests", dependencies: ["WrenReference", "WrenNetwork", "WrenConvert", "WrenTestSupport"],
             path: "Tests/WrenReferenceTests"),

@@ -1,45 +1,29 @@
-/// Building a `WideResNet` from a state dict named as the widely used PyTorch implementation names it:
-///
-///     conv1.weight                        [16, 3, 3, 3]
-///     block{g}.layer.{i}.bn1.*            [in]      weight, bias, running_mean, running_var
-///     block{g}.layer.{i}.conv1.weight     [out, in, 3, 3]   stride 2 in block2/3 layer 0
-///     block{g}.layer.{i}.bn2.*            [out]
-///     block{g}.layer.{i}.conv2.weight     [out, out, 3, 3]
-///     block{g}.layer.{i}.convShortcut.weight [out, in, 1, 1] only where in != out
-///     bn1.*                               [64k]
-///     fc.weight [classes, 64k], fc.bias [classes]
-///
-/// plus `*.bias` on every conv in the PaddlePaddle port.
+/// Building a `WideResNet` from a state dict named as the widely used PyTorch implementation names it
+/// (`WRNArchitecture.stateDictEntries` lists every key and shape), plus `*.bias` on every conv in the
+/// PaddlePaddle port. `num_batches_tracked` may be absent: importers drop integer tensors.
 extension WideResNet {
     /// Builds from canonical PyTorch key names (no "module." prefix): infers depth, widen factor, classes and conv biases from names and shapes, and checks every tensor's shape (missing → .missingTensor(key), wrong → .shapeMismatch(key, expected, found)); unknown extra keys are ignored except that a key under block*/conv*/bn*/fc that the architecture doesn't use is an error (it means the inference went wrong). Accepts conv biases (`*.bias` of convs) when present for ALL convs (Paddle-style).
     public init(stateDict: [String: FloatTensor]) throws(NetworkError) {
         let architecture = try Self.inferArchitecture(stateDict)
         var reader = StateDictReader(tensors: stateDict, convBias: architecture.convBias)
-        let widths = architecture.groupWidths
-        let stemWidth = 16
+        let kernel = WRNArchitecture.convKernelSize, shortcutKernel = WRNArchitecture.shortcutKernelSize
 
-        let stem = try reader.conv("conv1", out: stemWidth, in: 3, kernel: 3, stride: 1, padding: 1)
-        var groups: [[BasicBlock]] = []
-        for group in 1...3 {
-            var blocks: [BasicBlock] = []
-            let out = widths[group - 1]
-            for index in 0..<architecture.blocksPerGroup {
-                let name = Self.blockName(group: group, index: index)
-                let input = index > 0 ? out : (group == 1 ? stemWidth : widths[group - 2])
-                let stride = (index == 0 && group > 1) ? 2 : 1
-                let bn1 = try reader.batchNorm(name + ".bn1", channels: input)
-                let conv1 = try reader.conv(name + ".conv1", out: out, in: input, kernel: 3, stride: stride, padding: 1)
-                let bn2 = try reader.batchNorm(name + ".bn2", channels: out)
-                let conv2 = try reader.conv(name + ".conv2", out: out, in: out, kernel: 3, stride: 1, padding: 1)
-                let shortcut = input == out
-                    ? nil
-                    : try reader.conv(name + ".convShortcut", out: out, in: input, kernel: 1, stride: stride, padding: 0)
-                blocks.append(BasicBlock(bn1: bn1, conv1: conv1, bn2: bn2, conv2: conv2, shortcut: shortcut))
-            }
-            groups.append(blocks)
+        let stem = try reader.conv("conv1", out: WRNArchitecture.stemWidth, in: 3, kernel: kernel, stride: 1, padding: kernel / 2)
+        var groups: [[BasicBlock]] = [[], [], []]
+        for layout in architecture.blocks {
+            let name = layout.name, input = layout.inChannels, out = layout.outChannels
+            let bn1 = try reader.batchNorm(name + ".bn1", channels: input)
+            let conv1 = try reader.conv(name + ".conv1", out: out, in: input, kernel: kernel, stride: layout.stride, padding: kernel / 2)
+            let bn2 = try reader.batchNorm(name + ".bn2", channels: out)
+            let conv2 = try reader.conv(name + ".conv2", out: out, in: out, kernel: kernel, stride: 1, padding: kernel / 2)
+            let shortcut = layout.hasShortcut
+                ? try reader.conv(name + ".convShortcut", out: out, in: input, kernel: shortcutKernel, stride: layout.stride, padding: 0)
+                : nil
+            groups[layout.group - 1].append(BasicBlock(bn1: bn1, conv1: conv1, bn2: bn2, conv2: conv2, shortcut: shortcut))
         }
-        let finalBN = try reader.batchNorm("bn1", channels: widths[2])
-        let fcWeight = try reader.tensor("fc.weight", shape: [architecture.numClasses, widths[2]])
+        let features = architecture.groupWidths[2]
+        let finalBN = try reader.batchNorm("bn1", channels: features)
+        let fcWeight = try reader.tensor("fc.weight", shape: [architecture.numClasses, features])
         let fcBias = try reader.tensor("fc.bias", shape: [architecture.numClasses])
         try reader.rejectStrayKeys(architecture: architecture)
 

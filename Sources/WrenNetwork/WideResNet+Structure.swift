@@ -1,46 +1,50 @@
-/// The *prepare* half of `forward`: before any arithmetic, walk the layers with the input's shape and
-/// prove that every tensor fits the stream it meets, so that the kernels can run without checks and a
-/// hand-assembled or edited network yields a typed error instead of an out-of-bounds read.
+/// The *prepare* half of WrenReference's `forward`: before any arithmetic, walk the layers with the
+/// input's shape and prove that every tensor fits the stream it meets, so that the kernels can run
+/// without checks and a hand-assembled or edited network yields a typed error instead of an
+/// out-of-bounds read.
 extension WideResNet {
     package func checkStructure(batch: Int, height: Int, width: Int) throws(NetworkError) {
         let architecture = self.architecture
         guard architecture.depth >= 10, (architecture.depth - 4) % 6 == 0 else {
             throw .unsupportedArchitecture("depth \(architecture.depth) is not 6N + 4 with N ≥ 1")
         }
+        // The layout's shortcuts assume real widths (with k = 0 every width change would vanish).
+        guard architecture.widenFactor >= 1 else {
+            throw .unsupportedArchitecture("widen factor \(architecture.widenFactor) is not at least 1")
+        }
         guard groups.count == 3 else {
             throw .unsupportedArchitecture("\(groups.count) groups of blocks, a WRN has 3")
         }
         var shape = ActivationShape(batch: batch, channels: 3, height: height, width: width)
         shape = try check(stem, named: "conv1", input: shape)
-        for (groupOffset, blocks) in groups.enumerated() {
-            guard blocks.count == architecture.blocksPerGroup else {
-                throw .unsupportedArchitecture("block\(groupOffset + 1) has \(blocks.count) blocks, \(architecture) needs \(architecture.blocksPerGroup)")
+        for layout in architecture.blocks {
+            let blocks = groups[layout.group - 1]
+            // Counted when the walk reaches the group, so an earlier group's faults are reported first.
+            if layout.index == 0 && blocks.count != architecture.blocksPerGroup {
+                throw .unsupportedArchitecture("block\(layout.group) has \(blocks.count) blocks, \(architecture) needs \(architecture.blocksPerGroup)")
             }
-            for (index, block) in blocks.enumerated() {
-                let name = Self.blockName(group: groupOffset + 1, index: index)
-                try check(block.bn1, named: name + ".bn1", channels: shape.channels)
-                let hidden = try check(block.conv1, named: name + ".conv1", input: shape)
-                try check(block.bn2, named: name + ".bn2", channels: hidden.channels)
-                let output = try check(block.conv2, named: name + ".conv2", input: hidden)
-                let expectsShortcut = Self.hasShortcut(group: groupOffset + 1, index: index, architecture: architecture)
-                if let shortcut = block.shortcut {
-                    guard expectsShortcut else {
-                        throw .unsupportedArchitecture("\(name) has a convShortcut that \(architecture) does not have")
-                    }
-                    let residual = try check(shortcut, named: name + ".convShortcut", input: shape)
-                    guard residual == output else {
-                        throw .unsupportedArchitecture("\(name).convShortcut gives \(residual) but conv2 gives \(output)")
-                    }
-                } else {
-                    guard !expectsShortcut else {
-                        throw .unsupportedArchitecture("\(name) lacks the convShortcut that \(architecture) has")
-                    }
-                    guard shape == output else {
-                        throw .unsupportedArchitecture("\(name) has no convShortcut but maps \(shape) to \(output)")
-                    }
+            let block = blocks[layout.index], name = layout.name
+            try check(block.bn1, named: name + ".bn1", channels: shape.channels)
+            let hidden = try check(block.conv1, named: name + ".conv1", input: shape)
+            try check(block.bn2, named: name + ".bn2", channels: hidden.channels)
+            let output = try check(block.conv2, named: name + ".conv2", input: hidden)
+            if let shortcut = block.shortcut {
+                guard layout.hasShortcut else {
+                    throw .unsupportedArchitecture("\(name) has a convShortcut that \(architecture) does not have")
                 }
-                shape = output
+                let residual = try check(shortcut, named: name + ".convShortcut", input: shape)
+                guard residual == output else {
+                    throw .unsupportedArchitecture("\(name).convShortcut gives \(residual) but conv2 gives \(output)")
+                }
+            } else {
+                guard !layout.hasShortcut else {
+                    throw .unsupportedArchitecture("\(name) lacks the convShortcut that \(architecture) has")
+                }
+                guard shape == output else {
+                    throw .unsupportedArchitecture("\(name) has no convShortcut but maps \(shape) to \(output)")
+                }
             }
+            shape = output
         }
         try check(finalBN, named: "bn1", channels: shape.channels)
         guard fc.weight.shape.count == 2, fc.inFeatures == shape.channels, fc.bias.count == fc.outFeatures else {

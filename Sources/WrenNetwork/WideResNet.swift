@@ -19,28 +19,14 @@ public struct WideResNet: Sendable {
     /// The names `forward` reports to its observer, in execution order.
     public static func activationNames(for architecture: WRNArchitecture) -> [String] {
         var names = ["input", "conv1"]
-        for group in 1...3 {
-            for index in 0..<max(0, architecture.blocksPerGroup) {
-                let block = blockName(group: group, index: index)
-                names.append(block + ".relu1")
-                names.append(block + ".relu2")
-                if hasShortcut(group: group, index: index, architecture: architecture) {
-                    names.append(block + ".convShortcut")
-                }
-                names.append(block)
-            }
+        for block in architecture.blocks {
+            names.append(block.name + ".relu1")
+            names.append(block.name + ".relu2")
+            if block.hasShortcut { names.append(block.name + ".convShortcut") }
+            names.append(block.name)
         }
         names.append("relu")
         names.append("pool")
         return names
-    }
-
-    /// `block{g}.layer.{i}`, the PyTorch module path of a block (g counts from 1).
-    package static func blockName(group: Int, index: Int) -> String { "block\(group).layer.\(index)" }
-
-    /// Whether the block's input and output widths differ, so it carries a 1x1 `convShortcut`.
-    /// Every group's first block changes width, except block1's when the widen factor is 1 (16 → 16).
-    package static func hasShortcut(group: Int, index: Int, architecture: WRNArchitecture) -> Bool {
-        index == 0 && (group > 1 || architecture.widenFactor != 1)
     }
 }

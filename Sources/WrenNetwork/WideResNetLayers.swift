@@ -91,23 +91,3 @@ public struct BasicBlock: Sendable {
 
     public var equalInOut: Bool { shortcut == nil }
 }
-
-/// The shape of a WRN: WRN-`depth`-`widenFactor` with `numClasses` outputs.
-public struct WRNArchitecture: Sendable, Equatable, CustomStringConvertible {
-    public var depth: Int
-    public var widenFactor: Int
-    public var numClasses: Int
-    public var convBias: Bool
-
-    public init(depth: Int, widenFactor: Int, numClasses: Int, convBias: Bool) {
-        self.depth = depth
-        self.widenFactor = widenFactor
-        self.numClasses = numClasses
-        self.convBias = convBias
-    }
-
-    /// Blocks per group, N = (depth - 4) / 6.
-    public var blocksPerGroup: Int { (depth - 4) / 6 }
-    public var groupWidths: [Int] { [16 * widenFactor, 32 * widenFactor, 64 * widenFactor] }
-    public var description: String { "WRN-\(depth)-\(widenFactor)" }
-}

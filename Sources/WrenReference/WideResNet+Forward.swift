@@ -29,26 +29,25 @@ extension WideResNet {
         swap(&stream, &next)
         observe("conv1", stream)
 
-        for (groupOffset, blocks) in groups.enumerated() {
-            for (index, block) in blocks.enumerated() {
-                let name = Self.blockName(group: groupOffset + 1, index: index)
-                block.bn1.applyReLU(to: stream, into: &activated)
-                observe(name + ".relu1", activated)
-                block.conv1.apply(to: activated, into: &hidden, columns: &columns)
-                block.bn2.applyReLU(inPlace: &hidden)
-                observe(name + ".relu2", hidden)
-                if let shortcut = block.shortcut {
-                    // Widths differ: the residual is the shortcut of the *activated* input.
-                    shortcut.apply(to: activated, into: &next, columns: &columns)
-                    observe(name + ".convShortcut", next)
-                    block.conv2.apply(to: hidden, into: &next, columns: &columns, accumulating: true)
-                    swap(&stream, &next)
-                } else {
-                    // Equal widths: the residual is the raw stream, which conv2 adds onto in place.
-                    block.conv2.apply(to: hidden, into: &stream, columns: &columns, accumulating: true)
-                }
-                observe(name, stream)
+        // checkStructure has matched the groups, block for block, with the architecture's layout.
+        for (layout, block) in zip(architecture.blocks, groups.joined()) {
+            let name = layout.name
+            block.bn1.applyReLU(to: stream, into: &activated)
+            observe(name + ".relu1", activated)
+            block.conv1.apply(to: activated, into: &hidden, columns: &columns)
+            block.bn2.applyReLU(inPlace: &hidden)
+            observe(name + ".relu2", hidden)
+            if let shortcut = block.shortcut {
+                // Widths differ: the residual is the shortcut of the *activated* input.
+                shortcut.apply(to: activated, into: &next, columns: &columns)
+                observe(name + ".convShortcut", next)
+                block.conv2.apply(to: hidden, into: &next, columns: &columns, accumulating: true)
+                swap(&stream, &next)
+            } else {
+                // Equal widths: the residual is the raw stream, which conv2 adds onto in place.
+                block.conv2.apply(to: hidden, into: &stream, columns: &columns, accumulating: true)
             }
+            observe(name, stream)
         }
 
         finalBN.applyReLU(to: stream, into: &activated)
