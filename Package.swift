@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "WrenReference", dependencies: ["CBLAS", "WrenNetwork"], path: "Sources/WrenReference"),
         // Float32 training (host side): layers with backward passes, optimizers, the training loop.
         // OpenBLAS for the GEMMs; never WrenCore (training is not part of what runs on a device).
-        .target(name: "WrenTrain", dependencies: ["CBLAS"], path: "Sources/WrenTrain"),
+        .target(name: "WrenTrain", dependencies: ["CBLAS", "WrenNetwork"], path: "Sources/WrenTrain"),
         .target(
             name: "WrenConvert",
             dependencies: ["WrenCore", "WrenNetwork", "WrenReference", "WrenFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "wren",
             dependencies: [
-                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost",
+                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost", "WrenTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/wren"),
@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenNetwork", "WrenReference", "WrenHost", "WrenTestSupport"],
             path: "Tests/WrenConvertTests"),
-        .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenTestSupport", "AllocationCounter"], path: "Tests/WrenTrainTests"),
+        .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenNetwork", "WrenConvert", "WrenTestSupport", "AllocationCounter"], path: "Tests/WrenTrainTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenCLITests", dependencies: ["wren"], path: "Tests/WrenCLITests"),
     ]
