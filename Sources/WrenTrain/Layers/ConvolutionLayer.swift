@@ -197,12 +197,15 @@ public final class ConvolutionLayer {
                             1, weight.values.baseAddress!, Int32(g.reduction),
                             dyChunk, Int32(columnCount),
                             0, memberScratch!, Int32(chunkColumns))
-                if !accumulatingInputGradient {
+                // With flat shifts the centre tap covers every input value, so it overwrites instead
+                // of the gradient being zeroed first.
+                if !accumulatingInputGradient && !tapsAreFlatShifts {
                     for channel in 0..<g.inChannels {
                         (dx + (channel * batch + images.lowerBound) * inPlane).update(repeating: 0, count: images.count * inPlane)
                     }
                 }
-                col2im(memberScratch!, batch: batch, images: images, into: dx)
+                col2im(memberScratch!, batch: batch, images: images, into: dx,
+                       overwriting: !accumulatingInputGradient && tapsAreFlatShifts)
             }
             memberHasChunks[member] = !first
         }
@@ -252,9 +255,12 @@ public final class ConvolutionLayer {
 
     /// `inputGradient[c, n, iy, ix] += columns[(c, ky, kx), (n, oy, ox)]` over every tap that read a
     /// real input value, for `images`. Clobbers `columns` (zeroes its taps on padding).
-    func col2im(_ columns: UnsafeMutablePointer<Float>, batch: Int, images: Range<Int>, into inputGradient: UnsafeMutablePointer<Float>) {
+    /// `overwriting` (flat-shift geometries only) replaces what the gradient held instead.
+    func col2im(_ columns: UnsafeMutablePointer<Float>, batch: Int, images: Range<Int>, into inputGradient: UnsafeMutablePointer<Float>,
+                overwriting: Bool = false) {
+        precondition(!overwriting || tapsAreFlatShifts, "\(geometry): col2im can only overwrite when every tap is a flat shift")
         for channel in 0..<geometry.inChannels {
-            col2im(channel: channel, columns, batch: batch, images: images, into: inputGradient)
+            col2im(channel: channel, columns, batch: batch, images: images, into: inputGradient, overwriting: overwriting)
         }
     }
 
@@ -303,17 +309,20 @@ public final class ConvolutionLayer {
     /// The k·k im2col rows of one input channel added into its gradient. The 9 passes over one
     /// channel's gradient run back to back, so it stays in cache.
     private func col2im(channel: Int, _ columns: UnsafeMutablePointer<Float>, batch: Int, images: Range<Int>,
-                        into inputGradient: UnsafeMutablePointer<Float>) {
+                        into inputGradient: UnsafeMutablePointer<Float>, overwriting: Bool) {
         let g = geometry
         let k = g.kernelSize, s = g.stride, p = g.padding
         let height = g.inputHeight, width = g.inputWidth, outHeight = g.outputHeight, outWidth = g.outputWidth
         let inPlane = height * width, outPlane = outHeight * outWidth
         let columnCount = images.count * outPlane
         let channelGradient = inputGradient + (channel * batch + images.lowerBound) * inPlane
+        // The centre tap (shift 0, no padding) first, as a copy: every later tap adds onto it.
+        let centre = (channel * k + p) * k + p
+        if overwriting { channelGradient.update(from: columns + centre * columnCount, count: columnCount) }
         for ky in 0..<k {
             let rows = g.validOutputRange(tap: ky, inputExtent: height, outputExtent: outHeight)
             guard !rows.isEmpty else { continue }
-            for kx in 0..<k {
+            for kx in 0..<k where !(overwriting && ky == p && kx == p) {
                 let valid = g.validOutputRange(tap: kx, inputExtent: width, outputExtent: outWidth)
                 let row = columns + ((channel * k + ky) * k + kx) * columnCount
                 if tapsAreFlatShifts {
