@@ -327,7 +327,12 @@ public final class ConvolutionLayer {
                         let inputLine = source + (oy * s - p + ky) * width + firstInputColumn
                         line.update(repeating: 0, count: valid.lowerBound)
                         let taps = line + valid.lowerBound
-                        for j in 0..<valid.count { taps[j] = inputLine[j * s] }
+                        if s == 2 {
+                            gatherEvenColumns(inputLine, count: valid.count, before: firstInputColumn,
+                                              after: width - firstInputColumn, into: taps)
+                        } else {
+                            for j in 0..<valid.count { taps[j] = inputLine[j * s] }
+                        }
                         (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
                     }
                 }
@@ -371,6 +376,8 @@ public final class ConvolutionLayer {
                     for oy in rows {
                         let taps = source + oy * outWidth + valid.lowerBound
                         let inputLine = target + (oy * s - p + ky) * width + firstInputColumn
+                        // Scalar: Swift's SIMD has no interleaving store, and building one lane by
+                        // lane was 15× slower than this loop.
                         for j in 0..<valid.count { inputLine[j * s] += taps[j] }
                     }
                 }
@@ -417,5 +424,41 @@ struct ImageChunks: Sequence, IteratorProtocol {
         let chunk = start..<Swift.min(start + size, batch)
         start += step * size
         return chunk
+    }
+}
+
+/// `taps[j] = line[2j]` for j in 0..<count: stride-2 taps read every other input column. Vector
+/// loads of 2·16 columns (then 2·8) keep their even lanes; a window may start one column early
+/// and keep its odd lanes when the row's end leaves no room for the last, unused odd column.
+/// `before` and `after` count the input row's columns before `line` and from `line` to the row's
+/// end: a window never leaves the row.
+@inline(__always) private func gatherEvenColumns(_ line: UnsafePointer<Float>, count: Int, before: Int, after: Int,
+                                                 into taps: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j + 16 <= count {
+        if 2 * j + 32 <= after {
+            storeVector(UnsafeRawPointer(line + 2 * j).loadUnaligned(as: SIMD32<Float>.self).evenHalf, taps, j)
+        } else if before + 2 * j >= 1 && 2 * j + 31 <= after {
+            storeVector(UnsafeRawPointer(line + 2 * j - 1).loadUnaligned(as: SIMD32<Float>.self).oddHalf, taps, j)
+        } else {
+            break
+        }
+        j += 16
+    }
+    while j + 8 <= count {
+        let halves: SIMD8<Float>
+        if 2 * j + 16 <= after {
+            halves = UnsafeRawPointer(line + 2 * j).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        } else if before + 2 * j >= 1 && 2 * j + 15 <= after {
+            halves = UnsafeRawPointer(line + 2 * j - 1).loadUnaligned(as: SIMD16<Float>.self).oddHalf
+        } else {
+            break
+        }
+        UnsafeMutableRawPointer(taps + j).storeBytes(of: halves, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        taps[j] = line[2 * j]
+        j += 1
     }
 }
