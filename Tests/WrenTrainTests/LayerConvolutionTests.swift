@@ -39,6 +39,14 @@ import WrenTrain
         Case(c: 16, o: 32, k: 1, s: 2, p: 0, bias: false, h: 8, w: 8, batch: 5, maxBatch: 5, chunk: 2),
         Case(c: 4, o: 3, k: 3, s: 1, p: 1, bias: false, h: 1, w: 1, batch: 3, maxBatch: 3, chunk: 2),
         Case(c: 3, o: 2, k: 5, s: 1, p: 2, bias: true, h: 6, w: 4, batch: 3, maxBatch: 3, chunk: 2),   // 5x5 "same"
+        // Stride 2 over rows wide enough for the vector gathers (16 and 8 taps per row), with the
+        // windows at both ends of the row.
+        Case(c: 2, o: 3, k: 3, s: 2, p: 1, bias: true, h: 4, w: 32, batch: 2, maxBatch: 2),
+        Case(c: 2, o: 3, k: 3, s: 2, p: 1, bias: false, h: 3, w: 33, batch: 2, maxBatch: 2),
+        Case(c: 3, o: 2, k: 3, s: 2, p: 1, bias: false, h: 5, w: 16, batch: 2, maxBatch: 2),
+        Case(c: 2, o: 2, k: 3, s: 2, p: 0, bias: true, h: 3, w: 35, batch: 1, maxBatch: 1),
+        Case(c: 3, o: 4, k: 1, s: 2, p: 0, bias: false, h: 2, w: 34, batch: 2, maxBatch: 2),
+        Case(c: 2, o: 2, k: 3, s: 2, p: 1, bias: true, h: 3, w: 50, batch: 1, maxBatch: 1),   // 25 taps: 16 + 8 + 1
     ]
 
     struct Setup {

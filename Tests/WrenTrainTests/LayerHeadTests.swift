@@ -81,6 +81,39 @@ import WrenTrain
         #expect(gradient.array == [0, 0, 0, 0, -0.5, 0.5])
     }
 
+    @Test func headRunsAreBitIdentical() throws {
+        let pool = try GlobalAveragePoolLayer(channels: 8, height: 4, width: 4, maxBatch: 3)
+        let linear = try LinearLayer(inFeatures: 8, outFeatures: 5, maxBatch: 3, inputLayout: .featureMajor)
+        let loss = try SoftmaxCrossEntropyLoss(classes: 5, labelSmoothing: 0.1)
+        var random = SplitMix64(seed: 33)
+        linear.weight.assign(random.floatExact(40).floats)
+        let input = TrainingBuffer(random.floatExact(8 * 3 * 16).floats)
+        let pooled = TrainingBuffer(count: 24), logits = TrainingBuffer(count: 15), dLogits = TrainingBuffer(count: 15)
+        let dPooled = TrainingBuffer(count: 24), dInput = TrainingBuffer(count: input.count)
+        let labels = [4, 0, 2]
+        func run() throws -> [[Float]] {
+            pool.forward(input: input.prefix(input.count), batch: 3, output: pooled.values)
+            linear.forward(input: pooled.prefix(24), batch: 3, output: logits.values)
+            let result = try labels.withUnsafeBufferPointer {
+                try loss.evaluate(logits: logits.prefix(15), labels: $0, batch: 3, logitGradient: dLogits.values)
+            }
+            linear.backward(input: pooled.prefix(24), outputGradient: dLogits.prefix(15), batch: 3, inputGradient: dPooled.values)
+            pool.backward(outputGradient: dPooled.prefix(24), batch: 3, inputGradient: dInput.values)
+            return [[Float(result.loss)], logits.array, dLogits.array, linear.weightGradient.array, linear.biasGradient.array, dInput.array]
+        }
+        let first = try run()
+        #expect(first[5].contains { $0 != 0 })
+        #expect(try run() == first)
+    }
+
+    @Test func residualCopyAndAdd() {
+        let a = TrainingBuffer([1, 2, 3, 4]), b = TrainingBuffer([10, 20, 30, 40])
+        Residual.add(a.prefix(4), to: b.values, count: 3)
+        #expect(b.array == [11, 22, 33, 40])
+        Residual.copy(a.prefix(4), into: b.values, count: 2)
+        #expect(b.array == [1, 2, 33, 40])
+    }
+
     @Test func labelsOutsideTheClassesThrowBeforeWriting() throws {
         let loss = try SoftmaxCrossEntropyLoss(classes: 3)
         let logits = TrainingBuffer(count: 6), gradient = TrainingBuffer([Float](repeating: 7, count: 6))

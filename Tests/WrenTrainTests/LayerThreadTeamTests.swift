@@ -7,7 +7,9 @@ import WrenTrain
         let team = try ThreadTeam(count: threads)
         let counts = TrainingBuffer(count: threads)
         for _ in 0..<200 {
-            team.run { member in counts.values[member] += 1 }
+            team.run({ counts, member in
+                counts.assumingMemoryBound(to: UnsafeMutablePointer<Float>.self).pointee[member] += 1
+            }, with: counts.values.baseAddress!)
         }
         #expect(counts.array == [Float](repeating: 200, count: threads))
     }

@@ -102,11 +102,13 @@ public final class BatchNormReLULayer {
         let shape = check(batch: batch, input.count, output.count)
         let count = shape.perChannel
         precondition(count > 1, "batch norm in training needs more than one value per channel, got \(shape)")
-        team.run { member in
-            for channel in team.share(of: channels, member: member) {
-                trainChannel(channel, input.baseAddress! + channel * count, count: count, output: output.baseAddress! + channel * count)
+        team.run({ call, member in
+            let call = call.assumingMemoryBound(to: Call.self).pointee
+            for channel in call.layer.team.share(of: call.layer.channels, member: member) {
+                let offset = channel * call.count
+                call.layer.trainChannel(channel, call.input + offset, count: call.count, output: call.output + offset)
             }
-        }
+        }, with: Call(layer: self, count: count, input: input.baseAddress!, output: output.baseAddress!))
         numBatchesTracked += 1
     }
 
@@ -134,16 +136,20 @@ public final class BatchNormReLULayer {
     public func forwardEvaluation(input: UnsafeBufferPointer<Float>, batch: Int, output: UnsafeMutableBufferPointer<Float>) {
         let shape = check(batch: batch, input.count, output.count)
         let count = shape.perChannel
-        team.run { member in
-            for channel in team.share(of: channels, member: member) {
-                let inverseDeviation = 1 / (Double(runningVariance.values[channel]) + epsilon).squareRoot()
-                let gamma = Double(weight.values[channel]), beta = Double(bias.values[channel])
-                let scale = gamma * inverseDeviation
-                normalizeReLU(input.baseAddress! + channel * count, count: count,
-                              scale: Float(scale), shift: Float(beta - Double(runningMean.values[channel]) * scale),
-                              into: output.baseAddress! + channel * count)
+        team.run({ call, member in
+            let call = call.assumingMemoryBound(to: Call.self).pointee
+            for channel in call.layer.team.share(of: call.layer.channels, member: member) {
+                let offset = channel * call.count
+                call.layer.evaluateChannel(channel, call.input + offset, count: call.count, output: call.output + offset)
             }
-        }
+        }, with: Call(layer: self, count: count, input: input.baseAddress!, output: output.baseAddress!))
+    }
+
+    private func evaluateChannel(_ channel: Int, _ x: UnsafePointer<Float>, count: Int, output: UnsafeMutablePointer<Float>) {
+        let inverseDeviation = 1 / (Double(runningVariance.values[channel]) + epsilon).squareRoot()
+        let gamma = Double(weight.values[channel]), beta = Double(bias.values[channel])
+        let scale = gamma * inverseDeviation
+        normalizeReLU(x, count: count, scale: Float(scale), shift: Float(beta - Double(runningMean.values[channel]) * scale), into: output)
     }
 
     /// Gradients through ReLU and the batch normalization of the last `forwardTraining`, whose
@@ -156,13 +162,27 @@ public final class BatchNormReLULayer {
         let shape = check(batch: batch, input.count, inputGradient.count)
         precondition(outputGradient.count >= shape.count, "batch norm backward at \(shape): output gradient holds \(outputGradient.count)")
         let count = shape.perChannel
-        team.run { member in
-            for channel in team.share(of: channels, member: member) {
-                let offset = channel * count
-                backwardChannel(channel, input.baseAddress! + offset, outputGradient.baseAddress! + offset, count: count,
-                                inputGradient: inputGradient.baseAddress! + offset, accumulating: accumulating)
+        team.run({ call, member in
+            let call = call.assumingMemoryBound(to: Call.self).pointee
+            for channel in call.layer.team.share(of: call.layer.channels, member: member) {
+                let offset = channel * call.count
+                call.layer.backwardChannel(channel, call.input + offset, call.outputGradient! + offset, count: call.count,
+                                           inputGradient: call.output + offset, accumulating: call.accumulating)
             }
-        }
+        }, with: Call(layer: self, count: count, input: input.baseAddress!, output: inputGradient.baseAddress!,
+                      outputGradient: outputGradient.baseAddress!, accumulating: accumulating))
+    }
+
+    /// One call, as each team member reads it.
+    private struct Call {
+        let layer: BatchNormReLULayer
+        /// Values per channel.
+        let count: Int
+        let input: UnsafePointer<Float>
+        /// The output (forward) or the input gradient (backward).
+        let output: UnsafeMutablePointer<Float>
+        var outputGradient: UnsafePointer<Float>? = nil
+        var accumulating = false
     }
 
     private func backwardChannel(_ channel: Int, _ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, count: Int,

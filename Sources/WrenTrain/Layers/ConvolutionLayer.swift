@@ -100,36 +100,12 @@ public final class ConvolutionLayer {
         check(batch: batch, scratch: scratch)
         precondition(input.count >= inShape.count && output.count >= outShape.count,
                      "\(g) forward at \(inShape): input holds \(input.count), output \(output.count) values")
-        let columnCount = outShape.perChannel
-        let outPlane = g.outputHeight * g.outputWidth
-        let x = input.baseAddress!, y = output.baseAddress!
-        let chunkImages = chunkSize(batch: batch)
-        team.run { member in
-            // A 1x1 stride-1 unpadded convolution may be handed an empty scratch without a base address.
-            let memberScratch = scratch.baseAddress.map { $0 + member * memberScratchCount }
-            for images in memberChunks(batch: batch, chunkImages: chunkImages, member: member) {
-                let chunkColumns = images.count * outPlane
-                let columns: UnsafePointer<Float>
-                let columnStride: Int
-                if g.readsInputAsColumns {
-                    (columns, columnStride) = (x + images.lowerBound * outPlane, columnCount)
-                } else {
-                    im2col(x, batch: batch, images: images, into: memberScratch!)
-                    (columns, columnStride) = (UnsafePointer(memberScratch!), chunkColumns)
-                }
-                let target = y + images.lowerBound * outPlane
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                            Int32(g.outChannels), Int32(chunkColumns), Int32(g.reduction),
-                            1, weight.values.baseAddress!, Int32(g.reduction),
-                            columns, Int32(columnStride),
-                            accumulating ? 1 : 0, target, Int32(columnCount))
-                if let bias {
-                    for channel in 0..<g.outChannels {
-                        addScalar(bias.values[channel], to: target + channel * columnCount, count: chunkColumns)
-                    }
-                }
-            }
-        }
+        let call = Call(layer: self, batch: batch, chunkImages: chunkSize(batch: batch), input: input.baseAddress!,
+                        output: output.baseAddress!, accumulating: accumulating, scratch: scratch.baseAddress)
+        team.run({ call, member in
+            let call = call.assumingMemoryBound(to: Call.self).pointee
+            call.layer.forward(call, member: member)
+        }, with: call)
     }
 
     /// Gradients for the `input` that `forward` last saw (the caller still holds it: it is the
@@ -146,71 +122,127 @@ public final class ConvolutionLayer {
                          && (inputGradient?.count ?? inShape.count) >= inShape.count,
                      "\(g) backward at \(inShape): input \(input.count), output gradient \(outputGradient.count), "
                          + "input gradient \(inputGradient?.count ?? 0) values")
-        let columnCount = outShape.perChannel
-        let inPlane = g.inputHeight * g.inputWidth, outPlane = g.outputHeight * g.outputWidth
-        let x = input.baseAddress!, dy = outputGradient.baseAddress!
-        let dx = inputGradient?.baseAddress
-        let chunkImages = chunkSize(batch: batch)
-
-        team.run { member in
-            if let biasGradient {
-                for channel in team.share(of: g.outChannels, member: member) {
-                    biasGradient.values[channel] = Float(doubleSum(dy + channel * columnCount, count: columnCount))
-                }
-            }
-            let memberScratch = scratch.baseAddress.map { $0 + member * memberScratchCount }
-            let memberWeightGradient = member == 0
-                ? weightGradient.values.baseAddress!
-                : partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount
-            var first = true
-            for images in memberChunks(batch: batch, chunkImages: chunkImages, member: member) {
-                let chunkColumns = images.count * outPlane
-                let dyChunk = dy + images.lowerBound * outPlane
-                // The columns are rebuilt rather than kept from forward: one im2col pass costs far
-                // less than holding every layer's column matrix (9× its input) for the whole step.
-                let columns: UnsafePointer<Float>
-                let columnStride: Int
-                if g.readsInputAsColumns {
-                    (columns, columnStride) = (x + images.lowerBound * outPlane, columnCount)
-                } else {
-                    im2col(x, batch: batch, images: images, into: memberScratch!)
-                    (columns, columnStride) = (UnsafePointer(memberScratch!), chunkColumns)
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                            Int32(g.outChannels), Int32(g.reduction), Int32(chunkColumns),
-                            1, dyChunk, Int32(columnCount),
-                            columns, Int32(columnStride),
-                            first ? 0 : 1, memberWeightGradient, Int32(g.reduction))
-                first = false
-                guard let dx else { continue }
-                if g.readsInputAsColumns {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                                Int32(g.inChannels), Int32(chunkColumns), Int32(g.outChannels),
-                                1, weight.values.baseAddress!, Int32(g.reduction),
-                                dyChunk, Int32(columnCount),
-                                accumulatingInputGradient ? 1 : 0, dx + images.lowerBound * inPlane, Int32(columnCount))
-                    continue
-                }
-                // The column gradients overwrite the columns, which dWeight no longer needs.
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                            Int32(g.reduction), Int32(chunkColumns), Int32(g.outChannels),
-                            1, weight.values.baseAddress!, Int32(g.reduction),
-                            dyChunk, Int32(columnCount),
-                            0, memberScratch!, Int32(chunkColumns))
-                if !accumulatingInputGradient {
-                    for channel in 0..<g.inChannels {
-                        (dx + (channel * batch + images.lowerBound) * inPlane).update(repeating: 0, count: images.count * inPlane)
-                    }
-                }
-                col2im(memberScratch!, batch: batch, images: images, into: dx)
-            }
-            memberHasChunks[member] = !first
-        }
+        let call = Call(layer: self, batch: batch, chunkImages: chunkSize(batch: batch), input: input.baseAddress!,
+                        output: UnsafeMutablePointer(mutating: outputGradient.baseAddress!), accumulating: accumulatingInputGradient,
+                        scratch: scratch.baseAddress, inputGradient: inputGradient?.baseAddress)
+        team.run({ call, member in
+            let call = call.assumingMemoryBound(to: Call.self).pointee
+            call.layer.backward(call, member: member)
+        }, with: call)
         // Member order, so the sum is the same every run.
         let total = weightGradient.values.baseAddress!
         for member in 1..<team.count where memberHasChunks[member] {
             addInPlace(partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount, to: total, count: g.weightCount)
         }
+    }
+
+    /// One forward or backward call, as each team member reads it.
+    private struct Call {
+        let layer: ConvolutionLayer
+        let batch: Int
+        let chunkImages: Int
+        let input: UnsafePointer<Float>
+        /// The output (forward) or the output gradient (backward, read only).
+        let output: UnsafeMutablePointer<Float>
+        /// Forward: add to the output; backward: add to the input gradient.
+        let accumulating: Bool
+        /// Nil only for a 1x1 stride-1 unpadded convolution handed an empty scratch.
+        let scratch: UnsafeMutablePointer<Float>?
+        var inputGradient: UnsafeMutablePointer<Float>? = nil
+    }
+
+    /// Member `member`'s chunks of a forward call.
+    private func forward(_ call: Call, member: Int) {
+        let g = geometry
+        let columnCount = call.batch * g.outputHeight * g.outputWidth
+        let outPlane = g.outputHeight * g.outputWidth
+        let memberScratch = call.scratch.map { $0 + member * memberScratchCount }
+        for images in memberChunks(batch: call.batch, chunkImages: call.chunkImages, member: member) {
+            let chunkColumns = images.count * outPlane
+            let columns: UnsafePointer<Float>
+            let columnStride: Int
+            if g.readsInputAsColumns {
+                (columns, columnStride) = (call.input + images.lowerBound * outPlane, columnCount)
+            } else {
+                im2col(call.input, batch: call.batch, images: images, into: memberScratch!)
+                (columns, columnStride) = (UnsafePointer(memberScratch!), chunkColumns)
+            }
+            let target = call.output + images.lowerBound * outPlane
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                        Int32(g.outChannels), Int32(chunkColumns), Int32(g.reduction),
+                        1, weight.values.baseAddress!, Int32(g.reduction),
+                        columns, Int32(columnStride),
+                        call.accumulating ? 1 : 0, target, Int32(columnCount))
+            if let bias {
+                for channel in 0..<g.outChannels {
+                    addScalar(bias.values[channel], to: target + channel * columnCount, count: chunkColumns)
+                }
+            }
+        }
+    }
+
+    /// Member `member`'s share of a backward call: its channels of the bias gradient, and its
+    /// chunks' weight-gradient partial and input gradient.
+    private func backward(_ call: Call, member: Int) {
+        let g = geometry
+        let columnCount = call.batch * g.outputHeight * g.outputWidth
+        let inPlane = g.inputHeight * g.inputWidth, outPlane = g.outputHeight * g.outputWidth
+        let dy = UnsafePointer(call.output)
+        if let biasGradient {
+            for channel in team.share(of: g.outChannels, member: member) {
+                biasGradient.values[channel] = Float(doubleSum(dy + channel * columnCount, count: columnCount))
+            }
+        }
+        let memberScratch = call.scratch.map { $0 + member * memberScratchCount }
+        let memberWeightGradient = member == 0
+            ? weightGradient.values.baseAddress!
+            : partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount
+        var first = true
+        for images in memberChunks(batch: call.batch, chunkImages: call.chunkImages, member: member) {
+            let chunkColumns = images.count * outPlane
+            let dyChunk = dy + images.lowerBound * outPlane
+            // The columns are rebuilt rather than kept from forward: one im2col pass costs far
+            // less than holding every layer's column matrix (9× its input) for the whole step.
+            let columns: UnsafePointer<Float>
+            let columnStride: Int
+            if g.readsInputAsColumns {
+                (columns, columnStride) = (call.input + images.lowerBound * outPlane, columnCount)
+            } else {
+                im2col(call.input, batch: call.batch, images: images, into: memberScratch!)
+                (columns, columnStride) = (UnsafePointer(memberScratch!), chunkColumns)
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                        Int32(g.outChannels), Int32(g.reduction), Int32(chunkColumns),
+                        1, dyChunk, Int32(columnCount),
+                        columns, Int32(columnStride),
+                        first ? 0 : 1, memberWeightGradient, Int32(g.reduction))
+            first = false
+            guard let dx = call.inputGradient else { continue }
+            if g.readsInputAsColumns {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                            Int32(g.inChannels), Int32(chunkColumns), Int32(g.outChannels),
+                            1, weight.values.baseAddress!, Int32(g.reduction),
+                            dyChunk, Int32(columnCount),
+                            call.accumulating ? 1 : 0, dx + images.lowerBound * inPlane, Int32(columnCount))
+                continue
+            }
+            // The column gradients overwrite the columns, which dWeight no longer needs.
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
+                        Int32(g.reduction), Int32(chunkColumns), Int32(g.outChannels),
+                        1, weight.values.baseAddress!, Int32(g.reduction),
+                        dyChunk, Int32(columnCount),
+                        0, memberScratch!, Int32(chunkColumns))
+            // With flat shifts the centre tap covers every input value, so it overwrites instead
+            // of the gradient being zeroed first.
+            if !call.accumulating && !tapsAreFlatShifts {
+                for channel in 0..<g.inChannels {
+                    (dx + (channel * call.batch + images.lowerBound) * inPlane).update(repeating: 0, count: images.count * inPlane)
+                }
+            }
+            col2im(memberScratch!, batch: call.batch, images: images, into: dx,
+                   overwriting: !call.accumulating && tapsAreFlatShifts)
+        }
+        memberHasChunks[member] = !first
     }
 
     private func check(batch: Int, scratch: UnsafeMutableBufferPointer<Float>) {
@@ -252,9 +284,12 @@ public final class ConvolutionLayer {
 
     /// `inputGradient[c, n, iy, ix] += columns[(c, ky, kx), (n, oy, ox)]` over every tap that read a
     /// real input value, for `images`. Clobbers `columns` (zeroes its taps on padding).
-    func col2im(_ columns: UnsafeMutablePointer<Float>, batch: Int, images: Range<Int>, into inputGradient: UnsafeMutablePointer<Float>) {
+    /// `overwriting` (flat-shift geometries only) replaces what the gradient held instead.
+    func col2im(_ columns: UnsafeMutablePointer<Float>, batch: Int, images: Range<Int>, into inputGradient: UnsafeMutablePointer<Float>,
+                overwriting: Bool = false) {
+        precondition(!overwriting || tapsAreFlatShifts, "\(geometry): col2im can only overwrite when every tap is a flat shift")
         for channel in 0..<geometry.inChannels {
-            col2im(channel: channel, columns, batch: batch, images: images, into: inputGradient)
+            col2im(channel: channel, columns, batch: batch, images: images, into: inputGradient, overwriting: overwriting)
         }
     }
 
@@ -292,7 +327,12 @@ public final class ConvolutionLayer {
                         let inputLine = source + (oy * s - p + ky) * width + firstInputColumn
                         line.update(repeating: 0, count: valid.lowerBound)
                         let taps = line + valid.lowerBound
-                        for j in 0..<valid.count { taps[j] = inputLine[j * s] }
+                        if s == 2 {
+                            gatherEvenColumns(inputLine, count: valid.count, before: firstInputColumn,
+                                              after: width - firstInputColumn, into: taps)
+                        } else {
+                            for j in 0..<valid.count { taps[j] = inputLine[j * s] }
+                        }
                         (line + valid.upperBound).update(repeating: 0, count: outWidth - valid.upperBound)
                     }
                 }
@@ -303,17 +343,20 @@ public final class ConvolutionLayer {
     /// The k·k im2col rows of one input channel added into its gradient. The 9 passes over one
     /// channel's gradient run back to back, so it stays in cache.
     private func col2im(channel: Int, _ columns: UnsafeMutablePointer<Float>, batch: Int, images: Range<Int>,
-                        into inputGradient: UnsafeMutablePointer<Float>) {
+                        into inputGradient: UnsafeMutablePointer<Float>, overwriting: Bool) {
         let g = geometry
         let k = g.kernelSize, s = g.stride, p = g.padding
         let height = g.inputHeight, width = g.inputWidth, outHeight = g.outputHeight, outWidth = g.outputWidth
         let inPlane = height * width, outPlane = outHeight * outWidth
         let columnCount = images.count * outPlane
         let channelGradient = inputGradient + (channel * batch + images.lowerBound) * inPlane
+        // The centre tap (shift 0, no padding) first, as a copy: every later tap adds onto it.
+        let centre = (channel * k + p) * k + p
+        if overwriting { channelGradient.update(from: columns + centre * columnCount, count: columnCount) }
         for ky in 0..<k {
             let rows = g.validOutputRange(tap: ky, inputExtent: height, outputExtent: outHeight)
             guard !rows.isEmpty else { continue }
-            for kx in 0..<k {
+            for kx in 0..<k where !(overwriting && ky == p && kx == p) {
                 let valid = g.validOutputRange(tap: kx, inputExtent: width, outputExtent: outWidth)
                 let row = columns + ((channel * k + ky) * k + kx) * columnCount
                 if tapsAreFlatShifts {
@@ -333,6 +376,8 @@ public final class ConvolutionLayer {
                     for oy in rows {
                         let taps = source + oy * outWidth + valid.lowerBound
                         let inputLine = target + (oy * s - p + ky) * width + firstInputColumn
+                        // Scalar: Swift's SIMD has no interleaving store, and building one lane by
+                        // lane was 15× slower than this loop.
                         for j in 0..<valid.count { inputLine[j * s] += taps[j] }
                     }
                 }
@@ -379,5 +424,41 @@ struct ImageChunks: Sequence, IteratorProtocol {
         let chunk = start..<Swift.min(start + size, batch)
         start += step * size
         return chunk
+    }
+}
+
+/// `taps[j] = line[2j]` for j in 0..<count: stride-2 taps read every other input column. Vector
+/// loads of 2·16 columns (then 2·8) keep their even lanes; a window may start one column early
+/// and keep its odd lanes when the row's end leaves no room for the last, unused odd column.
+/// `before` and `after` count the input row's columns before `line` and from `line` to the row's
+/// end: a window never leaves the row.
+@inline(__always) private func gatherEvenColumns(_ line: UnsafePointer<Float>, count: Int, before: Int, after: Int,
+                                                 into taps: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j + 16 <= count {
+        if 2 * j + 32 <= after {
+            storeVector(UnsafeRawPointer(line + 2 * j).loadUnaligned(as: SIMD32<Float>.self).evenHalf, taps, j)
+        } else if before + 2 * j >= 1 && 2 * j + 31 <= after {
+            storeVector(UnsafeRawPointer(line + 2 * j - 1).loadUnaligned(as: SIMD32<Float>.self).oddHalf, taps, j)
+        } else {
+            break
+        }
+        j += 16
+    }
+    while j + 8 <= count {
+        let halves: SIMD8<Float>
+        if 2 * j + 16 <= after {
+            halves = UnsafeRawPointer(line + 2 * j).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+        } else if before + 2 * j >= 1 && 2 * j + 15 <= after {
+            halves = UnsafeRawPointer(line + 2 * j - 1).loadUnaligned(as: SIMD16<Float>.self).oddHalf
+        } else {
+            break
+        }
+        UnsafeMutableRawPointer(taps + j).storeBytes(of: halves, as: SIMD8<Float>.self)
+        j += 8
+    }
+    while j < count {
+        taps[j] = line[2 * j]
+        j += 1
     }
 }

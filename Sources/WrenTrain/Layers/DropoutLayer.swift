@@ -53,20 +53,21 @@ public final class DropoutLayer {
         // Keep a value when 32 random bits are at or above p·2³², so P(drop) = p to within 2⁻³².
         let threshold = UInt32(min(probability * 4_294_967_296, 4_294_967_295))
         let keptScale = Float(1 / (1 - probability))
-        let mask = maskStorage.values.baseAddress!, x = values.baseAddress!
         let pairs = (count + 1) / 2
-        let firstDraw = draws, seed = seed
-        team.run { member in
-            for pair in team.share(of: pairs, member: member) {
-                let bits = splitMix64(seed: seed, draw: firstDraw &+ UInt64(pair))
+        team.run({ call, member in
+            let call = call.assumingMemoryBound(to: Call.self).pointee
+            let mask = call.mask, x = call.values
+            for pair in call.team.share(of: call.pairs, member: member) {
+                let bits = splitMix64(seed: call.seed, draw: call.firstDraw &+ UInt64(pair))
                 let index = 2 * pair
-                mask[index] = UInt32(truncatingIfNeeded: bits) >= threshold ? keptScale : 0
+                mask[index] = UInt32(truncatingIfNeeded: bits) >= call.threshold ? call.keptScale : 0
                 x[index] *= mask[index]
-                guard index + 1 < count else { continue }
-                mask[index + 1] = UInt32(truncatingIfNeeded: bits >> 32) >= threshold ? keptScale : 0
+                guard index + 1 < call.count else { continue }
+                mask[index + 1] = UInt32(truncatingIfNeeded: bits >> 32) >= call.threshold ? call.keptScale : 0
                 x[index + 1] *= mask[index + 1]
             }
-        }
+        }, with: Call(team: team, values: values.baseAddress!, mask: maskStorage.values.baseAddress!, count: count,
+                      pairs: pairs, seed: seed, firstDraw: draws, threshold: threshold, keptScale: keptScale))
         draws &+= UInt64(pairs)
         maskCount = count
     }
@@ -76,11 +77,24 @@ public final class DropoutLayer {
         guard probability > 0 else { return }
         precondition(count == maskCount && count <= gradient.count,
                      "dropout backward over \(count) values; the last forward covered \(maskCount), buffer of \(gradient.count)")
-        let mask = maskStorage.values.baseAddress!, g = gradient.baseAddress!
-        team.run { member in
-            for i in team.share(of: count, member: member) { g[i] *= mask[i] }
-        }
+        team.run({ call, member in
+            let call = call.assumingMemoryBound(to: Call.self).pointee
+            for i in call.team.share(of: call.count, member: member) { call.values[i] *= call.mask[i] }
+        }, with: Call(team: team, values: gradient.baseAddress!, mask: maskStorage.values.baseAddress!, count: count))
     }
+}
+
+/// One call, as each team member reads it.
+private struct Call {
+    let team: ThreadTeam
+    let values: UnsafeMutablePointer<Float>
+    let mask: UnsafeMutablePointer<Float>
+    let count: Int
+    var pairs = 0
+    var seed: UInt64 = 0
+    var firstDraw: UInt64 = 0
+    var threshold: UInt32 = 0
+    var keptScale: Float = 0
 }
 
 /// Draw `draw` (from 0) of SplitMix64 (Steele, Lea & Flood) seeded with `seed`: the generator's

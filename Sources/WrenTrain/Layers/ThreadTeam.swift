@@ -29,7 +29,8 @@ public final class ThreadTeam: @unchecked Sendable {
     private var generation = 0
     private var pending = 0
     private var stopping = false
-    private var job: ((Int) -> Void)?
+    private var task: TeamTask?
+    private var arguments: UnsafeRawPointer?
     private var threads: [pthread_t] = []
 
     /// A team of one: everything runs on the calling thread.
@@ -81,23 +82,29 @@ public final class ThreadTeam: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Runs `body(member)` for every member 0..<count, member 0 on the calling thread, and returns
-    /// when all have finished.
-    public func run(_ body: (Int) -> Void) {
-        guard count > 1 else { return body(0) }
-        withoutActuallyEscaping(body) { body in
-            pthread_mutex_lock(mutex)
-            job = body
-            pending = count - 1
-            generation &+= 1
-            pthread_cond_broadcast(wake)
-            pthread_mutex_unlock(mutex)
-            body(0)
-            pthread_mutex_lock(mutex)
-            while pending > 0 { pthread_cond_wait(finished, mutex) }
-            job = nil
-            pthread_mutex_unlock(mutex)
-        }
+    /// Runs `task(arguments, member)` for every member 0..<count, member 0 on the calling thread,
+    /// and returns when all have finished.
+    public func run(_ task: TeamTask, arguments: UnsafeRawPointer) {
+        guard count > 1 else { return task(arguments, 0) }
+        pthread_mutex_lock(mutex)
+        self.task = task
+        self.arguments = arguments
+        pending = count - 1
+        generation &+= 1
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+        task(arguments, 0)
+        pthread_mutex_lock(mutex)
+        while pending > 0 { pthread_cond_wait(finished, mutex) }
+        self.task = nil
+        self.arguments = nil
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The same with the arguments in a value of any type, which `task` reads back with
+    /// `arguments.assumingMemoryBound(to: Arguments.self).pointee`.
+    public func run<Arguments>(_ task: TeamTask, with arguments: Arguments) {
+        withUnsafePointer(to: arguments) { run(task, arguments: UnsafeRawPointer($0)) }
     }
 
     /// Member `member`'s share of `0..<total` when split into `count` contiguous, nearly equal parts.
@@ -113,9 +120,9 @@ public final class ThreadTeam: @unchecked Sendable {
             while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
             if stopping { break }
             seen = generation
-            let body = job!
+            let (task, arguments) = (self.task!, self.arguments!)
             pthread_mutex_unlock(mutex)
-            body(member)
+            task(arguments, member)
             pthread_mutex_lock(mutex)
             pending -= 1
             if pending == 0 { pthread_cond_signal(finished) }
@@ -132,6 +139,11 @@ public final class ThreadTeam: @unchecked Sendable {
         threads.removeAll()
     }
 }
+
+/// What every member of a `run` executes: a C function, so handing it to the members allocates
+/// nothing (a Swift closure passed to another thread needs a heap context), given the address of
+/// the caller's arguments and the member number.
+public typealias TeamTask = @convention(c) (_ arguments: UnsafeRawPointer, _ member: Int) -> Void
 
 /// What a member thread starts with. The team is unowned: its deinit joins the members first.
 private final class MemberContext {
