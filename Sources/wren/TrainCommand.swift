@@ -4,6 +4,10 @@ import WrenHost
 import WrenNetwork
 import WrenTrain
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a WRN in float32 from .npy data and save it as a PyTorch-compatible .safetensors checkpoint.",
@@ -206,6 +210,7 @@ struct Train: ParsableCommand {
             line += "  \(Clock.format(report.seconds))"
             if let steady = report.steadyImagesPerSecond { line += ", steady \(Double(Int(steady * 10)) / 10) images/s" }
             print(line)
+            fflush(stdout)  // one line per epoch, visible as it happens even through a pipe
             do {
                 try save(network, to: output, inputs: inputs)
             } catch {
