@@ -105,19 +105,18 @@ public struct StateDictValue {
     }
 }
 
-/// Draws for initialization: SplitMix64 → uniform in [0, 1) → Box–Muller normals.
+/// Draws for initialization and shuffling: SplitMix64 (the dropout masks' generator, drawn in
+/// sequence) → uniform in [0, 1) → Box–Muller normals.
 struct ParameterGenerator {
-    private var state: UInt64
+    private let seed: UInt64
+    private var draws: UInt64 = 0
     private var spare: Double?
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { self.seed = seed }
 
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        defer { draws &+= 1 }
+        return splitMix64(seed: seed, draw: draws)
     }
 
     /// 53 random bits in [0, 1).
