@@ -5,7 +5,7 @@ import WrenNetwork
 import WrenTrain
 
 #if canImport(Glibc)
-import Glibc
+@preconcurrency import Glibc
 #endif
 
 struct Train: ParsableCommand {
