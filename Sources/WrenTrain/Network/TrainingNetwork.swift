@@ -250,14 +250,13 @@ final class TrainingBlock {
 
     /// Gradients inside a block and the im2col scratch, shared by all blocks (and the stem).
     struct SharedBuffers {
+        /// conv2's input gradient, then (in place) bn2's.
         let hiddenGradient: TrainingBuffer
-        let hiddenGradientBeforeNorm: TrainingBuffer
         let activatedGradient: TrainingBuffer
         let scratch: TrainingBuffer
 
         init(blocks: [TrainingBlock], stem: ConvolutionLayer) {
             hiddenGradient = TrainingBuffer(count: blocks.map(\.hidden.count).max() ?? 0)
-            hiddenGradientBeforeNorm = TrainingBuffer(count: blocks.map(\.hidden.count).max() ?? 0)
             activatedGradient = TrainingBuffer(count: blocks.map(\.activated.count).max() ?? 0)
             let convolutions = [stem] + blocks.flatMap { [$0.conv1, $0.conv2] + ($0.shortcut.map { [$0] } ?? []) }
             scratch = TrainingBuffer(count: convolutions.map(\.scratchCount).max() ?? 0)
@@ -324,13 +323,14 @@ final class TrainingBlock {
         let outCount = conv1.geometry.outputShape(batch: batch).count
         let inCount = conv1.geometry.inputShape(batch: batch).count
         let dOut = outputGradient.prefix(outCount)
-        let dHidden = shared.hiddenGradient, dBeforeNorm = shared.hiddenGradientBeforeNorm, dActivated = shared.activatedGradient
+        let dHidden = shared.hiddenGradient, dActivated = shared.activatedGradient
         conv2.backward(input: activatedHidden.prefix(activatedHidden.count), outputGradient: dOut, batch: batch,
                        inputGradient: dHidden.values, scratch: scratch)
         if !dropout.isIdentity { dropout.backward(dHidden.values, count: outCount) }
+        // In place, as for the final batch norm: each output-gradient value is read before it is written.
         bn2.backward(input: hidden.prefix(hidden.count), outputGradient: dHidden.prefix(outCount), batch: batch,
-                     inputGradient: dBeforeNorm.values)
-        conv1.backward(input: activated.prefix(activated.count), outputGradient: dBeforeNorm.prefix(outCount), batch: batch,
+                     inputGradient: dHidden.values)
+        conv1.backward(input: activated.prefix(activated.count), outputGradient: dHidden.prefix(outCount), batch: batch,
                        inputGradient: dActivated.values, scratch: scratch)
         let x = input.prefix(input.count)
         if let shortcut {
