@@ -79,7 +79,10 @@ let package = Package(
         .target(name: "WrenReference", dependencies: ["CBLAS", "WrenNetwork"], path: "Sources/WrenReference"),
         // Float32 training (host side): layers with backward passes, optimizers, the training loop.
         // OpenBLAS for the GEMMs; never WrenCore (training is not part of what runs on a device).
-        .target(name: "WrenTrain", dependencies: ["CBLAS", "WrenNetwork"], path: "Sources/WrenTrain"),
+        .target(name: "WrenTrain", dependencies: ["CBLAS", "WrenNetwork", "WrenTrainKernelsX86", "CWrenCPU"], path: "Sources/WrenTrain"),
+        // Training's AVX-512 float kernels (the direct 3x3 convolution), compiled like WrenKernelsX86 and
+        // chosen by WrenTrain only after `wren_cpu_has_avx512vnni()`. Empty on other architectures.
+        .target(name: "WrenTrainKernelsX86", path: "Sources/WrenTrainKernelsX86", swiftSettings: x86KernelFlags),
         .target(
             name: "WrenConvert",
             dependencies: ["WrenCore", "WrenNetwork", "WrenReference", "WrenFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")],

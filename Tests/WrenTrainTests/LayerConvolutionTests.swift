@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WrenTestSupport
 import WrenTrain
@@ -47,6 +48,21 @@ import WrenTrain
         Case(c: 2, o: 2, k: 3, s: 2, p: 0, bias: true, h: 3, w: 35, batch: 1, maxBatch: 1),
         Case(c: 3, o: 4, k: 1, s: 2, p: 0, bias: false, h: 2, w: 34, batch: 2, maxBatch: 2),
         Case(c: 2, o: 2, k: 3, s: 2, p: 1, bias: true, h: 3, w: 50, batch: 1, maxBatch: 1),   // 25 taps: 16 + 8 + 1
+    ] + directCases
+
+    /// Shapes the direct 3x3 kernel runs on AVX-512 CPUs (forward and, with a multiple of 8 input
+    /// channels, input gradient): a WRN's three resolutions, a tile of 3 vectors crossing image
+    /// boundaries (4x4 is one vector per image), partial tiles and blocks (odd vector counts), widths
+    /// that are not a multiple of 16 (masks inside rows), and batches smaller than the layer's.
+    static let directCases: [Case] = [
+        Case(c: 16, o: 16, k: 3, s: 1, p: 1, bias: true, h: 32, w: 32, batch: 2, maxBatch: 3),
+        Case(c: 32, o: 32, k: 3, s: 1, p: 1, bias: false, h: 16, w: 16, batch: 3, maxBatch: 3),
+        Case(c: 64, o: 64, k: 3, s: 1, p: 1, bias: true, h: 8, w: 8, batch: 5, maxBatch: 6),
+        Case(c: 8, o: 24, k: 3, s: 1, p: 1, bias: false, h: 4, w: 4, batch: 7, maxBatch: 7),
+        Case(c: 24, o: 8, k: 3, s: 1, p: 1, bias: true, h: 2, w: 8, batch: 5, maxBatch: 5),
+        Case(c: 8, o: 8, k: 3, s: 1, p: 1, bias: false, h: 12, w: 20, batch: 2, maxBatch: 2),
+        Case(c: 3, o: 16, k: 3, s: 1, p: 1, bias: true, h: 32, w: 32, batch: 3, maxBatch: 4),  // the stem: forward only
+        Case(c: 96, o: 8, k: 3, s: 1, p: 1, bias: false, h: 8, w: 8, batch: 4, maxBatch: 4),   // smaller position blocks
     ]
 
     struct Setup {
@@ -139,6 +155,48 @@ import WrenTrain
         let first = run()
         #expect(first[0].allSatisfy { $0.isFinite })
         #expect(run() == first, "\(s.g) batch \(t.batch) threads \(threads): a second run differs")
+    }
+
+    /// On a CPU with the direct kernel, the shapes above take it (so the reference tests above check
+    /// it), shapes it does not fit keep im2col + GEMM, and `allowsDirectKernel: false` opts out.
+    @Test func directKernelIsChosenWhereItApplies() throws {
+        for t in Self.directCases {
+            let s = try Self.setup(t, seed: 6)
+            #expect(s.layer.usesDirectKernel == ConvolutionLayer.cpuHasDirectKernel, "\(s.g)")
+            #expect(try !ConvolutionLayer(s.g, maxBatch: t.maxBatch, allowsDirectKernel: false).usesDirectKernel)
+        }
+        for t in [Self.cases[1], Self.cases[2], Self.cases[4], Self.cases[5], Self.cases[7]] {
+            #expect(try !Self.setup(t, seed: 6).layer.usesDirectKernel, "\(t.testDescription)")
+        }
+        // The CPU detection agrees with the kernel's flags as Linux reports them.
+        if let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8), let flags = cpuinfo
+            .split(separator: "\n").first(where: { $0.hasPrefix("flags") })?.split(separator: " ") {
+            let needed = ["avx512f", "avx512bw", "avx512cd", "avx512vl", "avx512dq", "avx512_vnni"]
+            #expect(ConvolutionLayer.cpuHasDirectKernel == needed.allSatisfy { flags.contains(Substring($0)) })
+        }
+    }
+
+    /// The direct kernel and im2col + GEMM agree to float32 rounding on a whole WRN-sized layer.
+    @Test func directKernelAgreesWithGEMM() throws {
+        let t = Case(c: 32, o: 32, k: 3, s: 1, p: 1, bias: true, h: 16, w: 16, batch: 4, maxBatch: 4)
+        let team = try ThreadTeam(count: 2)
+        let s = try Self.setup(t, seed: 7, team: team)
+        let gemm = try ConvolutionLayer(s.g, maxBatch: t.maxBatch, team: team, allowsDirectKernel: false)
+        gemm.weight.assign(s.weight.floats)
+        gemm.bias?.assign(s.bias!.floats)
+        let input = TrainingBuffer(s.input.floats), dy = TrainingBuffer(s.dy.floats)
+        let scratch = TrainingBuffer(count: max(s.layer.scratchCount, gemm.scratchCount))
+        func run(_ layer: ConvolutionLayer) -> (output: [Float], dInput: [Float]) {
+            let output = TrainingBuffer(count: s.g.outputShape(batch: t.batch).count), dInput = TrainingBuffer(count: input.count)
+            layer.forward(input: input.prefix(input.count), batch: t.batch, output: output.values, scratch: scratch.values)
+            layer.backward(input: input.prefix(input.count), outputGradient: dy.prefix(dy.count), batch: t.batch,
+                           inputGradient: dInput.values, scratch: scratch.values)
+            return (output.array, dInput.array)
+        }
+        let direct = run(s.layer), reference = run(gemm)
+        expectClose(direct.output.map(Double.init), reference.output.map(Double.init), tolerance: floatTolerance, "output")
+        expectClose(direct.dInput.map(Double.init), reference.dInput.map(Double.init), tolerance: floatTolerance, "dInput")
+        #expect(s.layer.weightGradient.array == gemm.weightGradient.array, "dWeight takes the same GEMM on both")
     }
 
     @Test func invalidGeometriesAreRejected() {

@@ -16,6 +16,10 @@ import CBLAS
 ///     dBias[o] = Σ dOutput[o, ·]               (overwritten; in Double)
 ///     dInput   = col2im(weightᵀ × dOutput)     (overwritten or accumulated; skipped when not asked for)
 ///
+/// On CPUs with AVX-512, 3x3 stride-1 "same" convolutions (nearly all of a WRN's arithmetic) run
+/// their forward and input gradient through `DirectConvolution` instead, which reads the
+/// activations in place; their weight gradient stays the GEMM above.
+///
 /// The layer owns its parameters, their gradients and the members' partial weight gradients. The
 /// caller owns the activations (input, output, their gradients) and one scratch buffer of at least
 /// `scratchCount` floats, which every convolution of a network can share: a layer only uses it
@@ -36,6 +40,13 @@ public final class ConvolutionLayer {
     /// `weightGradient` directly); `memberHasChunks` records who had any at the current batch.
     private let partialWeightGradients: TrainingBuffer
     private let memberHasChunks: UnsafeMutableBufferPointer<Bool>
+    /// The direct kernel, when it runs this layer's forward (and, if it computes one, input gradient).
+    private let direct: DirectConvolution?
+
+    /// Whether the forward pass runs the direct 3x3 kernel rather than im2col + GEMM.
+    public var usesDirectKernel: Bool { direct != nil }
+    /// Whether this CPU runs the direct kernel at all (AVX-512 with VNNI, what its module is compiled for).
+    public static var cpuHasDirectKernel: Bool { DirectConvolution.cpuSupportsKernel }
 
     /// The column matrix one chunk may occupy by default: small enough that every member's chunk
     /// stays in a server CPU's last-level cache beside the weights and output rows, large enough
@@ -45,8 +56,9 @@ public final class ConvolutionLayer {
     /// `imagesPerChunk` nil picks the most images whose column matrix fits `defaultChunkBytes`
     /// (at least one); tests pass small values to run several chunks on small shapes. A 1x1
     /// stride-1 unpadded convolution reads its input in place and needs no chunk limit.
+    /// `allowsDirectKernel` false keeps every pass on im2col + GEMM (tests compare the two).
     public init(_ geometry: ConvolutionGeometry, maxBatch: Int, imagesPerChunk: Int? = nil,
-                team: ThreadTeam = .single) throws(TrainingError) {
+                team: ThreadTeam = .single, allowsDirectKernel: Bool = true) throws(TrainingError) {
         guard maxBatch > 0 else { throw .invalidConfiguration("\(geometry): batch size \(maxBatch)") }
         // cblas takes Int32 extents; the widest is the GEMM's column count N·Ho·Wo.
         let columns = maxBatch.multipliedReportingOverflow(by: geometry.outputHeight * geometry.outputWidth)
@@ -74,6 +86,7 @@ public final class ConvolutionLayer {
         partialWeightGradients = TrainingBuffer(count: (team.count - 1) * geometry.weightCount)
         memberHasChunks = .allocate(capacity: team.count)
         memberHasChunks.initialize(repeating: false)
+        direct = allowsDirectKernel ? DirectConvolution(geometry) : nil
     }
 
     deinit { memberHasChunks.deallocate() }
@@ -102,6 +115,7 @@ public final class ConvolutionLayer {
                      "\(g) forward at \(inShape): input holds \(input.count), output \(output.count) values")
         let call = Call(layer: self, batch: batch, chunkImages: chunkSize(batch: batch), input: input.baseAddress!,
                         output: output.baseAddress!, accumulating: accumulating, scratch: scratch.baseAddress)
+        direct?.packForward(weight.values.baseAddress!)
         team.run({ call, member in
             let call = call.assumingMemoryBound(to: Call.self).pointee
             call.layer.forward(call, member: member)
@@ -125,6 +139,7 @@ public final class ConvolutionLayer {
         let call = Call(layer: self, batch: batch, chunkImages: chunkSize(batch: batch), input: input.baseAddress!,
                         output: UnsafeMutablePointer(mutating: outputGradient.baseAddress!), accumulating: accumulatingInputGradient,
                         scratch: scratch.baseAddress, inputGradient: inputGradient?.baseAddress)
+        if inputGradient != nil, let direct, direct.computesInputGradient { direct.packBackward(weight.values.baseAddress!) }
         team.run({ call, member in
             let call = call.assumingMemoryBound(to: Call.self).pointee
             call.layer.backward(call, member: member)
@@ -156,6 +171,11 @@ public final class ConvolutionLayer {
         let g = geometry
         let columnCount = call.batch * g.outputHeight * g.outputWidth
         let outPlane = g.outputHeight * g.outputWidth
+        if let direct {
+            direct.forward(input: call.input, batch: call.batch, output: call.output, bias: bias.map { UnsafePointer($0.values.baseAddress!) },
+                           accumulating: call.accumulating, images: team.share(of: call.batch, member: member))
+            return
+        }
         let memberScratch = call.scratch.map { $0 + member * memberScratchCount }
         for images in memberChunks(batch: call.batch, chunkImages: call.chunkImages, member: member) {
             let chunkColumns = images.count * outPlane
@@ -197,6 +217,8 @@ public final class ConvolutionLayer {
         let memberWeightGradient = member == 0
             ? weightGradient.values.baseAddress!
             : partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount
+        // The direct kernel computes the input gradient over this member's share of images instead.
+        let directInputGradient = direct?.computesInputGradient == true
         var first = true
         for images in memberChunks(batch: call.batch, chunkImages: call.chunkImages, member: member) {
             let chunkColumns = images.count * outPlane
@@ -217,7 +239,7 @@ public final class ConvolutionLayer {
                         columns, Int32(columnStride),
                         first ? 0 : 1, memberWeightGradient, Int32(g.reduction))
             first = false
-            guard let dx = call.inputGradient else { continue }
+            guard let dx = call.inputGradient, !directInputGradient else { continue }
             if g.readsInputAsColumns {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
                             Int32(g.inChannels), Int32(chunkColumns), Int32(g.outChannels),
@@ -243,6 +265,10 @@ public final class ConvolutionLayer {
                    overwriting: !call.accumulating && tapsAreFlatShifts)
         }
         memberHasChunks[member] = !first
+        if directInputGradient, let dx = call.inputGradient {
+            direct!.inputGradient(outputGradient: dy, batch: call.batch, inputGradient: dx, accumulating: call.accumulating,
+                                  images: team.share(of: call.batch, member: member))
+        }
     }
 
     private func check(batch: Int, scratch: UnsafeMutableBufferPointer<Float>) {
