@@ -196,7 +196,39 @@ import WrenTrain
         let direct = run(s.layer), reference = run(gemm)
         expectClose(direct.output.map(Double.init), reference.output.map(Double.init), tolerance: floatTolerance, "output")
         expectClose(direct.dInput.map(Double.init), reference.dInput.map(Double.init), tolerance: floatTolerance, "dInput")
-        #expect(s.layer.weightGradient.array == gemm.weightGradient.array, "dWeight takes the same GEMM on both")
+        expectClose(s.layer.weightGradient.array.map(Double.init), gemm.weightGradient.array.map(Double.init),
+                    tolerance: floatTolerance, "dWeight")
+    }
+
+    /// The direct kernel's weight gradient is split by channels, not summed from per-member
+    /// partials, so 1, 2 and 3 threads give bit-identical gradients (as do forward and dInput,
+    /// split by images). The batch spans two weight-gradient chunks, whose sum is checked against
+    /// the GEMM path.
+    @Test func directGradientsAreBitIdenticalAcrossTeams() throws {
+        let t = Case(c: 16, o: 32, k: 3, s: 1, p: 1, bias: true, h: 32, w: 32, batch: 70, maxBatch: 70)
+        var results: [[[Float]]] = []
+        for (threads, direct) in [(1, true), (2, true), (3, true), (2, false)] {
+            var s = try Self.setup(t, seed: 8, team: try ThreadTeam(count: threads))
+            if !direct {
+                let layer = try ConvolutionLayer(s.g, maxBatch: t.maxBatch, team: s.layer.team, allowsDirectKernel: false)
+                layer.weight.assign(s.weight.floats)
+                layer.bias?.assign(s.bias!.floats)
+                s = Setup(g: s.g, layer: layer, input: s.input, weight: s.weight, dy: s.dy, bias: s.bias,
+                          scratch: TrainingBuffer(count: layer.scratchCount))
+            }
+            let input = TrainingBuffer(s.input.floats), dy = TrainingBuffer(s.dy.floats)
+            let output = TrainingBuffer(count: s.g.outputShape(batch: t.batch).count), dInput = TrainingBuffer(count: input.count)
+            s.layer.forward(input: input.prefix(input.count), batch: t.batch, output: output.values, scratch: s.scratch.values)
+            s.layer.backward(input: input.prefix(input.count), outputGradient: dy.prefix(dy.count), batch: t.batch,
+                             inputGradient: dInput.values, scratch: s.scratch.values)
+            results.append([output.array, dInput.array, s.layer.weightGradient.array])
+        }
+        for (name, index) in [("output", 0), ("dInput", 1), ("dWeight", 2)] {
+            expectClose(results[0][index].map(Double.init), results[3][index].map(Double.init), tolerance: floatTolerance,
+                        "direct and GEMM \(name)")
+        }
+        guard ConvolutionLayer.cpuHasDirectKernel else { return }
+        #expect(results[1] == results[0] && results[2] == results[0])
     }
 
     @Test func invalidGeometriesAreRejected() {
@@ -215,14 +247,22 @@ import WrenTrain
         let shortcut = try ConvolutionGeometry(inChannels: 16, outChannels: 32, kernelSize: 1, inputHeight: 8, inputWidth: 8)
         #expect(shortcut.readsInputAsColumns && shortcut.scratchCount(batch: 64) == 0)
         // The default chunk holds as many images' columns as fit in `defaultChunkBytes`.
-        let wide = try ConvolutionLayer(ConvolutionGeometry(inChannels: 64, outChannels: 64, kernelSize: 3, padding: 1,
-                                                            inputHeight: 32, inputWidth: 32), maxBatch: 64)
+        let wideGeometry = try ConvolutionGeometry(inChannels: 64, outChannels: 64, kernelSize: 3, padding: 1, inputHeight: 32, inputWidth: 32)
+        let wide = try ConvolutionLayer(wideGeometry, maxBatch: 64, allowsDirectKernel: false)
         #expect(wide.imagesPerChunk == ConvolutionLayer.defaultChunkBytes / (576 * 1024 * 4))
         #expect(wide.scratchCount == 576 * 1024 * wide.imagesPerChunk)
         // One chunk's columns per team member.
         let team = try ThreadTeam(count: 2)
-        let shared = try ConvolutionLayer(wide.geometry, maxBatch: 64, team: team)
+        let shared = try ConvolutionLayer(wideGeometry, maxBatch: 64, team: team, allowsDirectKernel: false)
         #expect(shared.scratchCount == 2 * wide.scratchCount)
+        // The direct weight gradient's chunk: as many images' padded input and output gradient as
+        // fit in 2²¹ floats, whatever the team.
+        if ConvolutionLayer.cpuHasDirectKernel {
+            let imageFloats = 64 * 34 * 34 + 64 * 1024
+            for team in [ThreadTeam.single, team] {
+                #expect(try ConvolutionLayer(wideGeometry, maxBatch: 64, team: team).scratchCount == (2 << 20) / imageFloats * imageFloats)
+            }
+        }
     }
 
     @Test func layoutTransposesRoundTrip() {

@@ -17,8 +17,8 @@ import CBLAS
 ///     dInput   = col2im(weightᵀ × dOutput)     (overwritten or accumulated; skipped when not asked for)
 ///
 /// On CPUs with AVX-512, 3x3 stride-1 "same" convolutions (nearly all of a WRN's arithmetic) run
-/// their forward and input gradient through `DirectConvolution` instead, which reads the
-/// activations in place; their weight gradient stays the GEMM above.
+/// their forward, input gradient and weight gradient through `DirectConvolution` instead, which
+/// needs no column matrix; its weight gradient is split by channels, not summed from partials.
 ///
 /// The layer owns its parameters, their gradients and the members' partial weight gradients. The
 /// caller owns the activations (input, output, their gradients) and one scratch buffer of at least
@@ -92,8 +92,13 @@ public final class ConvolutionLayer {
     deinit { memberHasChunks.deallocate() }
 
     /// Floats of scratch `forward` and `backward` need: one chunk's column matrix per team member
-    /// (0 when the input is its own column matrix).
-    public var scratchCount: Int { team.count * memberScratchCount }
+    /// (0 when the input is its own column matrix), or the direct weight gradient's chunk if larger.
+    public var scratchCount: Int {
+        max(team.count * memberScratchCount, direct?.weightGradientScratchCount(maxBatch: maxBatch) ?? 0)
+    }
+
+    /// Whether the weight gradient is the direct kernel's rather than per-member GEMM partials.
+    private var directWeightGradient: Bool { direct?.computesWeightGradient == true }
 
     private var memberScratchCount: Int { geometry.scratchCount(batch: imagesPerChunk) }
 
@@ -140,13 +145,14 @@ public final class ConvolutionLayer {
                         output: UnsafeMutablePointer(mutating: outputGradient.baseAddress!), accumulating: accumulatingInputGradient,
                         scratch: scratch.baseAddress, inputGradient: inputGradient?.baseAddress)
         if inputGradient != nil, let direct, direct.computesInputGradient { direct.packBackward(weight.values.baseAddress!) }
+        if directWeightGradient { directWeightGradient(call) }
         team.run({ call, member in
             let call = call.assumingMemoryBound(to: Call.self).pointee
             call.layer.backward(call, member: member)
         }, with: call)
         // Member order, so the sum is the same every run.
         let total = weightGradient.values.baseAddress!
-        for member in 1..<team.count where memberHasChunks[member] {
+        for member in 1..<team.count where memberHasChunks[member] && !directWeightGradient {
             addInPlace(partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount, to: total, count: g.weightCount)
         }
     }
@@ -164,6 +170,35 @@ public final class ConvolutionLayer {
         /// Nil only for a 1x1 stride-1 unpadded convolution handed an empty scratch.
         let scratch: UnsafeMutablePointer<Float>?
         var inputGradient: UnsafeMutablePointer<Float>? = nil
+    }
+
+    /// The direct kernel's weight gradient, chunk by chunk: the members first copy their images of
+    /// the chunk into the scratch, then each computes its share of the work items over all of it.
+    private func directWeightGradient(_ call: Call) {
+        let direct = direct!
+        let chunkImages = direct.weightGradientChunkImages(maxBatch: maxBatch)
+        for start in stride(from: 0, to: call.batch, by: chunkImages) {
+            let chunk = WeightGradientChunk(call: call, images: start..<min(call.batch, start + chunkImages))
+            team.run({ chunk, member in
+                let chunk = chunk.assumingMemoryBound(to: WeightGradientChunk.self).pointee, call = chunk.call
+                let layer = call.layer
+                layer.direct!.prepareWeightGradient(input: call.input, outputGradient: call.output, batch: call.batch, chunk: chunk.images,
+                                                    images: layer.team.share(of: chunk.images.count, member: member),
+                                                    maxBatch: layer.maxBatch, scratch: call.scratch!)
+            }, with: chunk)
+            team.run({ chunk, member in
+                let chunk = chunk.assumingMemoryBound(to: WeightGradientChunk.self).pointee, call = chunk.call
+                let layer = call.layer, direct = layer.direct!
+                direct.weightGradient(chunkImages: chunk.images.count, maxBatch: layer.maxBatch, scratch: call.scratch!,
+                                      into: layer.weightGradient.values.baseAddress!, accumulating: chunk.images.lowerBound > 0,
+                                      items: layer.team.share(of: direct.weightGradientItems, member: member))
+            }, with: chunk)
+        }
+    }
+
+    private struct WeightGradientChunk {
+        let call: Call
+        let images: Range<Int>
     }
 
     /// Member `member`'s chunks of a forward call.
@@ -217,29 +252,34 @@ public final class ConvolutionLayer {
         let memberWeightGradient = member == 0
             ? weightGradient.values.baseAddress!
             : partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount
-        // The direct kernel computes the input gradient over this member's share of images instead.
+        // The direct kernel computes the input gradient over this member's share of images instead,
+        // and the weight gradient before this call.
         let directInputGradient = direct?.computesInputGradient == true
+        let gemmInputGradient = call.inputGradient != nil && !directInputGradient
         var first = true
-        for images in memberChunks(batch: call.batch, chunkImages: call.chunkImages, member: member) {
+        for images in memberChunks(batch: call.batch, chunkImages: call.chunkImages, member: member)
+        where !directWeightGradient || gemmInputGradient {
             let chunkColumns = images.count * outPlane
             let dyChunk = dy + images.lowerBound * outPlane
-            // The columns are rebuilt rather than kept from forward: one im2col pass costs far
-            // less than holding every layer's column matrix (9× its input) for the whole step.
-            let columns: UnsafePointer<Float>
-            let columnStride: Int
-            if g.readsInputAsColumns {
-                (columns, columnStride) = (call.input + images.lowerBound * outPlane, columnCount)
-            } else {
-                im2col(call.input, batch: call.batch, images: images, into: memberScratch!)
-                (columns, columnStride) = (UnsafePointer(memberScratch!), chunkColumns)
+            if !directWeightGradient {
+                // The columns are rebuilt rather than kept from forward: one im2col pass costs far
+                // less than holding every layer's column matrix (9× its input) for the whole step.
+                let columns: UnsafePointer<Float>
+                let columnStride: Int
+                if g.readsInputAsColumns {
+                    (columns, columnStride) = (call.input + images.lowerBound * outPlane, columnCount)
+                } else {
+                    im2col(call.input, batch: call.batch, images: images, into: memberScratch!)
+                    (columns, columnStride) = (UnsafePointer(memberScratch!), chunkColumns)
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                            Int32(g.outChannels), Int32(g.reduction), Int32(chunkColumns),
+                            1, dyChunk, Int32(columnCount),
+                            columns, Int32(columnStride),
+                            first ? 0 : 1, memberWeightGradient, Int32(g.reduction))
+                first = false
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                        Int32(g.outChannels), Int32(g.reduction), Int32(chunkColumns),
-                        1, dyChunk, Int32(columnCount),
-                        columns, Int32(columnStride),
-                        first ? 0 : 1, memberWeightGradient, Int32(g.reduction))
-            first = false
-            guard let dx = call.inputGradient, !directInputGradient else { continue }
+            guard let dx = call.inputGradient, gemmInputGradient else { continue }
             if g.readsInputAsColumns {
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
                             Int32(g.inChannels), Int32(chunkColumns), Int32(g.outChannels),
