@@ -13,6 +13,10 @@ The first step is warm-up and not timed in either engine: PyTorch times steps 2.
 reports the images/s of its epoch without its first step (`wren train` prints "steady N images/s").
 Rounds alternate the engines so drifts of this shared machine's clock hit both; the table gives the
 median over rounds and the ratio Wren / PyTorch (> 1: Wren trains faster).
+
+This parent process never imports torch (a worker writes the initial weights): Linux counts a
+child's memory before its exec in its ru_maxrss, so a parent holding torch (~550 MiB) would lift
+both engines' peaks to at least its own.
 """
 
 import argparse
@@ -58,6 +62,20 @@ def torch_worker(args):
         optimizer.step()
     elapsed = time.perf_counter() - start
     print(f"steady {(len(x) // BATCH - 1) * BATCH / elapsed:.2f} images/s")
+    print(f"torch {torch.__version__}")
+
+
+def init_worker(args):
+    """Writes the initial weights of WRN-`args.model` (torch.manual_seed(0)) to `args.init`."""
+    import torch
+    from safetensors.torch import save_file
+    sys.path.insert(0, TOOLS)
+    from wrn_torch import WideResNet
+
+    depth, widen = MODELS[args.model]
+    torch.manual_seed(0)
+    save_file({k: v.contiguous() for k, v in WideResNet(depth, CLASSES, widen_factor=widen).state_dict().items()}, args.init)
+    print(f"torch {torch.__version__}")
 
 
 def run_child(command):
@@ -84,21 +102,18 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10, help="batches of 64 per run, the first untimed")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--worker", choices=["torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["torch", "init"], help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--init", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--labels", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return torch_worker(args)
-
-    import torch
-    from safetensors.torch import save_file
-    sys.path.insert(0, TOOLS)
-    from wrn_torch import WideResNet
+        return torch_worker(args) if args.worker == "torch" else init_worker(args)
 
     rows = []
+    torch_version = "?"
+
     with tempfile.TemporaryDirectory() as folder:
         rng = np.random.default_rng(0)
         data, labels = os.path.join(folder, "x.npy"), os.path.join(folder, "y.npy")
@@ -106,9 +121,8 @@ def main():
         np.save(labels, rng.integers(0, CLASSES, args.steps * BATCH).astype(np.int64))
         for name in args.models:
             depth, widen = MODELS[name]
-            torch.manual_seed(0)
             init = os.path.join(folder, f"wrn{depth}_{widen}.safetensors")
-            save_file({k: v.contiguous() for k, v in WideResNet(depth, CLASSES, widen_factor=widen).state_dict().items()}, init)
+            run_child([sys.executable, os.path.abspath(__file__), "--worker", "init", "--model", name, "--init", init])
             rates = {"PyTorch": [], "Wren": []}
             memory = {"PyTorch": 0.0, "Wren": 0.0}
             commands = {
@@ -123,6 +137,7 @@ def main():
                 order = ["PyTorch", "Wren"] if round_index % 2 == 0 else ["Wren", "PyTorch"]
                 for engine in order:
                     output, rss = run_child(commands[engine])
+                    torch_version = re.findall(r"torch (\S+)", output)[-1] if engine == "PyTorch" else torch_version
                     rates[engine].append(steady_rate(output, engine))
                     memory[engine] = max(memory[engine], rss)
                 print(f"WRN-{name} round {round_index + 1}: " +
@@ -131,7 +146,7 @@ def main():
             rows.append((name, torch_rate, wren_rate, memory["PyTorch"], memory["Wren"]))
 
     print(f"\nbatch {BATCH}, {args.threads} threads, SGD-Nesterov, median of {args.rounds} rounds of {args.steps} steps "
-          f"(torch {torch.__version__})")
+          f"(torch {torch_version})")
     print("| model | PyTorch img/s | Wren img/s | Wren / PyTorch | PyTorch peak RSS | Wren peak RSS | Wren / PyTorch RSS |")
     print("|---|---|---|---|---|---|---|")
     for name, torch_rate, wren_rate, torch_rss, wren_rss in rows:

@@ -12,30 +12,38 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a WRN in float32 from .npy data and save it as a PyTorch-compatible .safetensors checkpoint.",
         discussion: """
-            DATA is a .npy float32 [N,3,H,W] of images already normalized (as `wren run` takes them),
-            LABELS a .npy int64 or int32 [N] of class indices. Start from a new network (--depth, --widen,
-            initialized as the reference WRN code does, from --seed) or fine-tune a checkpoint (--init: any
-            file `wren convert` reads: PyTorch, PaddlePaddle or safetensors). Batch norm runs in training mode
-            (batch statistics; running statistics with momentum 0.1, as PyTorch's BatchNorm2d).
+            DATA is a .npy float32 [N,3,H,W] of images already normalized (as `wren run`
+            takes them), LABELS a .npy int64 or int32 [N] of class indices. Start from a
+            new network (--depth, --widen, initialized as the reference WRN code does,
+            from --seed) or fine-tune a checkpoint (--init: any file `wren convert`
+            reads: PyTorch, PaddlePaddle or safetensors). Batch norm runs in training
+            mode (batch statistics; running statistics with momentum 0.1, as PyTorch's
+            BatchNorm2d).
 
-            Optimizers follow torch.optim exactly: sgd (momentum, Nesterov, coupled L2 weight decay), adam
-            (coupled L2 weight decay, as torch.optim.Adam) and adamw (decoupled). Defaults: sgd lr 0.1,
-            momentum 0.9, weight decay 5e-4 (the WRN paper's recipe with --nesterov); adam lr 0.001, no decay;
-            adamw lr 0.001, decay 0.01. --schedule is stepped once per epoch: constant, cosine, or
-            multistep:E1,E2,...:F (lr × F at each epoch Ei; the paper: multistep:60,120,160:0.2); add
-            +warmup:W for W epochs of linear warmup (e.g. cosine+warmup:5).
+            Optimizers follow torch.optim exactly: sgd (momentum, Nesterov, coupled L2
+            weight decay), adam (coupled L2 weight decay, as torch.optim.Adam) and adamw
+            (decoupled). Defaults: sgd lr 0.1, momentum 0.9, weight decay 5e-4 (the WRN
+            paper's recipe with --nesterov); adam lr 0.001, no decay; adamw lr 0.001,
+            decay 0.01. --schedule is stepped once per epoch: constant, cosine, or
+            multistep:E1,E2,...:F (lr × F at each epoch Ei; the paper:
+            multistep:60,120,160:0.2); add +warmup:W for W epochs of linear warmup (e.g.
+            cosine+warmup:5).
 
-            OUT is written after every epoch (to a temporary file, then renamed), with PyTorch's key names
-            (num_batches_tracked included), so torch's load_state_dict(strict=True) accepts it and
-            `wren convert` / `wren run` read it. Each epoch prints one line (train loss and accuracy, test
-            loss and accuracy with --test-data, and images/s); progress goes to stderr.
+            OUT is written after every epoch (to a temporary file, then renamed), with
+            PyTorch's key names (num_batches_tracked included), so torch's
+            load_state_dict(strict=True) accepts it and `wren convert` / `wren run` read
+            it. Each epoch prints one line (train loss and accuracy, test loss and
+            accuracy with --test-data, and images/s); progress goes to stderr.
 
             Examples:
-              wren train --data train_x.npy --labels train_y.npy --test-data test_x.npy --test-labels test_y.npy \\
-                         --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors
-              wren train --data x.npy --labels y.npy --depth 28 --widen 10 --dropout 0.3 --epochs 200 \\
-                         --nesterov --schedule multistep:60,120,160:0.2 --batch 128 -o wrn28_10.safetensors
-              wren train --data x.npy --labels y.npy --init imported.pth --optimizer adam --lr 1e-4 --epochs 5 -o tuned.safetensors
+              wren train --data train_x.npy --labels train_y.npy \\
+                  --test-data test_x.npy --test-labels test_y.npy \\
+                  --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors
+              wren train --data x.npy --labels y.npy --depth 28 --widen 10 \\
+                  --dropout 0.3 --epochs 200 --nesterov --batch 128 \\
+                  --schedule multistep:60,120,160:0.2 -o wrn28_10.safetensors
+              wren train --data x.npy --labels y.npy --init imported.pth \\
+                  --optimizer adam --lr 1e-4 --epochs 5 -o tuned.safetensors
             """)
 
     @Option(help: "Training images: .npy float32 [N,3,H,W], normalized.")
