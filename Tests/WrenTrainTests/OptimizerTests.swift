@@ -78,6 +78,41 @@ import WrenTestSupport
         #expect(pointers.stepCounts == Array(repeating: 2, count: specs.count))
     }
 
+    /// A team's members share each parameter's elements; every configuration gives the single
+    /// thread's bits, and stepping allocates nothing.
+    @Test func teamStepsAreBitIdentical() throws {
+        let specs = Self.specs()
+        var generator = SplitMix64(seed: 43)
+        let initial = specs.map { Self.random($0.elementCount!, scale: 0.5, &generator) }
+        let gradients = specs.map { Self.random($0.elementCount!, scale: 0.05, &generator) }
+        let team = try ThreadTeam(count: 3)
+        for (name, configuration) in Self.configurations {
+            var single = try Optimizer(configuration, parameters: specs)
+            var shared = single
+            var expected = initial
+            for _ in 0..<3 { single.step(parameters: &expected, gradients: gradients) }
+            let buffers = initial.map { values -> UnsafeMutableBufferPointer<Float> in
+                let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
+                _ = buffer.initialize(from: values)
+                return buffer
+            }
+            let gradientBuffers = gradients.map { values -> UnsafeMutableBufferPointer<Float> in
+                let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
+                _ = buffer.initialize(from: values)
+                return buffer
+            }
+            defer { (buffers + gradientBuffers).forEach { $0.deallocate() } }
+            let readOnly = gradientBuffers.map { UnsafeBufferPointer($0) }
+            shared.step(parameters: buffers, gradients: readOnly, team: team)
+            let before = wren_thread_allocation_count()
+            shared.step(parameters: buffers, gradients: readOnly, team: team)
+            shared.step(parameters: buffers, gradients: readOnly, team: team)
+            #expect(wren_thread_allocation_count() == before, "\(name): team steps allocated")
+            #expect(buffers.map { Array($0).map(\.bitPattern) } == expected.map { $0.map(\.bitPattern) }, "\(name)")
+            #expect(shared.stepCounts == single.stepCounts)
+        }
+    }
+
     /// A parameter left out of a step keeps its step count and state, as PyTorch skips a
     /// parameter whose grad is None: its Adam bias correction and its first momentum buffer
     /// follow its own updates.

@@ -8,9 +8,9 @@ import CBLAS
 /// uses its input as the column matrix. The GEMM's columns are cut into chunks of whole images, at
 /// most `imagesPerChunk` (so the column matrix one GEMM reads, 9× its input, stays in cache instead
 /// of round-tripping through memory) and at most an equal share of the batch per team member.
-/// Each member takes every `count`-th chunk and does its im2col, GEMMs and col2im with its own
-/// scratch; outputs and gradients are addressed in place (leading dimension N·Ho·Wo), so nothing
-/// is copied. Backward:
+/// Each member takes an equal share of the batch's images, in chunks, and does their im2col, GEMMs
+/// and col2im with its own scratch; outputs and gradients are addressed in place (leading
+/// dimension N·Ho·Wo), so nothing is copied. Backward:
 ///
 ///     dWeight  = dOutput × columnsᵀ            (overwritten; per-member partials summed in member order)
 ///     dBias[o] = Σ dOutput[o, ·]               (overwritten; in Double)
@@ -150,8 +150,10 @@ public final class ConvolutionLayer {
             let call = call.assumingMemoryBound(to: Call.self).pointee
             call.layer.backward(call, member: member)
         }, with: call)
-        // Member order, so the sum is the same every run.
+        // Member order, so the sum is the same every run. Member 0 writes the total directly, or,
+        // when the batch is smaller than the team and its share empty, leaves it to be zeroed.
         let total = weightGradient.values.baseAddress!
+        if !directWeightGradient && !memberHasChunks[0] { total.update(repeating: 0, count: g.weightCount) }
         for member in 1..<team.count where memberHasChunks[member] && !directWeightGradient {
             addInPlace(partialWeightGradients.values.baseAddress! + (member - 1) * g.weightCount, to: total, count: g.weightCount)
         }
@@ -324,9 +326,11 @@ public final class ConvolutionLayer {
         min(imagesPerChunk, (batch + team.count - 1) / team.count)
     }
 
-    /// Chunks `member`, `member + count`, `member + 2·count`, … of the batch.
+    /// `member`'s share of the batch, in chunks: equal shares (at most one image apart) keep the
+    /// members busy for equally long, which every `count`-th chunk would not when the chunk count
+    /// is not a multiple of the team's.
     private func memberChunks(batch: Int, chunkImages: Int, member: Int) -> ImageChunks {
-        ImageChunks(batch: batch, size: chunkImages, first: member, step: team.count)
+        ImageChunks(images: team.share(of: batch, member: member), size: chunkImages)
     }
 
     /// Whether each tap is a flat shift of the whole chunk: stride 1 with the output the size of
@@ -470,25 +474,22 @@ public final class ConvolutionLayer {
     }
 }
 
-/// Every `step`-th range, starting with range `first`, of `0..<batch` cut into consecutive
-/// ranges of `size` images (the last one shorter).
+/// `images` cut into consecutive ranges of `size` images (the last one shorter).
 struct ImageChunks: Sequence, IteratorProtocol {
-    let batch: Int
+    let end: Int
     let size: Int
-    let step: Int
     private var start: Int
 
-    init(batch: Int, size: Int, first: Int = 0, step: Int = 1) {
-        self.batch = batch
+    init(images: Range<Int>, size: Int) {
+        end = images.upperBound
         self.size = size
-        self.step = step
-        start = first * size
+        start = images.lowerBound
     }
 
     mutating func next() -> Range<Int>? {
-        guard start < batch else { return nil }
-        let chunk = start..<Swift.min(start + size, batch)
-        start += step * size
+        guard start < end else { return nil }
+        let chunk = start..<Swift.min(start + size, end)
+        start += size
         return chunk
     }
 }

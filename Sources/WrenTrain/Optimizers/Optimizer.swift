@@ -40,6 +40,8 @@ public struct Optimizer: Sendable {
     private let stateOffsets: [Int]
     private let slotsPerParameter: Int
     private var state: [Float]
+    /// One step's per-parameter updates; its capacity is reserved once, so a step allocates nothing.
+    private var plans: [ParameterUpdate] = []
 
     /// The optimizer state buffers, named as PyTorch's state keys.
     public enum StateBuffer: String, Sendable, CaseIterable {
@@ -93,6 +95,7 @@ public struct Optimizer: Sendable {
         self.stateOffsets = offsets
         self.slotsPerParameter = slots
         self.state = Array(repeating: 0, count: total)
+        plans.reserveCapacity(parameters.count)
     }
 
     /// Floats of optimizer state, allocated once at setup.
@@ -127,12 +130,30 @@ public struct Optimizer: Sendable {
     }
 
     /// Updates every parameter from its gradient, over buffers the caller keeps (build the two
-    /// arrays once; passing them allocates nothing).
-    public mutating func step(parameters values: [UnsafeMutableBufferPointer<Float>], gradients: [UnsafeBufferPointer<Float>]) {
+    /// arrays once; passing them allocates nothing). With a `team`, its members share each
+    /// parameter's elements: the updates are element by element, so the result is the same for
+    /// any team.
+    public mutating func step(parameters values: [UnsafeMutableBufferPointer<Float>], gradients: [UnsafeBufferPointer<Float>],
+                              team: ThreadTeam = .single) {
         precondition(values.count == counts.count && gradients.count == counts.count,
                      "step: \(values.count) parameter and \(gradients.count) gradient buffers for \(counts.count) parameters")
+        plans.removeAll(keepingCapacity: true)
         for index in 0..<counts.count {
-            update(parameterAt: index, values: values[index], gradient: gradients[index])
+            if let plan = advance(parameterAt: index, values: values[index], gradient: gradients[index]) { plans.append(plan) }
+        }
+        let algorithm = configuration.algorithm, learningRate = learningRate
+        plans.withUnsafeBufferPointer { plans in
+            state.withUnsafeMutableBufferPointer { arena in
+                let job = StepJob(plans: plans.baseAddress!, count: plans.count, algorithm: algorithm, learningRate: learningRate,
+                                  state: arena.baseAddress, team: team)
+                team.run({ job, member in
+                    let job = job.assumingMemoryBound(to: StepJob.self).pointee
+                    for plan in UnsafeBufferPointer(start: job.plans, count: job.count) {
+                        Optimizer.apply(plan, algorithm: job.algorithm, learningRate: job.learningRate, state: job.state,
+                                        elements: job.team.share(of: plan.count, member: member))
+                    }
+                }, with: job)
+            }
         }
     }
 
@@ -140,41 +161,67 @@ public struct Optimizer: Sendable {
     /// buffers must hold exactly the parameter's element count (a mismatch is a programming
     /// error and traps) and must not overlap.
     public mutating func update(parameterAt index: Int, values: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>) {
+        guard let plan = advance(parameterAt: index, values: values, gradient: gradient) else { return }
+        let algorithm = configuration.algorithm, learningRate = learningRate
+        state.withUnsafeMutableBufferPointer { arena in
+            Self.apply(plan, algorithm: algorithm, learningRate: learningRate, state: arena.baseAddress, elements: 0..<plan.count)
+        }
+    }
+
+    /// One parameter's update at the current step, as `apply` runs it on any slice of its elements.
+    /// (Sendable because it lives in `Optimizer`; it points at the caller's buffers only during a step.)
+    private struct ParameterUpdate: @unchecked Sendable {
+        var values: UnsafeMutablePointer<Float>
+        var gradient: UnsafePointer<Float>
+        var count: Int
+        /// Where the parameter's state starts in the arena.
+        var stateOffset: Int
+        var hasState: Bool
+        var step: Int
+        var firstStep: Bool
+        var weightDecay: Double
+    }
+
+    private struct StepJob {
+        let plans: UnsafePointer<ParameterUpdate>
+        let count: Int
+        let algorithm: OptimizerAlgorithm
+        let learningRate: Double
+        let state: UnsafeMutablePointer<Float>?
+        let team: ThreadTeam
+    }
+
+    /// Checks one parameter's buffers and advances its step count; nil when it has no elements.
+    private mutating func advance(parameterAt index: Int, values: UnsafeMutableBufferPointer<Float>,
+                                  gradient: UnsafeBufferPointer<Float>) -> ParameterUpdate? {
         precondition(index >= 0 && index < counts.count, "update: parameter index \(index) out of 0..<\(counts.count)")
         let count = counts[index]
         precondition(values.count == count && gradient.count == count,
                      "update '\(parameters[index].name)': \(values.count) values and \(gradient.count) gradients, expected \(count)")
-        guard count > 0 else {
-            stepCounts[index] += 1
-            return
-        }
         let firstStep = stepCounts[index] == 0
         stepCounts[index] += 1
-        let step = stepCounts[index]
-        let lr = learningRate
-        let weightDecay = weightDecays[index]
-        let offset = stateOffsets[index]
-        let p = values.baseAddress!
-        let g = gradient.baseAddress!
-        switch configuration.algorithm {
+        guard count > 0 else { return nil }
+        return ParameterUpdate(values: values.baseAddress!, gradient: gradient.baseAddress!, count: count, stateOffset: stateOffsets[index],
+                               hasState: slotsPerParameter > 0, step: stepCounts[index], firstStep: firstStep,
+                               weightDecay: weightDecays[index])
+    }
+
+    /// `plan`'s update of `elements` (state slot `k` of element `i` is `state[offset + k·count + i]`).
+    private static func apply(_ plan: ParameterUpdate, algorithm: OptimizerAlgorithm, learningRate lr: Double,
+                              state: UnsafeMutablePointer<Float>?, elements: Range<Int>) {
+        guard !elements.isEmpty else { return }
+        let p = plan.values + elements.lowerBound, g = plan.gradient + elements.lowerBound
+        let slot = plan.hasState ? state! + plan.stateOffset + elements.lowerBound : nil
+        switch algorithm {
         case .sgd(let momentum, let nesterov):
-            if slotsPerParameter == 0 {
-                FusedUpdate.sgd(values: p, gradient: g, momentumBuffer: nil, count: count, learningRate: lr,
-                                weightDecay: weightDecay, momentum: momentum, nesterov: nesterov, firstStep: firstStep)
-            } else {
-                state.withUnsafeMutableBufferPointer { arena in
-                    FusedUpdate.sgd(values: p, gradient: g, momentumBuffer: arena.baseAddress! + offset, count: count, learningRate: lr,
-                                    weightDecay: weightDecay, momentum: momentum, nesterov: nesterov, firstStep: firstStep)
-                }
-            }
+            FusedUpdate.sgd(values: p, gradient: g, momentumBuffer: slot, count: elements.count, learningRate: lr,
+                            weightDecay: plan.weightDecay, momentum: momentum, nesterov: nesterov, firstStep: plan.firstStep)
         case .adam(let beta1, let beta2, let epsilon), .adamW(let beta1, let beta2, let epsilon):
             let decoupled: Bool
-            if case .adamW = configuration.algorithm { decoupled = true } else { decoupled = false }
-            state.withUnsafeMutableBufferPointer { arena in
-                let expAvg = arena.baseAddress! + offset
-                FusedUpdate.adam(values: p, gradient: g, expAvg: expAvg, expAvgSq: expAvg + count, count: count, step: step,
-                                 learningRate: lr, weightDecay: weightDecay, beta1: beta1, beta2: beta2, epsilon: epsilon, decoupled: decoupled)
-            }
+            if case .adamW = algorithm { decoupled = true } else { decoupled = false }
+            FusedUpdate.adam(values: p, gradient: g, expAvg: slot!, expAvgSq: slot! + plan.count, count: elements.count, step: plan.step,
+                             learningRate: lr, weightDecay: plan.weightDecay, beta1: beta1, beta2: beta2, epsilon: epsilon,
+                             decoupled: decoupled)
         }
     }
 }

@@ -165,7 +165,7 @@ public final class Trainer {
             guard result.loss.isFinite else {
                 throw .diverged(step: stepsTaken, what: "the loss is \(result.loss) in epoch \(epoch), step \(step + 1) (try a lower --lr)")
             }
-            optimizer.step(parameters: parameterValues, gradients: parameterGradients)
+            optimizer.step(parameters: parameterValues, gradients: parameterGradients, team: network.team)
             lossSum += result.loss * Double(count)
             correct += result.correct
             let now = monotonicSeconds()
