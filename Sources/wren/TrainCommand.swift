@@ -204,7 +204,7 @@ struct Train: ParsableCommand {
         print("training \(architecture) (\(architecture.numClasses) classes\(architecture.convBias ? ", conv biases" : ""), "
               + "\(parameterCount) parameters) on \(training.count) images of \(trainShape[2])x\(trainShape[3])"
               + (test.map { ", testing on \($0.count)" } ?? "") + "; \(options.optimizer.algorithm.name) lr \(options.optimizer.learningRate), "
-              + "schedule \(options.schedule), batch \(options.batchSize), \(threadCount) threads")
+              + "schedule \(options.schedule), batch \(options.batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s")")
 
         let inputs = [data, labels, testData, testLabels, `init`].compactMap { $0 }
         try trainer.run(progress: { step in
