@@ -149,21 +149,26 @@ private func weightGradientTile(_ p: F32Conv3x3SameWeightGradientProblem, outBlo
         }
     }
 
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 18 * 16) { lanes in
+    storeTaps(p, outBlock: outBlock, channel: firstChannel, a0, a1, a2, a3, a4, a5, a6, a7, a8)
+    if hasSecond { storeTaps(p, outBlock: outBlock, channel: firstChannel + 1, b0, b1, b2, b3, b4, b5, b6, b7, b8) }
+}
+
+/// `dWeight[o, channel, tap] (+)= lane o of tap's sum` for the tile's 16 output channels.
+@inline(__always)
+private func storeTaps(_ p: F32Conv3x3SameWeightGradientProblem, outBlock: Int, channel: Int,
+                       _ t0: __m512, _ t1: __m512, _ t2: __m512, _ t3: __m512, _ t4: __m512,
+                       _ t5: __m512, _ t6: __m512, _ t7: __m512, _ t8: __m512) {
+    // 576 bytes: small enough that Swift keeps the buffer on the stack (a step allocates nothing).
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 9 * 16) { lanes in
         let t = lanes.baseAddress!
-        _mm512_storeu_ps(t, a0); _mm512_storeu_ps(t + 16, a1); _mm512_storeu_ps(t + 32, a2)
-        _mm512_storeu_ps(t + 48, a3); _mm512_storeu_ps(t + 64, a4); _mm512_storeu_ps(t + 80, a5)
-        _mm512_storeu_ps(t + 96, a6); _mm512_storeu_ps(t + 112, a7); _mm512_storeu_ps(t + 128, a8)
-        _mm512_storeu_ps(t + 144, b0); _mm512_storeu_ps(t + 160, b1); _mm512_storeu_ps(t + 176, b2)
-        _mm512_storeu_ps(t + 192, b3); _mm512_storeu_ps(t + 208, b4); _mm512_storeu_ps(t + 224, b5)
-        _mm512_storeu_ps(t + 240, b6); _mm512_storeu_ps(t + 256, b7); _mm512_storeu_ps(t + 272, b8)
-        for slot in 0..<(hasSecond ? 2 : 1) {
-            for lane in 0..<16 {
-                let target = p.weightGradient + ((outBlock * 16 + lane) * p.inChannels + firstChannel + slot) * 9
-                for tap in 0..<9 {
-                    let value = t[(slot * 9 + tap) * 16 + lane]
-                    target[tap] = p.accumulating ? target[tap] + value : value
-                }
+        _mm512_storeu_ps(t, t0); _mm512_storeu_ps(t + 16, t1); _mm512_storeu_ps(t + 32, t2)
+        _mm512_storeu_ps(t + 48, t3); _mm512_storeu_ps(t + 64, t4); _mm512_storeu_ps(t + 80, t5)
+        _mm512_storeu_ps(t + 96, t6); _mm512_storeu_ps(t + 112, t7); _mm512_storeu_ps(t + 128, t8)
+        for lane in 0..<16 {
+            let target = p.weightGradient + ((outBlock * 16 + lane) * p.inChannels + channel) * 9
+            for tap in 0..<9 {
+                let value = t[tap * 16 + lane]
+                target[tap] = p.accumulating ? target[tap] + value : value
             }
         }
     }

@@ -1,3 +1,4 @@
+import AllocationCounter
 import Foundation
 import Testing
 @testable import WrenConvert
@@ -42,6 +43,40 @@ import WrenTestSupport
         #expect(first.map(\.values) == second.map(\.values))
         let otherSeed = try Self.finalState(threads: threads, dropout: 0.3, shuffle: true, seed: 10)
         #expect(first.map(\.values) != otherSeed.map(\.values))
+    }
+
+    /// Every activation, gradient and scratch buffer is planned when the network is built: after
+    /// the first step, steps (forward, backward, optimizer) allocate nothing, at the largest batch
+    /// and at a smaller last one, on one thread and on a team (whose members run the same code).
+    @Test(arguments: [1, 2])
+    func stepsAllocateNothing(threads: Int) throws {
+        let probeBefore = wren_thread_allocation_count()
+        UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 64).deallocate()
+        #expect(wren_thread_allocation_count() > probeBefore, "the allocation counter is not interposing malloc")
+
+        let architecture = WRNArchitecture(depth: 10, widenFactor: 2, numClasses: 3, convBias: true)
+        let network = try TrainingNetwork(architecture: architecture, inputHeight: 16, inputWidth: 16, maxBatch: 8,
+                                          dropout: 0.3, seed: 1, team: try ThreadTeam(count: threads))
+        network.initialize(seed: 1)
+        let parameters = network.parameters
+        var optimizer = try Optimizer(.adamW(weightDecay: 0.01),
+                                      parameters: parameters.map { ParameterSpec(name: $0.entry.key, shape: $0.entry.shape) })
+        let values = parameters.map(\.value.values), gradients = parameters.map { UnsafeBufferPointer($0.gradient.values) }
+        let data = try Self.digitsLike(count: 8, classes: 3, seed: 2)
+        func step(batch: Int) throws {
+            _ = try data.images.withUnsafeBufferPointer { x in
+                try data.labels.withUnsafeBufferPointer { y in
+                    try network.trainingStep(images: UnsafeBufferPointer(rebasing: x[0..<(batch * 768)]),
+                                             labels: UnsafeBufferPointer(rebasing: y[0..<batch]), batch: batch)
+                }
+            }
+            optimizer.step(parameters: values, gradients: gradients, team: network.team)
+        }
+        try step(batch: 8)
+        let before = wren_thread_allocation_count()
+        for batch in [8, 5, 8] { try step(batch: batch) }
+        let allocations = wren_thread_allocation_count() - before
+        #expect(allocations == 0, "\(threads) threads: 3 steps allocated \(allocations) times")
     }
 
     /// The loop in file order takes exactly the steps the parity test drives by hand.
