@@ -85,10 +85,12 @@ let package = Package(
         .target(name: "WrenTrainKernelsX86", path: "Sources/WrenTrainKernelsX86", swiftSettings: x86KernelFlags),
         .target(
             name: "WrenConvert",
-            dependencies: ["WrenCore", "WrenNetwork", "WrenReference", "WrenFiles", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["WrenCore", "WrenNetwork", "WrenReference", "WrenFiles", "WrenCharts", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "Sources/WrenConvert"),
         // POSIX file reading with strerror reasons, for the host-side modules.
         .target(name: "WrenFiles", path: "Sources/WrenFiles"),
+        // SVG assembly for the charts the CLI writes (validation report, training curves).
+        .target(name: "WrenCharts", path: "Sources/WrenCharts"),
         .target(name: "WrenImage", dependencies: ["CJPEG", "WrenFiles"], path: "Sources/WrenImage"),
         // C API: the hand-written header and the per-thread last error live in C (CWren), the
         // functions in Swift (WrenC, exported with @_cdecl). Tests: Tests/CAPI (cmocka).
@@ -97,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "wren",
             dependencies: [
-                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost", "WrenTrain",
+                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost", "WrenTrain", "WrenCharts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/wren"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import WrenCharts
 import WrenConvert
 import WrenHost
 import WrenNetwork
@@ -33,12 +34,16 @@ struct Train: ParsableCommand {
             PyTorch's key names (num_batches_tracked included), so torch's
             load_state_dict(strict=True) accepts it and `wren convert` / `wren run` read
             it. Each epoch prints one line (train loss and accuracy, test loss and
-            accuracy with --test-data, and images/s); progress goes to stderr.
+            accuracy with --test-data, and images/s); progress goes to stderr. --curves
+            draws loss and accuracy per epoch into an .svg and --log appends one JSON
+            object per epoch to a .jsonl; both are rewritten after every epoch, so they
+            can be watched while training runs.
 
             Examples:
               wren train --data train_x.npy --labels train_y.npy \\
                   --test-data test_x.npy --test-labels test_y.npy \\
-                  --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors
+                  --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors \\
+                  --curves curves.svg --log metrics.jsonl
               wren train --data x.npy --labels y.npy --depth 28 --widen 10 \\
                   --dropout 0.3 --epochs 200 --nesterov --batch 128 \\
                   --schedule multistep:60,120,160:0.2 -o wrn28_10.safetensors
@@ -118,6 +123,12 @@ struct Train: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the trained checkpoint (.safetensors).")
     var output: String
 
+    @Option(help: "Draw train and test loss and accuracy per epoch into this .svg (rewritten after every epoch).")
+    var curves: String?
+
+    @Option(help: "Write one JSON object per epoch (lr, losses, accuracies, seconds, images/s) to this .jsonl.")
+    var log: String?
+
     func validate() throws {
         guard Inputs.fileExtension(output) == "safetensors" else {
             throw ValidationError("the output file should end in .safetensors (got '\(output)')")
@@ -141,11 +152,19 @@ struct Train: ParsableCommand {
         guard ["sgd", "adam", "adamw"].contains(optimizer) else { throw ValidationError("--optimizer must be sgd, adam or adamw (got '\(optimizer)')") }
         do { _ = try LearningRateSchedule(parsing: schedule) } catch { throw ValidationError("--schedule: \(error)") }
         _ = try optimizerConfiguration().validate()
-        for input in [data, labels, testData, testLabels, `init`].compactMap({ $0 }) where FileSystem.sameFile(input, output) {
-            throw ValidationError("-o \(output) would overwrite the input \(input)")
+        if let curves, Inputs.fileExtension(curves) != "svg" { throw ValidationError("--curves writes an .svg file (got '\(curves)')") }
+        if let log, Inputs.fileExtension(log) != "jsonl" { throw ValidationError("--log writes a .jsonl file (got '\(log)')") }
+        let outputs = [("-o", output), ("--curves", curves), ("--log", log)].compactMap { name, path in path.map { (name, $0) } }
+        for (index, (name, path)) in outputs.enumerated() {
+            for input in [data, labels, testData, testLabels, `init`].compactMap({ $0 }) where FileSystem.sameFile(input, path) {
+                throw ValidationError("\(name) \(path) would overwrite the input \(input)")
+            }
+            for (otherName, other) in outputs[..<index] where FileSystem.sameFile(other, path) {
+                throw ValidationError("\(otherName) and \(name) name the same file")
+            }
+            let folder = FileSystem.parentFolder(path)
+            guard FileSystem.isDirectory(folder) else { throw ValidationError("\(name): folder '\(folder)' does not exist") }
         }
-        let folder = FileSystem.parentFolder(output)
-        guard FileSystem.isDirectory(folder) else { throw ValidationError("-o: folder '\(folder)' does not exist") }
     }
 
     func optimizerConfiguration() throws -> OptimizerConfiguration {
@@ -207,6 +226,10 @@ struct Train: ParsableCommand {
               + "schedule \(options.schedule), batch \(options.batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s")")
 
         let inputs = [data, labels, testData, testLabels, `init`].compactMap { $0 }
+        var reports: [EpochReport] = []
+        let title = "\(architecture), \(architecture.numClasses) classes — \(FileSystem.fileName(data))"
+        let subtitle = "\(options.optimizer.algorithm.name) lr \(options.optimizer.learningRate), schedule \(options.schedule), "
+            + "batch \(options.batchSize), \(training.count) training images" + (test.map { ", \($0.count) test" } ?? "")
         try trainer.run(progress: { step in
             Diagnostics.progress("epoch \(step.epoch) loss \(format(Float(step.loss))) \(Int(step.imagesPerSecond)) img/s", step.step, step.steps)
         }, epochEnded: { report in
@@ -223,6 +246,18 @@ struct Train: ParsableCommand {
                 try save(network, to: output, inputs: inputs)
             } catch {
                 Diagnostics.note("error: could not save \(output) after epoch \(report.epoch): \(error)")
+            }
+            reports.append(report)
+            do {
+                if let curves {
+                    try AtomicFile.write(Array(trainingCurvesSVG(reports, title: title, subtitle: subtitle).utf8), to: curves,
+                                         refusingToOverwrite: inputs)
+                }
+                if let log {
+                    try AtomicFile.write(Array(reports.map(jsonLine).joined().utf8), to: log, refusingToOverwrite: inputs)
+                }
+            } catch {
+                Diagnostics.note("error: could not write the curves or log after epoch \(report.epoch): \(error)")
             }
         })
         print("wrote \(output) after \(epochs) epochs in \(Clock.format(Clock.now() - start))")
@@ -260,6 +295,31 @@ func save(_ network: TrainingNetwork, to path: String, inputs: [String]) throws 
         }
     }
     try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: path, refusingToOverwrite: inputs)
+}
+
+/// The loss and accuracy curves per epoch: two panels, train and test in each.
+func trainingCurvesSVG(_ reports: [EpochReport], title: String, subtitle: String) -> String {
+    let train = "#1f77b4", test = "#ff7f0e"
+    let hasTest = reports.contains { $0.testLoss != nil }
+    func panel(_ name: String, _ label: String, _ trainValue: (EpochReport) -> Double, _ testValue: (EpochReport) -> Double?,
+               range: ClosedRange<Double>? = nil) -> LinePanel {
+        var series = [LinePanel.Series(name: "train", color: train, values: reports.map(trainValue))]
+        if hasTest { series.append(LinePanel.Series(name: "test", color: test, values: reports.map(testValue))) }
+        return LinePanel(title: name, yLabel: label, series: series, yRange: range)
+    }
+    return svgLineCharts(title: title, subtitle: subtitle, xLabel: "epoch", panels: [
+        panel("loss", "cross-entropy loss", \.trainLoss, \.testLoss),
+        panel("accuracy", "top-1 accuracy (%)", { 100 * $0.trainAccuracy }, { $0.testAccuracy.map { 100 * $0 } }, range: 0...100),
+    ])
+}
+
+/// One epoch as a JSON object on one line (`--log`).
+func jsonLine(_ report: EpochReport) -> String {
+    func number(_ value: Double?) -> String { value.map { $0.isFinite ? "\($0)" : "null" } ?? "null" }
+    return "{\"epoch\": \(report.epoch), \"lr\": \(number(report.learningRate)), \"train_loss\": \(number(report.trainLoss)), "
+        + "\"train_accuracy\": \(number(report.trainAccuracy)), \"test_loss\": \(number(report.testLoss)), "
+        + "\"test_accuracy\": \(number(report.testAccuracy)), \"seconds\": \(number(report.seconds)), "
+        + "\"steady_images_per_second\": \(number(report.steadyImagesPerSecond))}\n"
 }
 
 func percentage(_ fraction: Double) -> String {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 
 /// `wren train` as a user runs it: fine-tuning an imported checkpoint, a new network from scratch,
@@ -52,6 +55,39 @@ struct TrainCLITests {
         #expect(run.stdout.contains("int8 accuracy"), "stdout: \(run.stdout)")
     }
 
+    /// The `--curves` SVG read back: two panels (loss, accuracy), each with labelled axes and a
+    /// train and a test series of one point per epoch inside the panel's plot area.
+    static func checkCurves(_ path: String, epochs: Int) throws {
+        final class Reader: NSObject, XMLParserDelegate {
+            var panels: [(title: String, series: [String: Int], axes: Int, texts: [String])] = []
+            var inText = false
+            func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                        attributes: [String: String]) {
+                if name == "g", attributes["class"] == "panel" { panels.append((attributes["data-title"] ?? "", [:], 0, [])) }
+                if name == "g", attributes["class"] == "axis", !panels.isEmpty { panels[panels.count - 1].axes += 1 }
+                if name == "polyline", attributes["class"] == "series", let series = attributes["data-series"], !panels.isEmpty {
+                    panels[panels.count - 1].series[series] = (attributes["points"] ?? "").split(separator: " ").count
+                }
+                inText = name == "text"
+            }
+            func parser(_ parser: XMLParser, foundCharacters string: String) {
+                if inText, !panels.isEmpty { panels[panels.count - 1].texts.append(string) }
+            }
+            func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) { inText = false }
+        }
+        let parser = try #require(XMLParser(contentsOf: URL(fileURLWithPath: path)))
+        let reader = Reader()
+        parser.delegate = reader
+        #expect(parser.parse(), "\(path) is not well-formed XML: \(String(describing: parser.parserError))")
+        #expect(reader.panels.map(\.title) == ["loss", "accuracy"])
+        for panel in reader.panels {
+            #expect(panel.axes == 1, "\(panel.title): axes")
+            #expect(panel.series == ["train": epochs, "test": epochs], "\(panel.title): series and points")
+            #expect(panel.texts.contains("epoch"), "\(panel.title): x label")
+        }
+        #expect(reader.panels.last?.texts.contains("top-1 accuracy (%)") == true)
+    }
+
     @Test func trainsANewNetworkAndReportsTheTestSet() throws {
         let folder = try TemporaryFolder()
         let output = folder.path("new.safetensors")
@@ -70,8 +106,20 @@ struct TrainCLITests {
             "--test-data", CLIFixtures.digitsTestX, "--test-labels", CLIFixtures.digitsTestY,
             "--depth", "10", "--widen", "1", "--conv-bias", "--dropout", "0.2", "--epochs", "2", "--batch", "64",
             "--optimizer", "sgd", "--nesterov", "--schedule", "multistep:1:0.5", "--seed", "3", "-o", output,
+            "--curves", folder.path("curves.svg"), "--log", folder.path("metrics.jsonl"),
         ])
         #expect(good.status == 0, "stderr: \(good.stderr)")
+        try Self.checkCurves(folder.path("curves.svg"), epochs: 2)
+        // One JSON object per epoch, with the schedule's lr and the test accuracy the epoch line printed.
+        let log = try String(contentsOfFile: folder.path("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(log.count == 2)
+        let epochs = try log.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(epochs.map { $0["epoch"] as? Int } == [1, 2])
+        #expect(epochs.map { $0["lr"] as? Double } == [0.1, 0.05])
+        let printed = good.stdout.split(separator: "\n").last { $0.hasPrefix("epoch 2/2") }.map(String.init) ?? ""
+        let testAccuracy = try #require(epochs[1]["test_accuracy"] as? Double)
+        #expect(printed.contains("test loss") && printed.contains("acc \(Double(Int((testAccuracy * 10000).rounded())) / 100)%"),
+                "\(printed) vs \(testAccuracy)")
         #expect(good.stdout.contains("WRN-10-1 (10 classes, conv biases"), "stdout: \(good.stdout)")
         #expect(good.stdout.contains("epoch 2/2  lr 0.05"), "the multistep schedule halves the lr at epoch 1: \(good.stdout)")
         #expect(good.stdout.contains("test loss"), "stdout: \(good.stdout)")
@@ -89,6 +137,10 @@ struct TrainCLITests {
             (["--depth", "10", "--widen", "1", "--optimizer", "rmsprop"], "sgd, adam or adamw"),
             (["--depth", "10", "--widen", "1", "--schedule", "multistep:x:0.1"], "--schedule"),
             (["--depth", "10", "--widen", "1", "--lr", "nan"], "learning rate"),
+            (["--depth", "10", "--widen", "1", "--curves", folder.path("curves.png")], "--curves writes an .svg"),
+            (["--depth", "10", "--widen", "1", "--log", output.replacingOccurrences(of: ".safetensors", with: ".jsonl"),
+              "--curves", folder.path("missing/c.svg")], "folder"),
+            (["--depth", "10", "--widen", "1", "--log", folder.path("m.json")], "--log writes a .jsonl"),
         ] {
             let result = try WrenExecutable.run(base + extra)
             expectCleanFailure(result, "train \(extra)")

@@ -1,3 +1,5 @@
+import WrenCharts
+
 /// The report as a self-contained SVG a browser opens: a bar per layer showing the SQNR of its int8
 /// activation against float (red below 20 dB, orange below 30 dB, green above), and, when the
 /// inputs had labels, the float and int8 confusion matrices side by side, with cells where the two
@@ -113,52 +115,3 @@ extension ValidationReport {
     }
 }
 
-/// Minimal SVG text assembly with escaping.
-struct SVGBuilder {
-    private var body: [String] = []
-
-    static func escape(_ text: String) -> String {
-        var result = ""
-        for character in text {
-            switch character {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            default: result.append(character)
-            }
-        }
-        return result
-    }
-
-    static func number(_ value: Double) -> String { ValidationReport.fixed(value, 1) }
-
-    mutating func text(
-        _ x: Double, _ y: Double, _ content: String, size: Double, fill: String = "#111", weight: String = "normal",
-        anchor: String = "start", family: String = "sans-serif"
-    ) {
-        body.append("<text x=\"\(Self.number(x))\" y=\"\(Self.number(y))\" font-size=\"\(Self.number(size))\" "
-                    + "font-family=\"\(family)\" font-weight=\"\(weight)\" fill=\"\(fill)\" text-anchor=\"\(anchor)\">"
-                    + Self.escape(content) + "</text>")
-    }
-
-    mutating func rect(_ x: Double, _ y: Double, _ width: Double, _ height: Double, fill: String, stroke: String? = nil, strokeWidth: Double = 1) {
-        var element = "<rect x=\"\(Self.number(x))\" y=\"\(Self.number(y))\" width=\"\(Self.number(width))\" "
-            + "height=\"\(Self.number(height))\" fill=\"\(fill)\""
-        if let stroke { element += " stroke=\"\(stroke)\" stroke-width=\"\(Self.number(strokeWidth))\"" }
-        body.append(element + "/>")
-    }
-
-    mutating func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String) {
-        body.append("<line x1=\"\(Self.number(x1))\" y1=\"\(Self.number(y1))\" x2=\"\(Self.number(x2))\" "
-                    + "y2=\"\(Self.number(y2))\" stroke=\"\(stroke)\" stroke-width=\"1\"/>")
-    }
-
-    func document(width: Double, height: Double) -> String {
-        let w = Self.number(width), h = Self.number(height)
-        return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            + "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(h)\" viewBox=\"0 0 \(w) \(h)\">\n"
-            + "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
-            + body.joined(separator: "\n") + "\n</svg>\n"
-    }
-}

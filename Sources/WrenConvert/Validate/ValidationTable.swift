@@ -1,3 +1,5 @@
+import WrenCharts
+
 /// The report as a readable plain-text table (what `wren validate` prints).
 extension ValidationReport {
     public func table(layerLimit: Int? = nil) -> String {
@@ -52,18 +54,8 @@ extension ValidationReport {
 
     static func percent(_ fraction: Double) -> String { fixed(100 * fraction, 2) + "%" }
 
-    /// `value` with exactly `digits` decimals, without Foundation's String(format:).
-    static func fixed(_ value: Double, _ digits: Int) -> String {
-        guard value.isFinite else { return "\(value)" }
-        var factor = 1.0
-        for _ in 0..<digits { factor *= 10 }
-        let scaled = (abs(value) * factor).rounded()
-        let whole = Int(scaled / factor)
-        var fraction = String(Int(scaled - Double(whole) * factor))
-        while fraction.count < digits { fraction = "0" + fraction }
-        let sign = value < 0 && scaled > 0 ? "-" : ""
-        return digits == 0 ? "\(sign)\(whole)" : "\(sign)\(whole).\(fraction)"
-    }
+    /// `value` with exactly `digits` decimals.
+    static func fixed(_ value: Double, _ digits: Int) -> String { SVGBuilder.fixed(value, digits) }
 
     static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
