@@ -54,4 +54,23 @@ import WrenReference
         let relative = (error / energy).squareRoot()
         #expect(relative < 0.25, "\(name): int8 relative RMS logit error \(relative)")
     }
+
+    /// The stem absorbs the first block's bn1 (and writes its relu1) exactly when nothing else reads
+    /// the stem's output: when the first block has a shortcut. With an identity shortcut the stem's
+    /// output is the residual stream and stays an int8 tensor of its own.
+    @Test(arguments: [("wrn10_1_c10", false), ("wrn10_2_c3_bias", true)])
+    func stemFoldsTheFirstBatchNormWhereItCan(_ name: String, folds: Bool) throws {
+        let models = ImportFixtures.folder("models")
+        let checkpoint = try CheckpointLoader.load(path: models.path("\(name).pth"))
+        let input = try NumpyArray.read(path: models.path("\(name).input.npy"))
+        let converted = try Converter.convert(checkpoint: checkpoint, calibration: try input.floats(), count: input.shape[0],
+                                              options: ConversionOptions())
+        let description = try WrenModel(bytes: converted.bytes).description
+        let stem = try #require(description.layers.first)
+        let names = description.tensors.map(\.name)
+        #expect(description.tensors[try #require(stem.output)].name == (folds ? "block1.layer.0.relu1" : "conv1"))
+        #expect(stem.relu == folds)
+        #expect(names.contains("conv1") == !folds)
+        #expect(description.layers.filter { $0.op == .channelAffineReLU }.count == (folds ? 3 : 4), "\(name): 3 blocks + the final bn")
+    }
 }

@@ -59,8 +59,13 @@ import WrenReference
 
     @Test func everyQuantizedActivationIsCompared() throws {
         let (setup, report) = try Self.shared.get()
-        let expected = WideResNet.activationNames(for: setup.reference.architecture).filter { $0 != "pool" }
+        // WRN-16-2's first block has a shortcut, so its bn1 folds into the stem: no int8 "conv1".
+        let expected = WideResNet.activationNames(for: setup.reference.architecture).filter { $0 != "pool" && $0 != "conv1" }
         #expect(report.layers.map(\.name) == expected)
+        // The folded stem writes relu1 with one rounding: 42.4 dB on the 360 test digits, 36.5 dB
+        // when the stem's output was rounded to int8 first and bn1 applied as an integer affine.
+        let relu1 = try #require(report.layers.first { $0.name == "block1.layer.0.relu1" }?.sqnrDB)
+        #expect(relu1 > 40, "block1.layer.0.relu1: \(relu1) dB")
         for layer in report.layers {
             let sqnr = try #require(layer.sqnrDB, "\(layer.name)")
             #expect(sqnr > 15 && sqnr < 60, "\(layer.name): \(sqnr) dB")

@@ -7,7 +7,8 @@ import WrenNetwork
 ///                           └→ affine-ReLU(final bn1) → average pool → float32 fc
 ///
 /// Each block's bn2 folds exactly into its conv1; bn1 (after a residual add) becomes a per-channel
-/// affine + ReLU requantization. Conv weights: int8 symmetric per output channel (or, for
+/// affine + ReLU requantization. When the first block has a shortcut (widen factor > 1), its bn1
+/// folds into the stem as well, which then writes relu1 directly. Conv weights: int8 symmetric per output channel (or, for
 /// comparison, one scale per tensor); bias: int32 at scale input_scale · weight_scale[c];
 /// activations: int8 per tensor from the calibrated ranges.
 /// The classifier stays float32 (it is under 0.1% of the work and keeps the logits exact).
@@ -39,12 +40,21 @@ public struct Quantizer {
     public mutating func quantize(metadata: [(key: String, value: String)]) throws -> QuantizedModel {
         tensors = []
         layers = []
-        var stream = try addTensor("input", channels: 3, height: height, width: width)
-        stream = try addConv("conv1", model.stem, input: stream, relu: false)
+        let input = try addTensor("input", channels: 3, height: height, width: width)
+        var stream = input
+        // When the first block has a shortcut, the stem's output feeds nothing but that block's bn1,
+        // so bn1 folds exactly into the stem and relu1 is its output: one int8 rounding fewer, and no
+        // per-tensor int8 stem output for bn1's per-channel gains to amplify (6 dB on WRN-16-2).
+        var stemActivated: Int?
+        if let first = model.groups.first?.first, first.shortcut != nil {
+            stemActivated = try addConv("block1.layer.0.relu1", model.stem, foldedWith: first.bn1, input: input, relu: true)
+        } else {
+            stream = try addConv("conv1", model.stem, input: input, relu: false)
+        }
         for (g, group) in model.groups.enumerated() {
             for (i, block) in group.enumerated() {
                 let name = "block\(g + 1).layer.\(i)"
-                let activated = try addAffineReLU("\(name).relu1", block.bn1, input: stream)
+                let activated = try (g == 0 && i == 0 ? stemActivated : nil) ?? addAffineReLU("\(name).relu1", block.bn1, input: stream)
                 let hidden = try addConv("\(name).relu2", block.conv1, foldedWith: block.bn2, input: activated, relu: true)
                 var residual = stream
                 if let shortcut = block.shortcut {
@@ -55,8 +65,8 @@ public struct Quantizer {
         }
         let features = try addAffineReLU("relu", model.finalBN, input: stream)
         try addClassifier(model.fc, input: features)
-        let input = InputInfo(channels: 3, height: height, width: width, mean: mean, std: std, tensor: 0)
-        return QuantizedModel(input: input, numClasses: model.architecture.numClasses, metadata: metadata, tensors: tensors, layers: layers)
+        let inputInfo = InputInfo(channels: 3, height: height, width: width, mean: mean, std: std, tensor: input)
+        return QuantizedModel(input: inputInfo, numClasses: model.architecture.numClasses, metadata: metadata, tensors: tensors, layers: layers)
     }
 
     // MARK: Tensors
