@@ -15,6 +15,12 @@ public struct ConversionOptions: Sendable {
     /// One weight scale per output channel (default) or per tensor.
     public var weightGranularity: WeightGranularity = .perChannel
     public var producer = "wren 0.1.0"
+    /// Shift the float classifier's bias by the int8 model's mean logit error on the calibration
+    /// inputs (what rounding adds on average, mostly the per-channel constant errors that global
+    /// pooling does not average away).
+    public var biasCorrection = true
+    /// The kernels the bias correction's int8 pass runs with (all give identical results).
+    public var kernels: KernelTable = .portable
 
     public init() {}
 }
@@ -61,14 +67,40 @@ public enum Converter {
             ("source_sha256", checkpoint.sha256),
             ("calibration", "\(options.calibrationMethod) over \(count) inputs (\(options.calibrationSource))"),
             ("weights", options.weightGranularity == .perChannel ? "int8 symmetric per output channel" : "int8 symmetric per tensor"),
-            ("classifier", "float32"),
+            ("classifier", options.biasCorrection ? "float32, bias corrected for the int8 features' mean error on the calibration inputs" : "float32"),
         ]
         if let labels = options.labels { metadata.append(("labels", labels.joined(separator: "\n"))) }
         var quantizer = Quantizer(
             model: model, ranges: ranges, mean: options.mean, std: options.std, height: height, width: width,
             weightGranularity: options.weightGranularity)
-        let quantized = try quantizer.quantize(metadata: metadata)
-        let bytes = ModelWriter.write(quantized)
+        var quantized = try quantizer.quantize(metadata: metadata)
+        var bytes = ModelWriter.write(quantized)
+        if options.biasCorrection {
+            let error = try meanLogitError(of: bytes, float: ranges.meanLogits, calibration: calibration, count: count,
+                                           kernels: options.kernels)
+            for c in quantizer.model.fc.bias.indices { quantizer.model.fc.bias[c] -= Float(error[c]) }
+            quantized = try quantizer.quantize(metadata: metadata)
+            bytes = ModelWriter.write(quantized)
+        }
         return Result(bytes: bytes, quantized: quantized, reference: model)
+    }
+
+    /// The int8 model's mean logit minus the float model's, per class, over the calibration inputs.
+    static func meanLogitError(
+        of bytes: [UInt8], float: [Double], calibration: [Float], count: Int, kernels: KernelTable
+    ) throws -> [Double] {
+        let model = try WrenModel(bytes: bytes)
+        let chunk = min(count, 32)
+        let context = try WrenContext(model: model, maxBatch: chunk, kernels: kernels)
+        let perImage = calibration.count / count
+        var sums = [Double](repeating: 0, count: float.count)
+        var start = 0
+        while start < count {
+            let n = min(chunk, count - start)
+            let logits = try context.run(Array(calibration[(start * perImage)..<((start + n) * perImage)]), batch: n)
+            for (index, value) in logits.enumerated() { sums[index % float.count] += Double(value) }
+            start += n
+        }
+        return zip(sums, float).map { $0 / Double(count) - $1 }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import WrenConvert
 import WrenCore
+import WrenHost
 import WrenImage
 
 #if canImport(Glibc)
@@ -22,7 +23,10 @@ struct Convert: ParsableCommand {
             default), percentile[:P] (clip the outer (100-P)% on each side, P = 99.99 by default) or
             entropy (the KL-divergence threshold search of TensorRT and ncnn). Percentile and entropy
             go over CALIB twice. --weights per-tensor uses one weight scale per convolution instead of
-            one per output channel, for comparison. Check the result with `wren validate`.
+            one per output channel, for comparison. The float classifier's bias is then corrected by
+            the int8 model's mean logit error on CALIB (the constant part of the rounding error, which
+            global pooling does not average away); --no-bias-correction keeps it as trained. Check the
+            result with `wren validate`.
 
             CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the model was
             trained, or a folder of JPEG images (letterboxed to 32x32 on black, then normalized with
@@ -60,6 +64,9 @@ struct Convert: ParsableCommand {
     @Option(help: "Weight quantization: per-channel (one scale per output channel) or per-tensor.")
     var weights: String = "per-channel"
 
+    @Flag(help: "Keep the classifier's bias as trained (no correction for the int8 model's mean logit error).")
+    var noBiasCorrection = false
+
     func validate() throws {
         guard Inputs.fileExtension(output) == "wren" else {
             throw ValidationError("the output file should end in .wren (got '\(output)')")
@@ -88,6 +95,8 @@ struct Convert: ParsableCommand {
         if let labels { options.labels = try parseLabels(labels) }
         options.calibrationMethod = try CalibrationMethod(parsing: calibrationMethod)
         options.weightGranularity = try WeightGranularity(parsing: weights)
+        options.biasCorrection = !noBiasCorrection
+        options.kernels = try Runtime.selectedKernels()
 
         let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
         var batch: InputBatch

@@ -33,6 +33,42 @@ import WrenReference
         #expect(argmax(torchLogits, classes: classes) == floatTop)
     }
 
+    /// Bias correction removes the int8 model's mean logit error on the calibration inputs (the
+    /// classifier is float, so the shift is exact up to float rounding) and, on the held-out test
+    /// split, brings the logits closer to float: 30.3 -> 34.6 dB measured with minmax.
+    @Test func biasCorrectionRemovesTheMeanLogitError() throws {
+        let digits = try DigitsFixture.loaded()
+        let kernels = try Runtime.selectedKernels()
+        func logits(_ bytes: [UInt8], _ inputs: [Float], _ count: Int) throws -> [Float] {
+            try WrenContext(model: try WrenModel(bytes: bytes), maxBatch: count, kernels: kernels).run(inputs, batch: count)
+        }
+        func meanError(_ int8: [Float], _ float: [Float]) -> [Double] {
+            var sums = [Double](repeating: 0, count: DigitsFixture.classes)
+            for (index, (a, b)) in zip(int8, float).enumerated() { sums[index % DigitsFixture.classes] += Double(a - b) }
+            return sums.map { $0 / Double(int8.count / DigitsFixture.classes) }
+        }
+        func sqnr(_ int8: [Float], _ float: [Float]) -> Double {
+            let noise = zip(int8, float).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+            return 10 * log10(float.reduce(0.0) { $0 + Double($1 * $1) } / noise)
+        }
+        var results: [Bool: (calibrationError: [Double], testSQNR: Double)] = [:]
+        for correct in [false, true] {
+            var options = ConversionOptions()
+            options.biasCorrection = correct
+            options.kernels = kernels
+            let converted = try Converter.convert(
+                checkpoint: digits.checkpoint, calibration: digits.calibration, count: digits.calibrationCount, options: options)
+            let calibrationFloat = try converted.reference.forward(digits.calibration, batch: digits.calibrationCount)
+            let testFloat = try converted.reference.forward(digits.testInputs, batch: digits.testCount)
+            results[correct] = (meanError(try logits(converted.bytes, digits.calibration, digits.calibrationCount), calibrationFloat),
+                                sqnr(try logits(converted.bytes, digits.testInputs, digits.testCount), testFloat))
+        }
+        let (before, after) = (try #require(results[false]), try #require(results[true]))
+        #expect(before.calibrationError.map(\.magnitude).max()! > 0.01, "\(before.calibrationError)")
+        #expect(after.calibrationError.map(\.magnitude).max()! < 1e-4, "\(after.calibrationError)")
+        #expect(after.testSQNR > before.testSQNR + 2, "test logit SQNR \(before.testSQNR) -> \(after.testSQNR) dB")
+    }
+
     /// Every fixture checkpoint (random weights, so agreement proves little) converts, loads and runs,
     /// and its int8 logits stay close to float: relative RMS error below 25% of the float logits' RMS.
     @Test(arguments: ["wrn10_1_c10", "wrn10_2_c3_bias", "wrn16_1_c100_train", "wrn10_2_c10_module", "wrn10_1_c10_views", "wrn22_1_c10"])

@@ -15,6 +15,8 @@ public struct ActivationRanges: Sendable {
     public private(set) var histograms: [String: ActivationHistogram] = [:]
     public private(set) var sampleCount = 0
     public private(set) var method: CalibrationMethod = .minMax
+    /// The float model's mean logit per class over the calibration inputs (for bias correction).
+    public private(set) var meanLogits: [Double] = []
 
     public init() {}
 
@@ -44,9 +46,10 @@ public struct ActivationRanges: Sendable {
             while start < count {
                 let n = min(chunk, count - start)
                 let slice = Array(inputs[(start * perImage)..<((start + n) * perImage)])
-                _ = try model.forward(slice, batch: n, height: height, width: width) { name, _, values in
+                let logits = try model.forward(slice, batch: n, height: height, width: width) { name, _, values in
                     observe(name, values)
                 }
+                if pass == 0 { result.addLogits(logits, classes: model.architecture.numClasses) }
                 start += n
                 progress(pass * count + start, passes * count)
             }
@@ -54,6 +57,7 @@ public struct ActivationRanges: Sendable {
 
         try sweep(pass: 0) { name, values in result.observeRange(name, values) }
         result.sampleCount = count
+        result.meanLogits = result.meanLogits.map { $0 / Double(count) }
         // Finite weights and inputs can still overflow float32 deep in a network; no int8 scale can
         // represent that, and a histogram over it would be meaningless.
         if let (name, range) = result.observed.first(where: { !$0.value.lowerBound.isFinite || !$0.value.upperBound.isFinite }) {
@@ -76,6 +80,11 @@ public struct ActivationRanges: Sendable {
             }
         }
         return result
+    }
+
+    mutating func addLogits(_ logits: [Float], classes: Int) {
+        if meanLogits.isEmpty { meanLogits = [Double](repeating: 0, count: classes) }
+        for (index, value) in logits.enumerated() { meanLogits[index % classes] += Double(value) }
     }
 
     mutating func observeRange(_ name: String, _ values: UnsafeBufferPointer<Float>) {
