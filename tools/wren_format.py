@@ -361,8 +361,10 @@ def read_model_record(modl, model):
                               f"tensor {input_tensor} has shape {model.tensors[input_tensor].shape}, "
                               f"the input is {(channels, height, width)}")
     rounding = modl.u32(44, "rounding_rule")
-    if rounding != 1:
-        raise WrenFormatError("MODL.rounding_rule", at + 44, f"{rounding} is not 1 (gemmlowp double rounding)")
+    if rounding not in (1, 2):
+        raise WrenFormatError("MODL.rounding_rule", at + 44,
+                              f"{rounding} is not 1 (gemmlowp double rounding) or 2 (sums rounded once)")
+    model.rounding_rule = rounding
     model.input_shape = (channels, height, width)
     model.class_count = classes
     model.mean, model.std = mean, std
@@ -656,7 +658,7 @@ def quantize_input(x, tensor):
     return np.clip(q, -128, 127)
 
 
-def run_conv(layer, x, source, target, residual_values, residual):
+def run_conv(layer, x, source, target, residual_values, residual, rounding_rule=1):
     """x: int64 [N, H, W, C] (NHWC); returns int64 [N, OH, OW, O] (§7.3)."""
     k, stride, pad = layer.kernel, layer.stride, layer.padding
     batch = x.shape[0]
@@ -675,13 +677,18 @@ def run_conv(layer, x, source, target, residual_values, residual):
     value = mbqm(acc, layer.arrays["multipliers"], layer.arrays["shifts"])
     if residual is not None:
         value = value + mbqm(residual_values - residual.zero_point, layer.residual_multiplier, layer.residual_shift)
+        if rounding_rule == 2:  # §7.1: the sum carries 8 fraction bits, rounded once
+            value = rdbpot(np.clip(value, INT32_MIN, INT32_MAX), 8)
     return clamp_output(value + target.zero_point, target.zero_point, layer.flags & LAYER_FLAG_RELU)
 
 
-def run_affine(layer, x, source, target):
+def run_affine(layer, x, source, target, rounding_rule=1):
     """§7.4, per channel on the last (C) axis."""
     value = mbqm(x - source.zero_point, layer.arrays["multipliers"], layer.arrays["shifts"])
-    value = value + layer.arrays["offsets"] + target.zero_point
+    value = value + layer.arrays["offsets"]
+    if rounding_rule == 2:
+        value = rdbpot(np.clip(value, INT32_MIN, INT32_MAX), 8)
+    value = value + target.zero_point
     return clamp_output(value, target.zero_point, layer.flags & LAYER_FLAG_RELU)
 
 
@@ -726,9 +733,9 @@ def run_model(model, inputs):
         if layer.op == OP_CONV2D:
             residual = tensors[layer.residual] if layer.residual != NO_TENSOR else None
             residual_values = values[layer.residual] if residual is not None else None
-            values[layer.output] = run_conv(layer, x, source, target, residual_values, residual)
+            values[layer.output] = run_conv(layer, x, source, target, residual_values, residual, model.rounding_rule)
         else:
-            values[layer.output] = run_affine(layer, x, source, target)
+            values[layer.output] = run_affine(layer, x, source, target, model.rounding_rule)
     raise AssertionError("validated models end with average_pool_linear")
 
 

@@ -67,15 +67,39 @@ func greater(_ a: __m512i, _ b: __m512i) -> __mmask16 {
     _mm512_test_epi32_mask(_mm512_xor_si512(_mm512_max_epi32(a, b), b), _mm512_set1_epi32(-1))
 }
 
+/// `roundedAwayFraction` for 16 lanes: x / 2^bits rounded half away from zero, on |x| as an
+/// unsigned value (as `RequantizeAVX512.apply`'s last step); x itself when bits is 0.
+struct FractionRoundingAVX512 {
+    let bits: __m512i
+    let half: __m512i
+    let active: Bool
+
+    @inline(__always)
+    init(_ fractionBits: Int32) {
+        bits = _mm512_set1_epi32(fractionBits)
+        half = _mm512_set1_epi32(fractionBits == 0 ? 0 : 1 << (fractionBits - 1))
+        active = fractionBits != 0
+    }
+
+    @inline(__always)
+    func apply(_ x: __m512i) -> __m512i {
+        guard active else { return x }
+        let quotient = _mm512_srlv_epi32(_mm512_add_epi32(_mm512_abs_epi32(x), half), bits)
+        return _mm512_mask_sub_epi32(quotient, _mm512_movepi32_mask(x), _mm512_setzero_si512(), quotient)
+    }
+}
+
 /// Per-layer constants of the epilogue, splatted once per tile.
 struct EpilogueAVX512 {
     let outputZeroPoint: __m512i
     let low: __m512i
     let residualZeroPoint: __m512i
     let residualScale: RequantizeAVX512
+    let fraction: FractionRoundingAVX512
 
     @inline(__always)
     init(_ p: Conv2DParameters) {
+        fraction = FractionRoundingAVX512(p.fractionBits)
         outputZeroPoint = _mm512_set1_epi32(p.outputZeroPoint)
         low = _mm512_set1_epi32(p.relu ? max(p.outputZeroPoint, -128) : -128)
         residualZeroPoint = _mm512_set1_epi32(p.residualZeroPoint)
@@ -99,7 +123,7 @@ struct EpilogueAVX512 {
             // it then lies beyond ±2^31 and clamps to the int8 bound of value's sign.
             let overflow = _mm512_movepi32_mask(_mm512_and_si512(_mm512_xor_si512(value, sum), _mm512_xor_si512(term, sum)))
             let bound = _mm512_mask_mov_epi32(_mm512_set1_epi32(Int32.max), _mm512_movepi32_mask(value), _mm512_set1_epi32(Int32.min))
-            value = _mm512_mask_mov_epi32(sum, overflow, bound)
+            value = fraction.apply(_mm512_mask_mov_epi32(sum, overflow, bound))
         }
         // |value| ≥ 2^30 clamps to an int8 bound whatever the zero point adds, so this cannot change results.
         value = _mm512_min_epi32(_mm512_max_epi32(value, _mm512_set1_epi32(-(1 << 30))), _mm512_set1_epi32(1 << 30))

@@ -63,15 +63,38 @@ struct RequantizeAVX2 {
 @inline(__always)
 var oddLanes: __m256i { _mm256_set_epi32(-1, 0, -1, 0, -1, 0, -1, 0) }
 
+/// `roundedAwayFraction` for 8 lanes: x / 2^bits rounded half away from zero, on |x| as an
+/// unsigned value with `vpsignd` restoring the sign; x itself when bits is 0.
+struct FractionRoundingAVX2 {
+    let bits: __m256i
+    let half: __m256i
+    let active: Bool
+
+    @inline(__always)
+    init(_ fractionBits: Int32) {
+        bits = _mm256_set1_epi32(fractionBits)
+        half = _mm256_set1_epi32(fractionBits == 0 ? 0 : 1 << (fractionBits - 1))
+        active = fractionBits != 0
+    }
+
+    @inline(__always)
+    func apply(_ x: __m256i) -> __m256i {
+        guard active else { return x }
+        return _mm256_sign_epi32(_mm256_srlv_epi32(_mm256_add_epi32(_mm256_abs_epi32(x), half), bits), x)
+    }
+}
+
 /// Per-layer constants of the epilogue, splatted once per tile.
 struct EpilogueAVX2 {
     let outputZeroPoint: __m256i
     let low: __m256i
     let residualZeroPoint: __m256i
     let residualScale: RequantizeAVX2
+    let fraction: FractionRoundingAVX2
 
     @inline(__always)
     init(_ p: Conv2DParameters) {
+        fraction = FractionRoundingAVX2(p.fractionBits)
         outputZeroPoint = _mm256_set1_epi32(p.outputZeroPoint)
         low = _mm256_set1_epi32(p.relu ? max(p.outputZeroPoint, -128) : -128)
         residualZeroPoint = _mm256_set1_epi32(p.residualZeroPoint)
@@ -92,7 +115,7 @@ struct EpilogueAVX2 {
             // it then lies beyond ±2^31 and clamps to the int8 bound of value's sign.
             let overflow = _mm256_srai_epi32(_mm256_and_si256(_mm256_xor_si256(value, sum), _mm256_xor_si256(term, sum)), 31)
             let bound = _mm256_blendv_epi8(_mm256_set1_epi32(Int32.max), _mm256_set1_epi32(Int32.min), _mm256_srai_epi32(value, 31))
-            value = _mm256_blendv_epi8(sum, bound, overflow)
+            value = fraction.apply(_mm256_blendv_epi8(sum, bound, overflow))
         }
         // |value| ≥ 2^30 clamps to an int8 bound whatever the zero point adds, so this cannot change results.
         value = _mm256_min_epi32(_mm256_max_epi32(value, _mm256_set1_epi32(-(1 << 30))), _mm256_set1_epi32(1 << 30))

@@ -15,19 +15,21 @@ public func s8ChannelAffineReLUAVX2(_ tile: S8ChannelAffineTile) {
     // it matters: anything beyond clamps to an int8 bound either way.
     let bound = _mm256_set1_epi32(1 << 25)
     let negativeBound = _mm256_set1_epi32(-(1 << 25))
+    let fraction = FractionRoundingAVX2(tile.fractionBits)
     // Channel groups outside, pixels inside: a group's requantization constants are built once.
     var c = 0
     while c < full {
         let scale = RequantizeAVX2(
             multiplier: UnsafeRawPointer(tile.multipliers + c).loadUnaligned(as: __m256i.self),
             shift: UnsafeRawPointer(tile.shifts + c).loadUnaligned(as: __m256i.self))
-        let offsets = _mm256_add_epi32(UnsafeRawPointer(tile.offsets + c).loadUnaligned(as: __m256i.self), outputZeroPoint)
+        let offsets = UnsafeRawPointer(tile.offsets + c).loadUnaligned(as: __m256i.self)
         for pixel in 0..<tile.pixels {
             let at = pixel &* channels &+ c
             let bytes = _mm_cvtsi64_si128(Int64(bitPattern: UnsafeRawPointer(tile.input + at).loadUnaligned(as: UInt64.self)))
             let values = _mm256_sub_epi32(_mm256_cvtepi8_epi32(bytes), zeroPoint)
             let v = _mm256_min_epi32(_mm256_max_epi32(scale.apply(values), negativeBound), bound)
-            storeBytes(_mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, offsets), low), high), to: tile.output + at)
+            let shifted = _mm256_add_epi32(fraction.apply(_mm256_add_epi32(v, offsets)), outputZeroPoint)
+            storeBytes(_mm256_min_epi32(_mm256_max_epi32(shifted, low), high), to: tile.output + at)
         }
         c += 8
     }

@@ -202,6 +202,34 @@ import WrenCore
 
     // MARK: channel_affine_relu
 
+    /// Rounding rule 2 rounds the sum once: 1.4 + 1.4 output units is 3 where rule 1's two
+    /// roundings give 1 + 1; ties go away from zero; and an affine's offset keeps its fraction.
+    @Test func singleRoundingRoundsTheSumOnce() {
+        let fraction = Double(1 << WrenFormat.singleRoundingFractionBits)
+        func requantize(_ bits: Int32, accumulator: Int32, residual: Int32) -> Int8 {
+            // 0.7 has a zero right shift at rule 1, so only the sum's rounding differs.
+            let m = QuantizedMultiplier(real: 0.7 * (bits == 0 ? 1 : fraction))!
+            return requantizeS8(accumulator: accumulator, multiplier: m.multiplier, rightShift: m.rightShift, residual: residual,
+                                residualMultiplier: m, outputZeroPoint: 3, relu: false, fractionBits: bits)
+        }
+        #expect(requantize(0, accumulator: 2, residual: 2) == 5)   // round(1.4) + round(1.4) + 3
+        #expect(requantize(8, accumulator: 2, residual: 2) == 6)   // round(2.8) + 3
+        #expect(requantize(8, accumulator: -2, residual: -2) == 0) // round(-2.8) + 3
+        #expect(roundedAwayFraction(-128, 8) == -1 && roundedAwayFraction(128, 8) == 1 && roundedAwayFraction(127, 8) == 0)
+        #expect(roundedAwayFraction(Int64(Int32.max) * 4, 8) == Int64(Int32.max) >> 8 + 1)
+        // Affine: x − zx = 1 at 0.3, offset 0.3 (77/256 ≈ 0.301): rule 1 stores round(0.3) = 0.
+        var out: Int8 = 0
+        let m = QuantizedMultiplier(real: 0.3 * fraction)!
+        let offset: Int32 = 77
+        withUnsafePointer(to: Int8(1)) { x in withUnsafePointer(to: offset) { o in
+            withUnsafePointer(to: m.multiplier) { mp in withUnsafePointer(to: m.rightShift) { sp in
+                s8ChannelAffineReLUReference(pixels: 1, channels: 1, input: x, inputZeroPoint: 0, offsets: o, multipliers: mp,
+                                             shifts: sp, output: &out, outputZeroPoint: 0, relu: true, fractionBits: 8)
+            } }
+        } }
+        #expect(out == 1) // round(0.3 + 0.301)
+    }
+
     @Test func channelAffineReLUMatchesNaiveDefinition() {
         var rng = SplitMix64(seed: 0x4146_4649)
         for index in 0..<300 {

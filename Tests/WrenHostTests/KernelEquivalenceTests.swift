@@ -39,7 +39,8 @@ import WrenTestSupport
                 outHeight: outHeight, outWidth: outWidth, kernelSize: kernel, stride: stride, padding: padding,
                 inputZeroPoint: Int32.random(in: -128...127, using: &g), outputZeroPoint: Int32.random(in: -128...127, using: &g),
                 relu: Bool.random(using: &g), residualZeroPoint: Int32.random(in: -128...127, using: &g),
-                residualMultiplier: useResidual ? residualMultiplier : QuantizedMultiplier(multiplier: 0, rightShift: 0))
+                residualMultiplier: useResidual ? residualMultiplier : QuantizedMultiplier(multiplier: 0, rightShift: 0),
+                fractionBits: useResidual && Bool.random(using: &g) ? WrenFormat.singleRoundingFractionBits : 0)
             let depth = parameters.depth
             input = (0..<(height * width * inChannels)).map { _ in Int8.random(in: -128...127, using: &g) }
             let weights = (0..<(outChannels * depth)).map { _ in Int8.random(in: -127...127, using: &g) }
@@ -143,18 +144,20 @@ import WrenTestSupport
             let shifts = reals.map { QuantizedMultiplier(real: $0)!.rightShift }
             let zx = Int32.random(in: -128...127, using: &g), zo = Int32.random(in: -128...127, using: &g)
             let relu = trial % 2 == 0
+            let fractionBits = trial % 4 < 2 ? 0 : WrenFormat.singleRoundingFractionBits
             func run(_ t: KernelTable) -> [Int8] {
                 var out = [Int8](repeating: 0, count: input.count)
                 input.withUnsafeBufferPointer { x in offsets.withUnsafeBufferPointer { o in multipliers.withUnsafeBufferPointer { m in
                     shifts.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { y in
                         t.channelAffineReLU(S8ChannelAffineTile(
                             pixels: pixels, channels: channels, input: x.baseAddress!, inputZeroPoint: zx, offsets: o.baseAddress!,
-                            multipliers: m.baseAddress!, shifts: s.baseAddress!, output: y.baseAddress!, outputZeroPoint: zo, relu: relu))
+                            multipliers: m.baseAddress!, shifts: s.baseAddress!, output: y.baseAddress!, outputZeroPoint: zo, relu: relu,
+                            fractionBits: fractionBits))
                     } }
                 } } }
                 return out
             }
-            #expect(run(table) == run(.reference), "\(name) trial \(trial): \(pixels) pixels x \(channels) channels")
+            #expect(run(table) == run(.reference), "\(name) trial \(trial): \(pixels) pixels x \(channels) channels, \(fractionBits) fraction bits")
         }
     }
 

@@ -81,7 +81,7 @@ public enum ModelWriter {
         bytes += .littleEndian(input.mean)
         bytes += .littleEndian(input.std)
         bytes.appendLittleEndian(UInt32(input.tensor))
-        bytes.appendLittleEndian(WrenFormat.roundingRuleDoubleRounding)
+        bytes.appendLittleEndian(model.roundingRule)
         bytes += [UInt8](repeating: 0, count: WrenFormat.ModelRecord.size - bytes.count)
         return bytes
     }

@@ -57,6 +57,10 @@ public enum WrenFormat {
     public static let noTensor: UInt32 = 0xFFFF_FFFF
     /// Rounding rule 1: gemmlowp SaturatingRoundingDoublingHighMul + RoundingDivideByPOT.
     public static let roundingRuleDoubleRounding: UInt32 = 1
+    /// Rounding rule 2: rule 1, except that a convolution's residual sum and a channel affine's
+    /// offset sum are rounded once, from `singleRoundingFractionBits` fraction bits (§7.1).
+    public static let roundingRuleSingleRounding: UInt32 = 2
+    public static let singleRoundingFractionBits: Int32 = 8
 
     /// Caps that keep hostile files from asking for absurd work or memory.
     public enum Limits {

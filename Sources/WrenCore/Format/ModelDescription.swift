@@ -104,6 +104,8 @@ public struct InputInfo: Sendable, Equatable {
 public struct ModelDescription: Sendable, Equatable {
     public var majorVersion: Int
     public var minorVersion: Int
+    /// The MODL record's rounding rule (`WrenFormat.roundingRule*`).
+    public var roundingRule: UInt32 = WrenFormat.roundingRuleDoubleRounding
     public var fileLength: Int
     public var checksum: UInt32
     public var input: InputInfo
@@ -113,11 +115,21 @@ public struct ModelDescription: Sendable, Equatable {
     public var layers: [LayerInfo]
 
     public static func == (a: ModelDescription, b: ModelDescription) -> Bool {
-        a.majorVersion == b.majorVersion && a.minorVersion == b.minorVersion && a.fileLength == b.fileLength
+        a.majorVersion == b.majorVersion && a.minorVersion == b.minorVersion && a.roundingRule == b.roundingRule
+            && a.fileLength == b.fileLength
             && a.checksum == b.checksum && a.input == b.input && a.numClasses == b.numClasses
             && a.metadata.map({ $0.key }) == b.metadata.map({ $0.key })
             && a.metadata.map({ $0.value }) == b.metadata.map({ $0.value })
             && a.tensors == b.tensors && a.layers == b.layers
+    }
+
+    /// The fraction bits layer `layer`'s sum is rounded from: 8 for a convolution with a residual or
+    /// a channel affine in a rule-2 file (their multipliers and offsets are scaled by 2^8), else 0.
+    @inlinable
+    public func fractionBits(of layer: LayerInfo) -> Int32 {
+        guard roundingRule == WrenFormat.roundingRuleSingleRounding,
+              layer.op == .channelAffineReLU || (layer.op == .conv2d && layer.residual != nil) else { return 0 }
+        return WrenFormat.singleRoundingFractionBits
     }
 
     /// The first metadata value stored under `key`.

@@ -14,7 +14,7 @@ public enum ModelReader {
         let metadata = try readMetadata(reader, sections.metadata)
         let layers = try readLayerTable(reader, sections.layers, data: sections.data)
         let description = ModelDescription(
-            majorVersion: Int(header.major), minorVersion: Int(header.minor), fileLength: bytes.count,
+            majorVersion: Int(header.major), minorVersion: Int(header.minor), roundingRule: model.roundingRule, fileLength: bytes.count,
             checksum: header.checksum, input: model.input, numClasses: model.numClasses, metadata: metadata,
             tensors: tensors, layers: layers)
         try GraphValidator.validate(description, reader: reader, modelRecord: sections.model, layerTable: sections.layers)
@@ -141,7 +141,7 @@ public enum ModelReader {
 
     // MARK: MODL
 
-    static func readModelSection(_ r: ByteReader, _ s: Section) throws(WrenError) -> (input: InputInfo, numClasses: Int) {
+    static func readModelSection(_ r: ByteReader, _ s: Section) throws(WrenError) -> (input: InputInfo, numClasses: Int, roundingRule: UInt32) {
         guard s.length >= WrenFormat.ModelRecord.size else {
             throw .truncated(field: "MODL section", offset: s.offset, needed: WrenFormat.ModelRecord.size, available: s.length)
         }
@@ -172,11 +172,11 @@ public enum ModelReader {
         }
         let inputTensor = Int(try r.u32("input tensor", at: o + 40))
         let rounding = try r.u32("rounding rule", at: o + 44)
-        guard rounding == WrenFormat.roundingRuleDoubleRounding else {
+        guard rounding == WrenFormat.roundingRuleDoubleRounding || rounding == WrenFormat.roundingRuleSingleRounding else {
             throw .invalidField(field: "rounding rule", offset: o + 44, reason: "unknown rule \(rounding)")
         }
         let input = InputInfo(channels: channels, height: height, width: width, mean: mean, std: std, tensor: inputTensor)
-        return (input, numClasses)
+        return (input, numClasses, rounding)
     }
 
     // MARK: TENS

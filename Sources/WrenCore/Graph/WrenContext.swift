@@ -188,7 +188,8 @@ public final class WrenContext {
                 outChannels: out.channels, outHeight: out.height, outWidth: out.width,
                 kernelSize: layer.kernelSize, stride: layer.stride, padding: layer.padding,
                 inputZeroPoint: input.zeroPoint, outputZeroPoint: out.zeroPoint, relu: layer.relu,
-                residualZeroPoint: residualInfo?.zeroPoint ?? 0, residualMultiplier: layer.residualMultiplier)
+                residualZeroPoint: residualInfo?.zeroPoint ?? 0, residualMultiplier: layer.residualMultiplier,
+                fractionBits: model.description.fractionBits(of: layer))
             let destination = tensor(layer.output!, slot: slot)
             let residual = layer.residual.map { UnsafePointer(tensor($0, slot: slot)) }
             let pixels = out.height * out.width
@@ -244,7 +245,8 @@ extension WrenContext {
             kernel: kernels.channelAffineReLU, pixels: input.height * input.width, perTask: perTask, channels: input.channels,
             input: tensor(layer.input, slot: slot), inputZeroPoint: input.zeroPoint, offsets: blob(layer.offsets, as: Int32.self),
             multipliers: blob(layer.multipliers, as: Int32.self), shifts: blob(layer.shifts, as: Int32.self),
-            output: tensor(layer.output!, slot: slot), outputZeroPoint: out.zeroPoint, relu: layer.relu)
+            output: tensor(layer.output!, slot: slot), outputZeroPoint: out.zeroPoint, relu: layer.relu,
+            fractionBits: model.description.fractionBits(of: layer))
     }
 }
 
@@ -313,6 +315,7 @@ private struct ChannelAffineJob {
     var output: UnsafeMutablePointer<Int8>
     var outputZeroPoint: Int32
     var relu: Bool
+    var fractionBits: Int32
 }
 
 private func runChannelAffineTile(_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) {
@@ -323,5 +326,5 @@ private func runChannelAffineTile(_ context: UnsafeMutableRawPointer, _ index: I
         pixels: min(job.pointee.perTask, job.pointee.pixels - first), channels: job.pointee.channels,
         input: job.pointee.input + offset, inputZeroPoint: job.pointee.inputZeroPoint, offsets: job.pointee.offsets,
         multipliers: job.pointee.multipliers, shifts: job.pointee.shifts, output: job.pointee.output + offset,
-        outputZeroPoint: job.pointee.outputZeroPoint, relu: job.pointee.relu))
+        outputZeroPoint: job.pointee.outputZeroPoint, relu: job.pointee.relu, fractionBits: job.pointee.fractionBits))
 }

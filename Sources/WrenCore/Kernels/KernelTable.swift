@@ -72,7 +72,8 @@ func s8Conv2DReferenceTile(_ tile: S8Conv2DTile) {
             tile.output[at] = requantizeS8(
                 accumulator: acc, multiplier: tile.multipliers[o], rightShift: tile.shifts[o],
                 residual: tile.residual.map { Int32($0[at]) - p.residualZeroPoint },
-                residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, relu: p.relu)
+                residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, relu: p.relu,
+                    fractionBits: p.fractionBits)
         }
     }
 }

@@ -10,12 +10,15 @@ public struct S8ChannelAffineTile {
     public var output: UnsafeMutablePointer<Int8>
     public var outputZeroPoint: Int32
     public var relu: Bool
+    /// See `s8ChannelAffineReLUReference`.
+    public var fractionBits: Int32
 
     public init(
         pixels: Int, channels: Int, input: UnsafePointer<Int8>, inputZeroPoint: Int32, offsets: UnsafePointer<Int32>,
         multipliers: UnsafePointer<Int32>, shifts: UnsafePointer<Int32>, output: UnsafeMutablePointer<Int8>,
-        outputZeroPoint: Int32, relu: Bool
+        outputZeroPoint: Int32, relu: Bool, fractionBits: Int32 = 0
     ) {
+        self.fractionBits = fractionBits
         self.pixels = pixels
         self.channels = channels
         self.input = input
@@ -35,6 +38,6 @@ public struct S8ChannelAffineTile {
         s8ChannelAffineReLUReference(
             pixels: pixels, channels: channels - first, pixelStride: channels, input: input + first,
             inputZeroPoint: inputZeroPoint, offsets: offsets + first, multipliers: multipliers + first, shifts: shifts + first,
-            output: output + first, outputZeroPoint: outputZeroPoint, relu: relu)
+            output: output + first, outputZeroPoint: outputZeroPoint, relu: relu, fractionBits: fractionBits)
     }
 }

@@ -45,7 +45,7 @@ public func s8Conv2DReference(
                 out[o] = requantizeS8(
                     accumulator: acc, multiplier: multipliers[o], rightShift: shifts[o],
                     residual: res.map { Int32($0[o]) - p.residualZeroPoint }, residualMultiplier: p.residualMultiplier,
-                    outputZeroPoint: p.outputZeroPoint, relu: p.relu)
+                    outputZeroPoint: p.outputZeroPoint, relu: p.relu, fractionBits: p.fractionBits)
             }
         }
     }

@@ -111,7 +111,8 @@ public struct S8Conv2DTile {
                 output[at &+ lane] = requantizeS8(
                     accumulator: accumulator[lane] &+ unsignedInputBias[o], multiplier: multipliers[o], rightShift: shifts[o],
                     residual: residual.map { Int32($0[at &+ lane]) &- p.residualZeroPoint },
-                    residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, relu: p.relu)
+                    residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, relu: p.relu,
+                    fractionBits: p.fractionBits)
             }
         }
     }
