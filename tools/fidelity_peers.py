@@ -63,7 +63,7 @@ def load_model(path):
 
 def load_inputs(path, what):
     data = np.load(path, allow_pickle=False)
-    if data.ndim != 4 or tuple(data.shape[1:3]) != (3, 32):
+    if data.ndim != 4 or tuple(data.shape[1:]) != (3, 32, 32):
         raise bench_peers.BenchError(f"{path}: {what} shape is {list(data.shape)}, expected [N,3,32,32]")
     return np.ascontiguousarray(data, dtype=np.float32)
 

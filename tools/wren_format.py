@@ -658,6 +658,10 @@ def quantize_input(x, tensor):
     return np.clip(q, -128, 127)
 
 
+# §7.1, rule 2: residual sums and affine outputs keep this many fraction bits until their one rounding.
+SINGLE_ROUNDING_FRACTION_BITS = 8
+
+
 def run_conv(layer, x, source, target, residual_values, residual, rounding_rule=1):
     """x: int64 [N, H, W, C] (NHWC); returns int64 [N, OH, OW, O] (§7.3)."""
     k, stride, pad = layer.kernel, layer.stride, layer.padding
@@ -678,7 +682,7 @@ def run_conv(layer, x, source, target, residual_values, residual, rounding_rule=
     if residual is not None:
         value = value + mbqm(residual_values - residual.zero_point, layer.residual_multiplier, layer.residual_shift)
         if rounding_rule == 2:  # §7.1: the sum carries 8 fraction bits, rounded once
-            value = rdbpot(np.clip(value, INT32_MIN, INT32_MAX), 8)
+            value = rdbpot(np.clip(value, INT32_MIN, INT32_MAX), SINGLE_ROUNDING_FRACTION_BITS)
     return clamp_output(value + target.zero_point, target.zero_point, layer.flags & LAYER_FLAG_RELU)
 
 
@@ -687,7 +691,7 @@ def run_affine(layer, x, source, target, rounding_rule=1):
     value = mbqm(x - source.zero_point, layer.arrays["multipliers"], layer.arrays["shifts"])
     value = value + layer.arrays["offsets"]
     if rounding_rule == 2:
-        value = rdbpot(np.clip(value, INT32_MIN, INT32_MAX), 8)
+        value = rdbpot(np.clip(value, INT32_MIN, INT32_MAX), SINGLE_ROUNDING_FRACTION_BITS)
     value = value + target.zero_point
     return clamp_output(value, target.zero_point, layer.flags & LAYER_FLAG_RELU)
 

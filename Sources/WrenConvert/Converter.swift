@@ -75,11 +75,12 @@ public enum Converter {
             weightGranularity: options.weightGranularity)
         var quantized = try quantizer.quantize(metadata: metadata)
         var bytes = ModelWriter.write(quantized)
-        if options.biasCorrection {
+        if options.biasCorrection, let classifier = quantized.layers.lastIndex(where: { $0.op == .averagePoolLinear }) {
             let error = try meanLogitError(of: bytes, float: ranges.meanLogits, calibration: calibration, count: count,
                                            kernels: options.kernels)
-            for c in quantizer.model.fc.bias.indices { quantizer.model.fc.bias[c] -= Float(error[c]) }
-            quantized = try quantizer.quantize(metadata: metadata)
+            // The classifier is float and linear: lowering its bias lowers every logit by as much.
+            let corrected = zip(model.fc.bias, error).map { Float(Double($0) - $1) }
+            quantized.layers[classifier].blobs[1] = .littleEndian(corrected)
             bytes = ModelWriter.write(quantized)
         }
         return Result(bytes: bytes, quantized: quantized, reference: model)
@@ -93,14 +94,21 @@ public enum Converter {
         let chunk = min(count, 32)
         let context = try WrenContext(model: model, maxBatch: chunk, kernels: kernels)
         let perImage = calibration.count / count
-        var sums = [Double](repeating: 0, count: float.count)
+        var sums: [Double] = []
         var start = 0
         while start < count {
             let n = min(chunk, count - start)
             let logits = try context.run(Array(calibration[(start * perImage)..<((start + n) * perImage)]), batch: n)
-            for (index, value) in logits.enumerated() { sums[index % float.count] += Double(value) }
+            addPerClass(logits, classes: float.count, into: &sums)
             start += n
         }
         return zip(sums, float).map { $0 / Double(count) - $1 }
     }
+}
+
+/// Adds each class's logits (rows of `classes` values) into `sums`, which starts empty or holds one
+/// sum per class.
+func addPerClass(_ logits: [Float], classes: Int, into sums: inout [Double]) {
+    if sums.isEmpty { sums = [Double](repeating: 0, count: classes) }
+    for (index, value) in logits.enumerated() { sums[index % classes] += Double(value) }
 }

@@ -49,7 +49,7 @@ public struct ActivationRanges: Sendable {
                 let logits = try model.forward(slice, batch: n, height: height, width: width) { name, _, values in
                     observe(name, values)
                 }
-                if pass == 0 { result.addLogits(logits, classes: model.architecture.numClasses) }
+                if pass == 0 { addPerClass(logits, classes: model.architecture.numClasses, into: &result.meanLogits) }
                 start += n
                 progress(pass * count + start, passes * count)
             }
@@ -80,11 +80,6 @@ public struct ActivationRanges: Sendable {
             }
         }
         return result
-    }
-
-    mutating func addLogits(_ logits: [Float], classes: Int) {
-        if meanLogits.isEmpty { meanLogits = [Double](repeating: 0, count: classes) }
-        for (index, value) in logits.enumerated() { meanLogits[index % classes] += Double(value) }
     }
 
     mutating func observeRange(_ name: String, _ values: UnsafeBufferPointer<Float>) {

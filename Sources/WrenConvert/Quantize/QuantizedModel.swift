@@ -8,7 +8,7 @@ public struct QuantizedModel: Sendable {
     public var tensors: [TensorInfo]
     public var layers: [QuantizedLayer]
     /// `WrenFormat.roundingRule*`: how the kernels round the sums this file's multipliers describe.
-    public var roundingRule: UInt32 = WrenFormat.roundingRuleSingleRounding
+    public var roundingRule: UInt32
 }
 
 /// One layer with its constant data as little-endian bytes, in the blob slots of `formats/wren-v1.md`.

@@ -8,8 +8,8 @@ import WrenNetwork
 ///
 /// Each block's bn2 folds exactly into its conv1; bn1 (after a residual add) becomes a per-channel
 /// affine + ReLU requantization. When the first block has a shortcut (widen factor > 1), its bn1
-/// folds into the stem as well, which then writes relu1 directly. Conv weights: int8 symmetric per output channel (or, for
-/// comparison, one scale per tensor); bias: int32 at scale input_scale · weight_scale[c];
+/// folds into the stem as well, which then writes relu1 directly. Conv weights: int8 symmetric per
+/// output channel (or, for comparison, one scale per tensor); bias: int32 at scale input_scale · weight_scale[c];
 /// activations: int8 per tensor from the calibrated ranges.
 /// The classifier stays float32 (it is under 0.1% of the work and keeps the logits exact).
 public struct Quantizer {
@@ -34,8 +34,14 @@ public struct Quantizer {
         self.weightGranularity = weightGranularity
     }
 
-    /// 2^`WrenFormat.singleRoundingFractionBits`: the scale of the rule-2 sums' multipliers and offsets.
-    static let fractionScale = Double(1 << WrenFormat.singleRoundingFractionBits)
+    /// The rounding rule the file is written for: it decides which multipliers and offsets carry
+    /// fraction bits (`WrenFormat.fractionBits`).
+    static let roundingRule = WrenFormat.roundingRuleSingleRounding
+
+    /// 2^fraction bits: the scale of a layer's multipliers and offsets under `roundingRule`.
+    static func fractionScale(_ op: LayerOp, hasResidual: Bool) -> Double {
+        Double(1 << WrenFormat.fractionBits(roundingRule: roundingRule, op: op, hasResidual: hasResidual))
+    }
 
     private var tensors: [TensorInfo] = []
     private var layers: [QuantizedLayer] = []
@@ -70,7 +76,7 @@ public struct Quantizer {
         try addClassifier(model.fc, input: features)
         let inputInfo = InputInfo(channels: 3, height: height, width: width, mean: mean, std: std, tensor: input)
         return QuantizedModel(input: inputInfo, numClasses: model.architecture.numClasses, metadata: metadata, tensors: tensors,
-                              layers: layers, roundingRule: WrenFormat.roundingRuleSingleRounding)
+                              layers: layers, roundingRule: Self.roundingRule)
     }
 
     // MARK: Tensors
@@ -110,7 +116,7 @@ public struct Quantizer {
         let fold = bn?.affine()
         // Rule 2: the sum of the requantized accumulator and residual keeps 8 fraction bits and is
         // rounded once (two roundings cost 1.8 dB at the first residual add of the digits WRN-16-2).
-        let fraction = residual == nil ? 1.0 : Self.fractionScale
+        let fraction = Self.fractionScale(.conv2d, hasResidual: residual != nil)
 
         // Folded weights in [kh][kw][in] order per output channel (PyTorch stores [in][kh][kw]).
         var foldedRows: [[Double]] = []
@@ -173,7 +179,7 @@ public struct Quantizer {
     private mutating func addAffineReLU(_ name: String, _ bn: BatchNorm, input: Int) throws -> Int {
         let inTensor = tensors[input]
         let output = try addTensor(name, channels: inTensor.channels, height: inTensor.height, width: inTensor.width)
-        let outScale = Double(tensors[output].scale) / Self.fractionScale
+        let outScale = Double(tensors[output].scale) / Self.fractionScale(.channelAffineReLU, hasResidual: false)
         let (scale, shift) = bn.affine()
         var offsets: [Int32] = []
         var multipliers: [Int32] = []

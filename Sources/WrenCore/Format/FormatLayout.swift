@@ -62,6 +62,15 @@ public enum WrenFormat {
     public static let roundingRuleSingleRounding: UInt32 = 2
     public static let singleRoundingFractionBits: Int32 = 8
 
+    /// The fraction bits a layer's sum is rounded from under `roundingRule`: 8 for a convolution
+    /// with a residual or a channel affine in a rule-2 file (their multipliers and offsets are
+    /// scaled by 2^8), else 0. The writer scales by it and the kernels round by it.
+    @inlinable
+    public static func fractionBits(roundingRule: UInt32, op: LayerOp, hasResidual: Bool) -> Int32 {
+        guard roundingRule == roundingRuleSingleRounding, op == .channelAffineReLU || (op == .conv2d && hasResidual) else { return 0 }
+        return singleRoundingFractionBits
+    }
+
     /// Caps that keep hostile files from asking for absurd work or memory.
     public enum Limits {
         public static let maxSections = 64

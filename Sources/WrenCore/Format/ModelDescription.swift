@@ -123,13 +123,10 @@ public struct ModelDescription: Sendable, Equatable {
             && a.tensors == b.tensors && a.layers == b.layers
     }
 
-    /// The fraction bits layer `layer`'s sum is rounded from: 8 for a convolution with a residual or
-    /// a channel affine in a rule-2 file (their multipliers and offsets are scaled by 2^8), else 0.
+    /// `WrenFormat.fractionBits` of layer `layer` in this file.
     @inlinable
     public func fractionBits(of layer: LayerInfo) -> Int32 {
-        guard roundingRule == WrenFormat.roundingRuleSingleRounding,
-              layer.op == .channelAffineReLU || (layer.op == .conv2d && layer.residual != nil) else { return 0 }
-        return WrenFormat.singleRoundingFractionBits
+        WrenFormat.fractionBits(roundingRule: roundingRule, op: layer.op, hasResidual: layer.residual != nil)
     }
 
     /// The first metadata value stored under `key`.
