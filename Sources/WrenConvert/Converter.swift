@@ -21,6 +21,8 @@ public struct ConversionOptions: Sendable {
     public var biasCorrection = true
     /// The kernels the bias correction's int8 pass runs with (all give identical results).
     public var kernels: KernelTable = .portable
+    /// The host's threads for calibration and the bias-correction pass (the result does not depend on them).
+    public var parallelism: Parallelism = .serial
 
     public init() {}
 }
@@ -54,7 +56,7 @@ public enum Converter {
         }
         let ranges = try ActivationRanges.calibrate(
             model: model, inputs: calibration, count: count, height: height, width: width,
-            method: options.calibrationMethod, progress: progress)
+            method: options.calibrationMethod, parallelism: options.parallelism, progress: progress)
         let architecture = model.architecture
         var metadata: [(key: String, value: String)] = [
             ("architecture", architecture.description),
@@ -77,7 +79,7 @@ public enum Converter {
         var bytes = ModelWriter.write(quantized)
         if options.biasCorrection, let classifier = quantized.layers.lastIndex(where: { $0.op == .averagePoolLinear }) {
             let error = try meanLogitError(of: bytes, float: ranges.meanLogits, calibration: calibration, count: count,
-                                           kernels: options.kernels)
+                                           kernels: options.kernels, parallelism: options.parallelism)
             // The classifier is float and linear: lowering its bias lowers every logit by as much.
             let corrected = zip(model.fc.bias, error).map { Float(Double($0) - $1) }
             quantized.layers[classifier].blobs[1] = .littleEndian(corrected)
@@ -88,11 +90,11 @@ public enum Converter {
 
     /// The int8 model's mean logit minus the float model's, per class, over the calibration inputs.
     static func meanLogitError(
-        of bytes: [UInt8], float: [Double], calibration: [Float], count: Int, kernels: KernelTable
+        of bytes: [UInt8], float: [Double], calibration: [Float], count: Int, kernels: KernelTable, parallelism: Parallelism
     ) throws -> [Double] {
         let model = try WrenModel(bytes: bytes)
         let chunk = min(count, 32)
-        let context = try WrenContext(model: model, maxBatch: chunk, kernels: kernels)
+        let context = try WrenContext(model: model, maxBatch: chunk, kernels: kernels, parallelism: parallelism)
         let perImage = calibration.count / count
         var sums: [Double] = []
         var start = 0

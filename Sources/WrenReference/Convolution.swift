@@ -81,10 +81,17 @@ extension Conv2D {
                             continue
                         }
                         let inputLine = plane + iy * width
-                        for ox in 0..<outWidth {
-                            let ix = ox * stride - padding + kx
-                            line[ox] = (ix >= 0 && ix < width) ? inputLine[ix] : 0
+                        // Output columns first..<end read inside the image; the rest are padding.
+                        let first = min(outWidth, max(0, (padding - kx + stride - 1) / stride))
+                        let lastReach = width - 1 + padding - kx  // ox · stride ≤ lastReach stays inside
+                        let end = lastReach < 0 ? first : max(first, min(outWidth, lastReach / stride + 1))
+                        line.update(repeating: 0, count: first)
+                        if stride == 1 {
+                            (line + first).update(from: inputLine + (first - padding + kx), count: end - first)
+                        } else {
+                            for ox in first..<end { line[ox] = inputLine[ox &* stride &- padding &+ kx] }
                         }
+                        (line + end).update(repeating: 0, count: outWidth - end)
                     }
                     row += 1
                 }

@@ -1,3 +1,4 @@
+import CBLAS
 import WrenNetwork
 
 /// Called with each named activation of the whole batch, NCHW, as the forward pass produces it.
@@ -69,4 +70,12 @@ extension WideResNet {
             throw .invalidInput("value \(input[bad]) at index \(bad) is not finite")
         }
     }
+}
+
+/// OpenBLAS's thread count, process-wide.
+public enum ReferenceBLAS {
+    /// One OpenBLAS thread: for callers that run the reference on several threads of their own
+    /// (calibration), where OpenBLAS's threads would only spin against them. A GEMM's result then
+    /// also stops depending on how OpenBLAS split it (two concurrent callers can get different splits).
+    public static func useOneThread() { openblas_set_num_threads(1) }
 }

@@ -20,9 +20,10 @@ struct Convert: ParsableCommand {
             .pdparams and .safetensors checkpoints are read too (Paddle names and layouts are mapped).
 
             --calibration-method chooses the activation ranges: minmax (the full observed range, the
-            default), percentile[:P] (clip the outer (100-P)% on each side, P = 99.99 by default) or
-            entropy (the KL-divergence threshold search of TensorRT and ncnn). Percentile and entropy
-            go over CALIB twice. --weights per-tensor uses one weight scale per convolution instead of
+            default), percentile[:P] (clip the outer (100-P)% on each side, P = 99.99 by default),
+            entropy (the KL-divergence threshold search of TensorRT and ncnn) or mse (the clipping
+            with the least squared int8 error, as TensorRT's and NNCF's MSE calibrators). All but
+            minmax go over CALIB twice. --threads sets how many threads calibrate (default: all). --weights per-tensor uses one weight scale per convolution instead of
             one per output channel, for comparison. The float classifier's bias is then corrected by
             the int8 model's mean logit error on CALIB (the constant part of the rounding error, which
             global pooling does not average away); --no-bias-correction keeps it as trained. Check the
@@ -58,7 +59,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Class labels: a text file with one label per line, or a comma-separated list.")
     var labels: String?
 
-    @Option(help: "How activation ranges are chosen: minmax, percentile[:P] (e.g. percentile:99.99) or entropy.")
+    @Option(help: "How activation ranges are chosen: minmax, percentile[:P] (e.g. percentile:99.99), entropy or mse.")
     var calibrationMethod: String = "minmax"
 
     @Option(help: "Weight quantization: per-channel (one scale per output channel) or per-tensor.")
@@ -67,7 +68,11 @@ struct Convert: ParsableCommand {
     @Flag(help: "Keep the classifier's bias as trained (no correction for the int8 model's mean logit error).")
     var noBiasCorrection = false
 
+    @Option(help: "Threads for calibration and the int8 pass (default: the machine's processors; the file does not depend on it).")
+    var threads: Int?
+
     func validate() throws {
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1...256") }
         guard Inputs.fileExtension(output) == "wren" else {
             throw ValidationError("the output file should end in .wren (got '\(output)')")
         }
@@ -97,6 +102,8 @@ struct Convert: ParsableCommand {
         options.weightGranularity = try WeightGranularity(parsing: weights)
         options.biasCorrection = !noBiasCorrection
         options.kernels = try Runtime.selectedKernels()
+        let pool = ThreadPool(workers: threads ?? Runtime.processorCount)
+        options.parallelism = pool.parallelism
 
         let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
         var batch: InputBatch

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
-import WrenConvert
+@testable import WrenConvert
 import WrenCore
+import WrenHost
 import WrenNetwork
 import WrenReference
 import WrenTestSupport
 
-/// Calibration methods (minmax, percentile, entropy) and per-tensor weights: the statistics on
+/// Calibration methods (minmax, percentile, entropy, mse) and per-tensor weights: the statistics on
 /// distributions whose answer is known, then the methods on the trained digits model.
 @Suite struct CalibrationTests {
     // MARK: Parsing
@@ -14,6 +15,8 @@ import WrenTestSupport
     @Test func methodsParseAndPrintBack() throws {
         #expect(try CalibrationMethod(parsing: "minmax") == .minMax)
         #expect(try CalibrationMethod(parsing: "entropy") == .entropy)
+        #expect(try CalibrationMethod(parsing: "MSE") == .mse)
+        #expect(CalibrationMethod.mse.description == "mse")
         #expect(try CalibrationMethod(parsing: "percentile") == .percentile(99.99))
         #expect(try CalibrationMethod(parsing: "percentile:99.9") == .percentile(99.9))
         #expect(try CalibrationMethod(parsing: "percentile:100").description == "percentile:100")
@@ -163,6 +166,33 @@ import WrenTestSupport
         }
     }
 
+    /// The prefix-sum search picks what the bin-by-bin definition picks: on the fixture's
+    /// histograms, and on random ones from dense to nearly empty (where it falls back to the
+    /// bin-by-bin sum), with and without a far outlier.
+    @Test func entropySearchEqualsItsBinByBinTwin() {
+        for fixture in EntropyCase.all {
+            for (levels, _) in fixture.searches {
+                #expect(EntropyThreshold.search(histogram: fixture.histogram, levels: levels)
+                        == EntropyThreshold.searchBinByBin(histogram: fixture.histogram, levels: levels), "\(fixture.name)")
+            }
+        }
+        var random = SplitMix64(seed: 17)
+        for trial in 0..<48 {
+            let count = [300, 700, 1500, 4096][trial % 4]
+            let emptyChance = [0.0, 0.3, 0.9, 0.995][(trial / 4) % 4]
+            var histogram = (0..<count).map { index -> UInt64 in
+                guard Double.random(in: 0..<1, using: &random) >= emptyChance else { return 0 }
+                let decay = exp(-Double(index) / Double(count) * 8)
+                return UInt64(Double.random(in: 0..<1, using: &random) * 100_000 * decay)
+            }
+            if trial % 3 == 0 { histogram[count - 1] += 1 }
+            for levels in [128, 255] where count > levels {
+                #expect(EntropyThreshold.search(histogram: histogram, levels: levels)
+                        == EntropyThreshold.searchBinByBin(histogram: histogram, levels: levels), "trial \(trial), levels \(levels)")
+            }
+        }
+    }
+
     @Test func entropySearchOnDegenerateHistograms() {
         #expect(EntropyThreshold.search(histogram: [UInt64](repeating: 0, count: 300), levels: 128) == 300)
         #expect(EntropyThreshold.search(histogram: [5, 5], levels: 128) == 2)
@@ -194,6 +224,70 @@ import WrenTestSupport
         #expect(WideResNet.activationNames(for: model.architecture).contains { entropy[$0]!.upperBound < entropy.observed[$0]!.upperBound })
     }
 
+    @Test func histogramsMergeToTheHistogramOfBoth() {
+        var random = SplitMix64(seed: 11)
+        let values = (0..<5000).map { _ in random.gaussian() * 3 }
+        let whole = Self.histogram(values)
+        var first = ActivationHistogram(low: values.min()!, high: values.max()!)
+        var second = first
+        values[..<1234].withUnsafeBufferPointer { first.add($0) }
+        values[1234...].withUnsafeBufferPointer { second.add($0) }
+        first.merge(second)
+        #expect(first == whole)
+    }
+
+    /// The 16-lane min/max equals the plain one for every length around the lane count (tails,
+    /// extremes in the tail, negative zero where ReLU outputs meet).
+    @Test func vectorRangeEqualsTheScalarOne() throws {
+        var random = SplitMix64(seed: 5)
+        for length in [1, 2, 15, 16, 17, 31, 32, 33, 100, 1000] {
+            var values = (0..<length).map { _ in random.gaussian() }
+            values[length - 1] = 9  // the maximum sits in the scalar tail
+            let range = try #require(values.withUnsafeBufferPointer { CalibrationStatistics.range($0) })
+            #expect(range == values.min()!...values.max()!, "length \(length)")
+        }
+        #expect([Float]().withUnsafeBufferPointer { CalibrationStatistics.range($0) } == nil)
+    }
+
+    /// MSE against hand-computed errors and known distributions: a uniform distribution has
+    /// nothing worth clipping, and a Gaussian with one far outlier is clipped where the outlier's
+    /// error and the rounding noise balance.
+    @Test func mseTradesRoundingNoiseAgainstClipping() {
+        // Hand-computed: 4 bins of width 1 over [0, 4], one value per bin at centers .5, 1.5, 2.5,
+        // 3.5; range 0...4 → scale 4/255, zero point −128.
+        let small = Self.histogram([0.5, 1.5, 2.5, 3.5, 4], bins: 4)
+        let quantization = ActivationQuantization(range: 0...4)
+        var expected = 0.0
+        for (center, count) in [(0.5, 1.0), (1.5, 1), (2.5, 1), (3.5, 2)] {  // 4 lands in the closed top bin
+            let scale = Double(quantization.scale)
+            let level = min(max((center / scale).rounded(.toNearestOrEven) - 128, -128), 127)
+            expected += count * pow(scale * (level + 128) - center, 2)
+        }
+        #expect(abs(small.squaredError(quantizedWith: quantization) - expected) <= 1e-15)
+
+        let uniform = Self.histogram((0...10_000).map { Float($0) / 1000 })
+        let kept = uniform.mseRange()
+        #expect(kept.lowerBound == 0 && kept.upperBound > 9.9, "\(kept)")
+
+        // 200 000 Gaussian values and one at 30. Over the full range (about −5...30) the rounding
+        // noise, (35/255)²/12 per value, sums to ~310; clipping at u costs the outlier (30 − u)² and
+        // scales the noise by ((u + 5)/35)², least near u ≈ 23.
+        var random = SplitMix64(seed: 3)
+        var values = (0..<200_000).map { _ in random.gaussian() }
+        values.append(30)
+        let outlier = Self.histogram(values)
+        let clipped = outlier.mseRange()
+        #expect(clipped.upperBound > 19 && clipped.upperBound < 26 && clipped.lowerBound < -3, "\(clipped)")
+        func error(_ range: ClosedRange<Float>) -> Double { outlier.squaredError(quantizedWith: ActivationQuantization(range: range)) }
+        let chosen = error(clipped)
+        #expect(chosen < 0.85 * error(outlier.low...outlier.high), "\(chosen)")
+        // A minimum: moving either bound by 5% either way costs more.
+        for (lower, upper) in [(0.95, 1.0), (1.05, 1.0), (1.0, 0.95), (1.0, 1.05)] {
+            let moved = (clipped.lowerBound * Float(lower))...(clipped.upperBound * Float(upper))
+            #expect(error(moved) > chosen, "\(moved)")
+        }
+    }
+
     /// One weight scale per tensor: every output channel of a conv gets the same requantization
     /// multiplier (it is input_scale · weight_scale / output_scale); per channel they differ.
     @Test func perTensorWeightsShareOneScalePerLayer() throws {
@@ -215,9 +309,32 @@ import WrenTestSupport
         #expect(perTensor.quantized.metadata.contains { $0.key == "weights" && $0.value == "int8 symmetric per tensor" })
     }
 
+    /// The calibration statistics do not depend on the thread count: ranges and histograms merge
+    /// exactly, the mean logits are summed in input order, and the reference runs one OpenBLAS
+    /// thread per GEMM. Odd chunk sizes leave a short last chunk.
+    @Test func calibrationIsTheSameOnAnyNumberOfThreads() throws {
+        let digits = try DigitsFixture.loaded()
+        let model = try WideResNet(stateDict: digits.checkpoint.tensors)
+        let count = 53
+        let inputs = Array(digits.calibration[..<(count * 3 * 32 * 32)])
+        let pool = ThreadPool(workers: 3)
+        for method in [CalibrationMethod.minMax, .mse] {
+            let serial = try ActivationRanges.calibrate(model: model, inputs: inputs, count: count, height: 32, width: 32, chunk: 7, method: method)
+            var progress: [Int] = []
+            let threaded = try ActivationRanges.calibrate(
+                model: model, inputs: inputs, count: count, height: 32, width: 32, chunk: 7, method: method,
+                parallelism: pool.parallelism, progress: { done, _ in progress.append(done) })
+            #expect(threaded.observed == serial.observed)
+            #expect(threaded.ranges == serial.ranges)
+            #expect(threaded.histograms == serial.histograms)
+            #expect(threaded.meanLogits == serial.meanLogits)
+            #expect(progress == progress.sorted() && progress.last == (method == .minMax ? count : 2 * count), "\(progress)")
+        }
+    }
+
     /// Real data: entropy and percentile calibration keep the trained digits model's accuracy
     /// (checked on the first 64 test images; the README has the full 360 for every method).
-    @Test(arguments: [CalibrationMethod.entropy, .percentile(99.99)])
+    @Test(arguments: [CalibrationMethod.entropy, .percentile(99.99), .mse])
     func trainedModelKeepsItsAccuracy(_ method: CalibrationMethod) throws {
         let digits = try DigitsFixture.loaded()
         var options = ConversionOptions()

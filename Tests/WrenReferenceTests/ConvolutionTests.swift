@@ -23,6 +23,9 @@ import WrenNetwork
         Case(inChannels: 64, outChannels: 20, kernel: 3, stride: 1, padding: 1, height: 4, width: 6, bias: false),
         Case(inChannels: 4, outChannels: 3, kernel: 3, stride: 1, padding: 0, height: 5, width: 8, bias: true),
         Case(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, height: 1, width: 2, bias: false),
+        // Padding wider than the image and strides past the kernel: the padding columns of each row.
+        Case(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 2, height: 2, width: 1, bias: true),
+        Case(inChannels: 3, outChannels: 5, kernel: 3, stride: 3, padding: 1, height: 7, width: 8, bias: false),
     ]
 
     @Test(arguments: cases)

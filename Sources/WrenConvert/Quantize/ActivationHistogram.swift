@@ -44,6 +44,16 @@ public struct ActivationHistogram: Sendable, Equatable {
         }
     }
 
+    /// Adds the counts of `other`, a histogram over the same range (another thread's share).
+    public mutating func merge(_ other: ActivationHistogram) {
+        precondition(other.low == low && other.high == high && other.binCount == binCount, "histograms over different ranges")
+        zeros += other.zeros
+        for index in 0..<binCount {
+            negative[index] += other.negative[index]
+            positive[index] += other.positive[index]
+        }
+    }
+
     /// The histogram of |x| without exact zeros (which int8 represents exactly whatever the scale).
     public var magnitudes: [UInt64] { zip(negative, positive).map { $0 + $1 } }
 
@@ -77,5 +87,69 @@ public struct ActivationHistogram: Sendable, Equatable {
         }
         let threshold = Float(Double(EntropyThreshold.search(histogram: magnitudes, levels: 128)) * binWidth)
         return max(low, -threshold)...min(high, threshold)
+    }
+
+    /// The range with the least squared int8 error over the histogram (each bin's values at its
+    /// center, quantized as `ActivationQuantization` does). Each bound is searched among the
+    /// observed one shrunk toward zero by factors from 1 down to 1/16 in `candidates` even steps,
+    /// the other bound held, twice round (the int8 scale couples them). Ties keep the wider range.
+    public func mseRange(candidates: Int = 256) -> ClosedRange<Float> {
+        guard binWidth > 0 else { return low...high }
+        // The non-empty bins once, as (center, count), signed.
+        var bins: [(center: Double, count: Double)] = []
+        for index in 0..<binCount {
+            let center = (Double(index) + 0.5) * binWidth
+            if positive[index] > 0 { bins.append((center, Double(positive[index]))) }
+            if negative[index] > 0 { bins.append((-center, Double(negative[index]))) }
+        }
+        let factors = (0..<candidates).map { 1 - Double($0) / Double(candidates) * (15.0 / 16) }
+        var (lower, upper) = (low, high)
+        for _ in 0..<2 {
+            if high > 0 {
+                upper = Self.best(factors.map { Float(Double(high) * $0) }, bins) { lower...$0 }
+            }
+            if low < 0 {
+                lower = Self.best(factors.map { Float(Double(low) * $0) }, bins) { $0...upper }
+            }
+        }
+        return lower...upper
+    }
+
+    /// The first bound (the widest, for ties) whose range has the least squared error.
+    private static func best(_ bounds: [Float], _ bins: [(center: Double, count: Double)],
+                             _ range: (Float) -> ClosedRange<Float>) -> Float {
+        var best = bounds[0]
+        var bestError = Double.infinity
+        for bound in bounds {
+            let error = squaredError(bins, quantizedWith: ActivationQuantization(range: range(bound)))
+            if error < bestError {
+                bestError = error
+                best = bound
+            }
+        }
+        return best
+    }
+
+    /// Σ count · (dequantize(quantize(center)) − center)² over the bins; exact zeros cost nothing
+    /// (the zero point is an integer).
+    func squaredError(quantizedWith quantization: ActivationQuantization) -> Double {
+        var bins: [(center: Double, count: Double)] = []
+        for index in 0..<binCount {
+            let center = (Double(index) + 0.5) * binWidth
+            bins.append((center, Double(positive[index])))
+            bins.append((-center, Double(negative[index])))
+        }
+        return Self.squaredError(bins, quantizedWith: quantization)
+    }
+
+    private static func squaredError(_ bins: [(center: Double, count: Double)], quantizedWith quantization: ActivationQuantization) -> Double {
+        let scale = Double(quantization.scale), zeroPoint = Double(quantization.zeroPoint)
+        var total = 0.0
+        for (center, count) in bins {
+            let level = min(max((center / scale).rounded(.toNearestOrEven) + zeroPoint, -128), 127)
+            let difference = scale * (level - zeroPoint) - center
+            total += count * difference * difference
+        }
+        return total
     }
 }

@@ -4,23 +4,27 @@
 /// - `percentile(P)`: clips the top and bottom (100 − P)% of the values (P = 99.99 by default).
 /// - `entropy`: the KL-divergence threshold search of TensorRT's entropy calibrator and ncnn's
 ///   `method=kl`: the clipping threshold whose int8 histogram loses the least information.
+/// - `mse`: the clipping whose int8 values have the least mean squared error against the float
+///   ones (as TensorRT's and NNCF's MSE calibrators choose): rounding noise traded against clipping.
 public enum CalibrationMethod: Sendable, Equatable, CustomStringConvertible {
     case minMax
     case percentile(Double)
     case entropy
+    case mse
 
     public static let defaultPercentile = 99.99
 
-    /// Parses `minmax`, `percentile`, `percentile:P` (50 < P ≤ 100) or `entropy`.
+    /// Parses `minmax`, `percentile`, `percentile:P` (50 < P ≤ 100), `entropy` or `mse`.
     public init(parsing text: String) throws(ConvertError) {
         let lowered = text.lowercased()
         switch lowered {
         case "minmax", "min-max": self = .minMax
         case "entropy", "kl": self = .entropy
+        case "mse": self = .mse
         case "percentile": self = .percentile(Self.defaultPercentile)
         default:
             guard lowered.hasPrefix("percentile:") else {
-                throw .invalidOption("unknown calibration method '\(text)': use minmax, percentile[:P] (e.g. percentile:99.99) or entropy")
+                throw .invalidOption("unknown calibration method '\(text)': use minmax, percentile[:P] (e.g. percentile:99.99), entropy or mse")
             }
             let number = lowered.dropFirst("percentile:".count)
             guard let value = Double(number), value.isFinite, value > 50, value <= 100 else {
@@ -35,6 +39,7 @@ public enum CalibrationMethod: Sendable, Equatable, CustomStringConvertible {
         case .minMax: return "minmax"
         case .percentile(let value): return "percentile:\(Self.formatted(value))"
         case .entropy: return "entropy"
+        case .mse: return "mse"
         }
     }
 
