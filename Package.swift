@@ -125,6 +125,6 @@ let package = Package(
         .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenNetwork", "WrenConvert", "WrenTestSupport", "AllocationCounter"], path: "Tests/WrenTrainTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenPhotosTests", dependencies: ["WrenPhotos", "WrenImage"], path: "Tests/WrenPhotosTests"),
-        .testTarget(name: "WrenCLITests", dependencies: ["wren"], path: "Tests/WrenCLITests"),
+        .testTarget(name: "WrenCLITests", dependencies: ["wren", "WrenPhotos"], path: "Tests/WrenCLITests"),
     ]
 )

@@ -84,9 +84,9 @@ public enum SplitFile {
         var part: Int?  // 0 train, 1 test
         var parts: [[Int]] = [[], []]
         var seen: [Int: Int] = [:]  // photo index → line
-        for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift: split on both line ends.
+        for (offset, content) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let number = offset + 1
-            let content = raw.hasSuffix("\r") ? raw.dropLast() : raw[...]
             if content.isEmpty || content.hasPrefix("#") { continue }
             if content == "[train]" { part = 0; continue }
             if content == "[test]" { part = 1; continue }
