@@ -24,7 +24,7 @@ public struct PhotoCache: Sendable {
     /// have a photo (`.emptyClass`), unless `allowEmptyClasses` (a --val folder may lack a class).
     public static func load(_ folder: PhotoFolder, size: Int = 32, mean: [Float], std: [Float], strict: Bool,
                             allowEmptyClasses: Bool = false, warn: (Failure) -> Void = { _ in },
-                            progress: (Int, Int) -> Void = { _, _ in }) throws -> PhotoCache {
+                            progress: (Int, Int) -> Void = { _, _ in }) throws(PhotoFolderError) -> PhotoCache {
         var photos: [PhotoFolder.Photo] = []
         var values: [Float] = []
         values.reserveCapacity(folder.photos.count * 3 * size * size)
@@ -36,8 +36,8 @@ public struct PhotoCache: Sendable {
                 values += try Preprocess.letterboxNormalize(image, size: size, mean: mean, std: std)
                 photos.append(photo)
             } catch {
-                if case .invalidArgument = error { throw error }
-                if strict { throw PhotoFolderError.corruptImage(path: path, reason: "\(error)") }
+                if case .invalidArgument(let why) = error { throw .invalidPreprocessing(why) }
+                if strict { throw .corruptImage(path: path, reason: "\(error)") }
                 corrupt[photo.classIndex] += 1
                 warn(Failure(relativePath: photo.relativePath, error: error))
             }
@@ -47,10 +47,10 @@ public struct PhotoCache: Sendable {
             var counts = [Int](repeating: 0, count: folder.classes.count)
             for photo in photos { counts[photo.classIndex] += 1 }
             if let empty = counts.firstIndex(of: 0) {
-                throw PhotoFolderError.emptyClass(root: folder.root, name: folder.classes[empty], corrupt: corrupt[empty])
+                throw .emptyClass(root: folder.root, name: folder.classes[empty], corrupt: corrupt[empty])
             }
         } else if photos.isEmpty {
-            throw PhotoFolderError.noImages(root: folder.root)
+            throw .noImages(root: folder.root)
         }
         return PhotoCache(photos: photos, values: values, size: size)
     }

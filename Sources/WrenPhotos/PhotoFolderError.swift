@@ -23,6 +23,8 @@ public enum PhotoFolderError: Error, Equatable, CustomStringConvertible {
     case unreadableSplitFile(path: String, reason: String)
     /// A line of a --split-file that is wrong; `line` counts from 1.
     case invalidSplitLine(path: String, line: Int, reason: String)
+    /// Letterbox size, mean or std that preprocessing refuses.
+    case invalidPreprocessing(String)
     /// A --split-file with no training image.
     case emptySplit(path: String, part: String)
 
@@ -51,6 +53,8 @@ public enum PhotoFolderError: Error, Equatable, CustomStringConvertible {
             return "cannot read split file '\(path)': \(reason)"
         case .invalidSplitLine(let path, let line, let reason):
             return "\(path):\(line): \(reason)"
+        case .invalidPreprocessing(let why):
+            return "cannot preprocess the photos: \(why)"
         case .emptySplit(let path, let part):
             return "split file '\(path)' lists no \(part) image"
         }

@@ -58,8 +58,9 @@ struct Train: ParsableCommand {
             PyTorch's key names (num_batches_tracked included), so torch's
             load_state_dict(strict=True) accepts it and `wren convert` / `wren run` read
             it. Each epoch prints one line (train loss and accuracy, test loss and
-            accuracy, images/s; "best" marks the best test accuracy so far); progress goes to
-            stderr. --curves draws loss and accuracy per epoch into an .svg and --log appends
+            accuracy, images/s; "best" marks the best test accuracy so far, whose weights also
+            go to OUT with .best before .safetensors); progress (loss, running accuracy,
+            images/s, ETA) goes to stderr. --curves draws loss and accuracy per epoch into an .svg and --log appends
             one JSON object per epoch to a .jsonl; both are rewritten after every epoch, so they
             can be watched while training runs.
 
@@ -186,6 +187,9 @@ struct Train: ParsableCommand {
 
     var photoForm: Bool { dataDir != nil }
 
+    /// Where the best epoch's weights go when there is a test set: OUT with `.best` before `.safetensors`.
+    var bestOutput: String { String(output.dropLast(".safetensors".count)) + ".best.safetensors" }
+
     /// The values in force: explicit options over the recipe over the form's defaults.
     struct Settings {
         var recipe: String
@@ -293,7 +297,7 @@ struct Train: ParsableCommand {
         _ = try optimizerConfiguration(resolved).validate()
         if let curves, Inputs.fileExtension(curves) != "svg" { throw ValidationError("--curves writes an .svg file (got '\(curves)')") }
         if let log, Inputs.fileExtension(log) != "jsonl" { throw ValidationError("--log writes a .jsonl file (got '\(log)')") }
-        let outputs = [("-o", output), ("--curves", curves), ("--log", log), ("--save-split", saveSplit)]
+        let outputs = [("-o", output), ("the best checkpoint", bestOutput), ("--curves", curves), ("--log", log), ("--save-split", saveSplit)]
             .compactMap { name, path in path.map { (name, $0) } }
         for (index, (name, path)) in outputs.enumerated() {
             for input in [data, labels, testData, testLabels, `init`, splitFile].compactMap({ $0 }) where FileSystem.sameFile(input, path) {
@@ -399,8 +403,8 @@ struct Train: ParsableCommand {
             + "batch \(options.batchSize), \(training.count) training images" + (test.map { ", \($0.count) test" } ?? "")
         try trainer.run(progress: { step in
             let remaining = Double(step.steps - step.step) * Double(options.batchSize) / max(step.imagesPerSecond, 1e-9)
-            Diagnostics.progress("epoch \(step.epoch)/\(epochs) loss \(format(Float(step.loss))) \(Int(step.imagesPerSecond)) img/s "
-                                 + "ETA \(Clock.format(remaining))", step.step, step.steps)
+            Diagnostics.progress("epoch \(step.epoch)/\(epochs) loss \(format(Float(step.loss))) acc \(percentage(step.runningAccuracy)) "
+                                 + "\(Int(step.imagesPerSecond)) img/s ETA \(Clock.format(remaining))", step.step, step.steps)
         }, epochEnded: { report in
             var line = "epoch \(report.epoch)/\(epochs)  lr \(format(Float(report.learningRate)))  train loss \(format(Float(report.trainLoss))) "
                 + "acc \(percentage(report.trainAccuracy))"
@@ -419,6 +423,11 @@ struct Train: ParsableCommand {
             fflush(stdout)  // one line per epoch, visible as it happens even through a pipe
             do {
                 try save(network, to: output, metadata: metadata, inputs: inputs)
+                if isBest, test != nil {
+                    var bestMetadata = metadata
+                    bestMetadata["wren.epoch"] = "\(report.epoch)"
+                    try save(network, to: bestOutput, metadata: bestMetadata, inputs: inputs)
+                }
             } catch {
                 Diagnostics.note("error: could not save \(output) after epoch \(report.epoch): \(error)")
             }
@@ -436,7 +445,7 @@ struct Train: ParsableCommand {
             }
         })
         if let best {
-            print("best test accuracy \(percentage(best.accuracy)) at epoch \(best.epoch) of \(epochs)")
+            print("best test accuracy \(percentage(best.accuracy)) at epoch \(best.epoch) of \(epochs): its weights are in \(bestOutput)")
         }
         print("wrote \(output) (the last epoch's weights) after \(epochs) epochs in \(Clock.format(Clock.now() - start))")
     }
@@ -458,7 +467,7 @@ struct Train: ParsableCommand {
                   + folder.skipped.map { "\($0.relativePath) (\($0.reason))" }.joined(separator: ", "))
         }
         let cache = try load(folder, size: size, mean: mean, std: std, allowEmptyClasses: false)
-        var inputs = [root]
+        var inputs = [root] + [`init`].compactMap { $0 }
         var testCache: PhotoCache?
         var testName = root
         if let val {

@@ -37,7 +37,10 @@ struct PhotoTrainCLITests {
         #expect(warnings == ["warning: skipped corrupt JPEG '\(Self.photos)/étoile/broken.jpg': Premature end of JPEG file"], "\(result.stderr)")
         // The first epoch is the best so far by definition, and is marked.
         #expect(lines.contains { $0.hasPrefix("epoch 1/1 ") && $0.hasSuffix("  best") }, "\(result.stdout)")
-        #expect(lines.contains { $0.hasPrefix("best test accuracy ") && $0.hasSuffix(" at epoch 1 of 1") }, "\(result.stdout)")
+        let bestOutput = folder.path("m.best.safetensors")
+        #expect(lines.contains { $0.hasPrefix("best test accuracy ") && $0.hasSuffix(" at epoch 1 of 1: its weights are in \(bestOutput)") },
+                "\(result.stdout)")
+        #expect(try Self.metadata(bestOutput)["wren.epoch"] == "1")
 
         let metadata = try Self.metadata(output)
         #expect(metadata["wren.labels"] == "blue square\ncircle\ntriangle\nétoile")

@@ -80,6 +80,8 @@ public struct StepProgress: Sendable {
     public let steps: Int
     public let loss: Double
     public let imagesPerSecond: Double
+    /// Training accuracy over the epoch's images so far.
+    public let runningAccuracy: Double
 }
 
 /// The training loop: batches from memory through a `TrainingNetwork`, an optimizer step after
@@ -180,7 +182,8 @@ public final class Trainer {
             let now = monotonicSeconds()
             if step == 0 { afterFirstStep = now }
             progress(StepProgress(epoch: epoch, step: step + 1, steps: steps, loss: result.loss,
-                                  imagesPerSecond: Double(range.upperBound) / max(now - start, 1e-9)))
+                                  imagesPerSecond: Double(range.upperBound) / max(now - start, 1e-9),
+                                  runningAccuracy: Double(correct) / Double(range.upperBound)))
         }
         let end = monotonicSeconds()
         scheduler.step()
