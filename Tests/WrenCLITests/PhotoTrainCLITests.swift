@@ -201,6 +201,28 @@ struct PhotoTrainCLITests {
         #expect(run.stdout.contains("\(Self.photos)/circle/scan_0007: circle ("), "\(run.stdout)")
     }
 
+    /// --recipe paper: the WRN paper's optimizer, schedule at 30/60/80% of the epochs and dropout;
+    /// an explicit option wins over the recipe. The .npy form shares --augment (default none there).
+    @Test func recipesAndAugmentationReachTheTrainer() throws {
+        let folder = try TemporaryFolder()
+        let paper = try WrenExecutable.run(["train", Self.photos, "-o", folder.path("p.safetensors"), "--recipe", "paper", "--epochs", "10"] + Self.small)
+        #expect(paper.status == 0, "stderr: \(paper.stderr)")
+        #expect(paper.stdout.contains("sgd lr 0.1, schedule multistep:3,6,8:0.2, batch 32, dropout 0.3, augment hflip,vflip, recipe paper"),
+                "\(paper.stdout)")
+        #expect(paper.stdout.contains("epoch 4/10  lr 0.02 ") && paper.stdout.contains("epoch 9/10  lr 0.0008 "), "\(paper.stdout)")
+        #expect(try Self.metadata(folder.path("p.safetensors"))["wren.recipe"] == "paper")
+        let overridden = try WrenExecutable.run(["train", Self.photos, "-o", folder.path("o.safetensors"), "--recipe", "paper", "--epochs", "1",
+                                                 "--lr", "0.05", "--dropout", "0", "--augment", "crop"] + Self.small)
+        #expect(overridden.stdout.contains("sgd lr 0.05, schedule constant, batch 32, augment crop, recipe paper"), "\(overridden.stdout)")
+        let arrays = try WrenExecutable.run(["train", "--data", CLIFixtures.digitsTestX, "--labels", CLIFixtures.digitsTestY, "--epochs", "1",
+                                             "-o", folder.path("n.safetensors"), "--augment", "hflip,crop"] + Self.small)
+        #expect(arrays.status == 0, "stderr: \(arrays.stderr)")
+        #expect(arrays.stdout.contains("sgd lr 0.1, schedule constant, batch 64, augment hflip,crop, recipe none"), "\(arrays.stdout)")
+        let plain = try WrenExecutable.run(["train", "--data", CLIFixtures.digitsTestX, "--labels", CLIFixtures.digitsTestY, "--epochs", "1",
+                                            "-o", folder.path("m.safetensors")] + Self.small)
+        #expect(plain.stdout.contains("batch 64, augment none, recipe none"), "\(plain.stdout)")
+    }
+
     @Test func helpTeachesThePhotoForm() throws {
         let help = try WrenExecutable.run(["train", "--help"])
         #expect(help.status == 0)
