@@ -16,34 +16,37 @@ struct Train: ParsableCommand {
         discussion: """
             Two forms.
 
-            Photos: `wren train DATA_DIR -o MODEL.safetensors`. DATA_DIR holds one subfolder of
-            JPEG images per class; the class names are the folder names in sorted order. Files
-            are read by content (a JPEG named scan_07 or IMG.JPG counts); names starting with '.'
-            (.ipynb_checkpoints, .DS_Store) are ignored; other files (notes.txt, PNG: no PNG
-            decoder yet) are listed once as skipped. A corrupt JPEG is skipped with a warning
-            naming it (--strict: an error). Each class is split on its own, seeded by --seed:
-            --split 0.7 (default) of its images train, the rest test (--val DIR: a separate
-            folder tests instead). --save-split FILE writes the lists ("[train]", "[test]", then
-            one relative/path<TAB>class per line); --split-file FILE reads them back. Every
+            Photos: `wren train DATA_DIR -o MODEL.safetensors`. DATA_DIR holds one
+            subfolder of JPEG images per class; the class names are the folder names in
+            sorted order. Files are read by content (a JPEG named scan_07 or IMG.JPG
+            counts); names starting with '.' (.ipynb_checkpoints, .DS_Store) are ignored;
+            other files (notes.txt, PNG: no PNG decoder yet) are listed once as skipped. A
+            corrupt JPEG is skipped with a warning naming it (--strict: an error). Each
+            class is split on its own, seeded by --seed: --split 0.7 (default) of its
+            images train, the rest test (--val DIR: a separate folder tests instead).
+            --save-split FILE writes the lists ("[train]", "[test]", then one
+            relative/path<TAB>class per line); --split-file FILE reads them back. Every
             image is decoded once and letterboxed on black to 32x32 and normalized with
-            --mean/--std (default 0.5, 0.5, 0.5) by the code `wren run` uses on images, then kept
-            in memory. Training images are augmented with --augment (default hflip,vflip; crop =
-            the WRN paper's pad-4 random crop; none). Defaults are the PaddlePaddle tutorial's:
-            WRN-28-1, adam lr 0.001, 60 epochs, batch 32. --recipe paper selects the WRN paper's:
-            sgd Nesterov momentum 0.9, lr 0.1, weight decay 5e-4, lr x0.2 at 30%, 60% and 80% of
-            the epochs, dropout 0.3; any option given explicitly overrides the recipe. The class
-            names, mean and std go into the checkpoint's metadata, so `wren convert` needs no
+            --mean/--std (default 0.5, 0.5, 0.5) by the code `wren run` uses on images,
+            then kept in memory. Training images are augmented with --augment (default
+            hflip,vflip; crop = the WRN paper's pad-4 random crop; none). Defaults are the
+            PaddlePaddle tutorial's: WRN-28-1, adam lr 0.001, 60 epochs, batch 32.
+            --recipe paper selects the WRN paper's: sgd Nesterov momentum 0.9, lr 0.1,
+            weight decay 5e-4, lr x0.2 at 30%, 60% and 80% of the epochs, dropout 0.3; any
+            option given explicitly overrides the recipe. The class names, mean and std go
+            into the checkpoint's metadata, so `wren convert` needs no
             --labels/--mean/--std and `wren run` prints class names.
 
             Arrays: `wren train --data X.npy --labels Y.npy ...`. DATA is a .npy float32
-            [N,3,H,W] of images already normalized (as `wren run` takes them), LABELS a .npy int64
-            or int32 [N] of class indices; --depth and --widen are needed for a new network.
-            Defaults: sgd, 10 epochs, batch 64, no augmentation.
+            [N,3,H,W] of images already normalized (as `wren run` takes them), LABELS a
+            .npy int64 or int32 [N] of class indices; --depth and --widen are needed for a
+            new network. Defaults: sgd, 10 epochs, batch 64, no augmentation.
 
-            Either form starts from a new network (initialized as the reference WRN code does,
-            from --seed) or fine-tunes a checkpoint (--init: any file `wren convert` reads:
-            PyTorch, PaddlePaddle or safetensors). Batch norm runs in training mode (batch
-            statistics; running statistics with momentum 0.1, as PyTorch's BatchNorm2d).
+            Either form starts from a new network (initialized as the reference WRN code
+            does, from --seed) or fine-tunes a checkpoint (--init: any file `wren convert`
+            reads: PyTorch, PaddlePaddle or safetensors). Batch norm runs in training mode
+            (batch statistics; running statistics with momentum 0.1, as PyTorch's
+            BatchNorm2d).
 
             Optimizers follow torch.optim exactly: sgd (momentum, Nesterov, coupled L2
             weight decay), adam (coupled L2 weight decay, as torch.optim.Adam) and adamw
@@ -58,18 +61,22 @@ struct Train: ParsableCommand {
             PyTorch's key names (num_batches_tracked included), so torch's
             load_state_dict(strict=True) accepts it and `wren convert` / `wren run` read
             it. Each epoch prints one line (train loss and accuracy, test loss and
-            accuracy, images/s; "best" marks the best test accuracy so far, whose weights also
-            go to OUT with .best before .safetensors); progress (loss, running accuracy,
-            images/s, ETA) goes to stderr. --curves draws loss and accuracy per epoch into an .svg and --log appends
-            one JSON object per epoch to a .jsonl; both are rewritten after every epoch, so they
-            can be watched while training runs.
+            accuracy, images/s; "best" marks the best test accuracy so far, whose weights
+            also go to OUT with .best before .safetensors); progress (loss, running
+            accuracy, images/s, ETA) goes to stderr. --curves draws loss and accuracy per
+            epoch into an .svg and --log appends one JSON object per epoch to a .jsonl;
+            both are rewritten after every epoch, so they can be watched while training
+            runs.
+
+
 
             Examples:
-              wren train birds/ -o birds.safetensors --curves curves.svg --log metrics.jsonl
+              wren train birds/ -o birds.safetensors --curves curves.svg \\
+                  --log metrics.jsonl
               wren train birds/ -o birds.safetensors --depth 16 --widen 2 --epochs 30 \\
                   --augment hflip,crop --save-split split.txt
               wren train birds/ -o birds.safetensors --recipe paper --epochs 100
-              wren convert birds.safetensors -o birds.wren --calibration birds/circle
+              wren convert birds.safetensors -o birds.wren --calibration birds/
               wren train --data train_x.npy --labels train_y.npy \\
                   --test-data test_x.npy --test-labels test_y.npy \\
                   --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors
