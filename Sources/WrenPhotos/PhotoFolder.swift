@@ -38,10 +38,11 @@ public struct PhotoFolder: Sendable {
         return counts
     }
 
-    /// Scans `root`. Throws when it is not a folder, has fewer than 2 class folders, or no class
-    /// folder holds a JPEG image. A class folder without images is refused later, after decoding
-    /// (`PhotoCache.load`), so that a class of only corrupt files is refused the same way.
-    public static func scan(_ root: String) throws(PhotoFolderError) -> PhotoFolder {
+    /// Scans `root`. Throws when it is not a folder, has fewer than `minimumClasses` (training: 2)
+    /// class folders, or no class folder holds a JPEG image. A class folder without images is
+    /// refused later, after decoding (`PhotoCache.load`), so that a class of only corrupt files is
+    /// refused the same way.
+    public static func scan(_ root: String, minimumClasses: Int = 2) throws(PhotoFolderError) -> PhotoFolder {
         guard DirectoryListing.isFolder(root) else { throw .notAFolder(path: root) }
         let top = try list(root)
         var classes: [String] = []
@@ -53,7 +54,7 @@ public struct PhotoFolder: Sendable {
             }
         }
         guard !classes.isEmpty else { throw .noClassFolders(root: root) }
-        guard classes.count >= 2 else { throw .singleClass(root: root, name: classes[0]) }
+        guard classes.count >= minimumClasses else { throw .singleClass(root: root, name: classes[0]) }
         for name in classes where name.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
             throw .unsupportedName(path: join(root, name))
         }
@@ -95,7 +96,7 @@ public struct PhotoFolder: Sendable {
     /// A `--val` folder read against the training classes: its class folders must carry training
     /// class names (a subset is fine); its photos get the training class indices.
     public static func scan(_ root: String, classes trainingClasses: [String]) throws(PhotoFolderError) -> PhotoFolder {
-        let folder = try scan(root)
+        let folder = try scan(root, minimumClasses: 1)
         var mapping: [Int] = []
         for name in folder.classes {
             guard let index = trainingClasses.firstIndex(of: name) else {

@@ -78,7 +78,8 @@ public enum SplitFile {
     }
 
     /// Reads a split file's text against `folder` (the scanned DATA_DIR); `path` names it in errors.
-    public static func parse(_ text: String, path: String, folder: PhotoFolder) throws(PhotoFolderError) -> PhotoSplit {
+    /// `requireTraining`: refuse a file whose [train] part is empty (training needs it; validation reads only [test]).
+    public static func parse(_ text: String, path: String, folder: PhotoFolder, requireTraining: Bool = true) throws(PhotoFolderError) -> PhotoSplit {
         var indexOfPath: [String: Int] = [:]
         for (index, photo) in folder.photos.enumerated() { indexOfPath[photo.relativePath] = index }
         var part: Int?  // 0 train, 1 test
@@ -112,7 +113,7 @@ public enum SplitFile {
             seen[index] = number
             parts[part].append(index)
         }
-        guard !parts[0].isEmpty else { throw .emptySplit(path: path, part: "training") }
+        if requireTraining, parts[0].isEmpty { throw .emptySplit(path: path, part: "training") }
         return PhotoSplit(train: parts[0].sorted(), test: parts[1].sorted())
     }
 }

@@ -30,9 +30,12 @@ struct Convert: ParsableCommand {
             result with `wren validate`.
 
             CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the model was
-            trained, or a folder of JPEG images (letterboxed to 32x32 on black, then normalized with
-            --mean/--std). Use a few hundred representative training images. Without --calibration,
-            Wren calibrates on synthetic noise images and warns: accuracy will suffer.
+            trained, a folder of JPEG images, or a `wren train` photo folder (one subfolder per
+            class: all its JPEGs, corrupt ones skipped with a warning); images are letterboxed to
+            32x32 on black, then normalized with --mean/--std. Use a few hundred representative
+            training images. Without --calibration, Wren calibrates on synthetic noise images and
+            warns: accuracy will suffer. A checkpoint written by `wren train` from photos carries
+            its class names, mean and std; they are used unless --labels/--mean/--std are given.
 
             Examples:
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --labels labels.txt
@@ -47,7 +50,7 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the .wren file.")
     var output: String
 
-    @Option(help: "Calibration inputs: a .npy [N,3,32,32] float32 (normalized) or a folder of JPEG images.")
+    @Option(help: "Calibration inputs: a .npy [N,3,32,32] float32 (normalized), a folder of JPEG images or of class folders.")
     var calibration: String?
 
     @Option(help: "Per-channel mean the model was trained with (comma-separated, 3 values; default: the checkpoint's metadata from `wren train`, else 0.5,0.5,0.5).")

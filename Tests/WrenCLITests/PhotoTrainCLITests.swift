@@ -175,7 +175,7 @@ struct PhotoTrainCLITests {
     @Test func trainsConvertsAndNamesTheClassOfAPhoto() throws {
         let folder = try TemporaryFolder()
         let model = folder.path("shapes.safetensors")
-        let train = try WrenExecutable.run(["train", Self.photos, "-o", model, "--epochs", "12", "--batch", "8",
+        let train = try WrenExecutable.run(["train", Self.photos, "-o", model, "--epochs", "12", "--batch", "8", "--save-split", folder.path("split.txt"),
                                             "--curves", folder.path("curves.svg"), "--log", folder.path("metrics.jsonl")] + Self.small)
         #expect(train.status == 0, "stderr: \(train.stderr)")
         let last = train.stdout.split(separator: "\n").last { $0.hasPrefix("epoch 12/12") }.map(String.init) ?? ""
@@ -195,6 +195,27 @@ struct PhotoTrainCLITests {
                 "\(convert.stderr)")
         let inspect = try WrenExecutable.run(["inspect", wren])
         #expect(inspect.stdout.contains("étoile"), "\(inspect.stdout)")
+        // wren validate on the photo folder: all usable photos, or only the [test] part of the saved split.
+        let all = try WrenExecutable.run(["validate", wren, "--reference", model, "--data", Self.photos, "--json", folder.path("all.json")])
+        #expect(all.status == 0, "stderr: \(all.stderr)")
+        #expect(all.stderr.contains("warning: skipped corrupt JPEG '\(Self.photos)/étoile/broken.jpg'"), "\(all.stderr)")
+        #expect(all.stderr.contains("skipped 2 files that are not JPEG images: notes.txt (not in a class folder), blue square/extra.png"),
+                "\(all.stderr)")
+        let allReport = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.path("all.json")))) as? [String: Any])
+        #expect((allReport["report"] as? [String: Any])?["imageCount"] as? Int == 54)
+        let test = try WrenExecutable.run(["validate", wren, "--reference", model, "--data", Self.photos, "--split-file", folder.path("split.txt"),
+                                           "--json", folder.path("test.json")])
+        #expect(test.status == 0, "stderr: \(test.stderr)")
+        #expect(test.stderr.contains("validating on the 16 test images listed in \(folder.path("split.txt"))"), "\(test.stderr)")
+        let testReport = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.path("test.json")))) as? [String: Any])
+        let report = try #require(testReport["report"] as? [String: Any])
+        #expect(report["imageCount"] as? Int == 16)
+        // The float reference (another implementation than training's) gets what training printed for the last
+        // epoch's test split, to one borderline image; int8 stays within one image of float.
+        let floatCorrect = try #require(report["floatCorrect"] as? Int), int8Correct = try #require(report["int8Correct"] as? Int)
+        #expect(abs(Double(floatCorrect) - (testAccuracy ?? 0) * 16 / 100) <= 1, "float \(floatCorrect)/16 vs training's \(testAccuracy ?? -1)%")
+        #expect(abs(int8Correct - floatCorrect) <= 1, "int8 \(int8Correct)/16, float \(floatCorrect)/16")
+
         let run = try WrenExecutable.run(["run", wren, Self.photos + "/étoile/star_001.jpg", Self.photos + "/circle/scan_0007"])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(run.stdout.contains("\(Self.photos)/étoile/star_001.jpg: étoile ("), "\(run.stdout)")
