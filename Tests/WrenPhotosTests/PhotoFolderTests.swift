@@ -45,7 +45,9 @@ struct PhotoFolderTests {
             PhotoFolder.Skipped(relativePath: "notes.txt", reason: "not in a class folder"),
             PhotoFolder.Skipped(relativePath: "blue square/extra.png", reason: "PNG: no PNG decoder yet, convert it to JPEG"),
         ])
-        // Hidden files and folders are neither classes, photos nor skipped files.
+        // Hidden files and folders (present in the fixture) are neither classes, photos nor skipped files.
+        #expect(FileManager.default.fileExists(atPath: PhotoFixture.root + "/.ipynb_checkpoints/circle_000-checkpoint.jpg"))
+        #expect(FileManager.default.fileExists(atPath: PhotoFixture.root + "/circle/.DS_Store"))
         #expect(!folder.photos.contains { $0.relativePath.contains("/.") || $0.relativePath.hasPrefix(".") })
         #expect(!folder.classes.contains(".ipynb_checkpoints"))
     }
