@@ -9,6 +9,7 @@
 //   WrenReference float32 WRN forward pass over WrenNetwork's parameters, convolutions through OpenBLAS
 //   WrenTrain     float32 training: layers with backward passes, optimizers, the training loop
 //   WrenImage     JPEG (libjpeg) decode, letterbox to 32x32, normalize
+//   WrenPhotos    a folder of photos (one subfolder per class): discovery, split, decoded cache
 //   wren          the command-line tool
 //
 // System libraries (Debian): libopenblas-dev (CBLAS), libjpeg-dev (CJPEG), libcmocka-dev (C API tests).
@@ -92,6 +93,9 @@ let package = Package(
         // SVG assembly for the charts the CLI writes (validation report, training curves).
         .target(name: "WrenCharts", path: "Sources/WrenCharts"),
         .target(name: "WrenImage", dependencies: ["CJPEG", "WrenFiles"], path: "Sources/WrenImage"),
+        // A folder of photos, one subfolder per class, for `wren train DATA_DIR`: discovery by content,
+        // the stratified split and split files, and the decoded, letterboxed images cached in memory.
+        .target(name: "WrenPhotos", dependencies: ["WrenImage", "WrenFiles"], path: "Sources/WrenPhotos"),
         // C API: the hand-written header and the per-thread last error live in C (CWren), the
         // functions in Swift (WrenC, exported with @_cdecl). Tests: Tests/CAPI (cmocka).
         .target(name: "CWren", path: "Sources/CWren"),
@@ -99,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "wren",
             dependencies: [
-                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost", "WrenTrain", "WrenCharts",
+                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost", "WrenTrain", "WrenCharts", "WrenPhotos",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/wren"),
@@ -120,6 +124,7 @@ let package = Package(
             path: "Tests/WrenConvertTests"),
         .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenNetwork", "WrenConvert", "WrenTestSupport", "AllocationCounter"], path: "Tests/WrenTrainTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
-        .testTarget(name: "WrenCLITests", dependencies: ["wren"], path: "Tests/WrenCLITests"),
+        .testTarget(name: "WrenPhotosTests", dependencies: ["WrenPhotos", "WrenImage"], path: "Tests/WrenPhotosTests"),
+        .testTarget(name: "WrenCLITests", dependencies: ["wren", "WrenPhotos"], path: "Tests/WrenCLITests"),
     ]
 )

@@ -3,6 +3,7 @@ import WrenConvert
 import WrenCore
 import WrenHost
 import WrenImage
+import WrenPhotos
 
 #if canImport(Glibc)
 import Glibc
@@ -30,9 +31,12 @@ struct Convert: ParsableCommand {
             result with `wren validate`.
 
             CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the model was
-            trained, or a folder of JPEG images (letterboxed to 32x32 on black, then normalized with
-            --mean/--std). Use a few hundred representative training images. Without --calibration,
-            Wren calibrates on synthetic noise images and warns: accuracy will suffer.
+            trained, a folder of JPEG images, or a `wren train` photo folder (one subfolder per
+            class: all its JPEGs, corrupt ones skipped with a warning); images are letterboxed to
+            32x32 on black, then normalized with --mean/--std. Use a few hundred representative
+            training images. Without --calibration, Wren calibrates on synthetic noise images and
+            warns: accuracy will suffer. A checkpoint written by `wren train` from photos carries
+            its class names, mean and std; they are used unless --labels/--mean/--std are given.
 
             Examples:
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --labels labels.txt
@@ -47,16 +51,16 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the .wren file.")
     var output: String
 
-    @Option(help: "Calibration inputs: a .npy [N,3,32,32] float32 (normalized) or a folder of JPEG images.")
+    @Option(help: "Calibration inputs: a .npy [N,3,32,32] float32 (normalized), a folder of JPEG images or of class folders.")
     var calibration: String?
 
-    @Option(help: "Per-channel mean the model was trained with (comma-separated, 3 values).")
-    var mean: String = "0.5,0.5,0.5"
+    @Option(help: "Per-channel mean the model was trained with (comma-separated, 3 values; default: the checkpoint's metadata from `wren train`, else 0.5,0.5,0.5).")
+    var mean: String?
 
-    @Option(help: "Per-channel standard deviation the model was trained with (comma-separated, 3 values).")
-    var std: String = "0.5,0.5,0.5"
+    @Option(help: "Per-channel standard deviation the model was trained with (3 values; default: the checkpoint's metadata, else 0.5,0.5,0.5).")
+    var std: String?
 
-    @Option(help: "Class labels: a text file with one label per line, or a comma-separated list.")
+    @Option(help: "Class labels: a text file with one label per line, or a comma-separated list (default: the class names `wren train` stored in the checkpoint).")
     var labels: String?
 
     @Option(help: "How activation ranges are chosen: minmax, percentile[:P] (e.g. percentile:99.99), entropy or mse.")
@@ -76,9 +80,11 @@ struct Convert: ParsableCommand {
         guard Inputs.fileExtension(output) == "wren" else {
             throw ValidationError("the output file should end in .wren (got '\(output)')")
         }
-        _ = try parseTriple(mean, name: "--mean")
-        let deviations = try parseTriple(std, name: "--std")
-        guard deviations.allSatisfy({ $0 > 0 }) else { throw ValidationError("--std values must be positive (got '\(std)')") }
+        if let mean { _ = try parseTriple(mean, name: "--mean") }
+        if let std {
+            let deviations = try parseTriple(std, name: "--std")
+            guard deviations.allSatisfy({ $0 > 0 }) else { throw ValidationError("--std values must be positive (got '\(std)')") }
+        }
         do {
             _ = try CalibrationMethod(parsing: calibrationMethod)
             _ = try WeightGranularity(parsing: weights)
@@ -95,9 +101,35 @@ struct Convert: ParsableCommand {
     func run() throws {
         let start = Clock.now()
         var options = ConversionOptions()
-        options.mean = try parseTriple(mean, name: "--mean")
-        options.std = try parseTriple(std, name: "--std")
-        if let labels { options.labels = try parseLabels(labels) }
+        let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
+        // `wren train` stores what the model was trained with; explicit options win.
+        let stored = loaded.metadata
+        var fromMetadata: [String] = []
+        if let mean {
+            options.mean = try parseTriple(mean, name: "--mean")
+        } else if let value = TrainingMetadata.triple(stored, TrainingMetadata.mean) {
+            options.mean = value
+            fromMetadata.append("mean")
+        } else {
+            options.mean = [0.5, 0.5, 0.5]
+        }
+        if let std {
+            options.std = try parseTriple(std, name: "--std")
+        } else if let value = TrainingMetadata.triple(stored, TrainingMetadata.std), value.allSatisfy({ $0 > 0 }) {
+            options.std = value
+            fromMetadata.append("std")
+        } else {
+            options.std = [0.5, 0.5, 0.5]
+        }
+        if let labels {
+            options.labels = try parseLabels(labels)
+        } else if let names = TrainingMetadata.labels(stored) {
+            options.labels = names
+            fromMetadata.append("class names")
+        }
+        if !fromMetadata.isEmpty {
+            Diagnostics.note("using the \(fromMetadata.joined(separator: ", ")) stored in \(checkpoint) by wren train")
+        }
         options.calibrationMethod = try CalibrationMethod(parsing: calibrationMethod)
         options.weightGranularity = try WeightGranularity(parsing: weights)
         options.biasCorrection = !noBiasCorrection
@@ -105,10 +137,20 @@ struct Convert: ParsableCommand {
         let pool = ThreadPool(workers: threads ?? Runtime.processorCount)
         options.parallelism = pool.parallelism
 
-        let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
         var batch: InputBatch
         if let calibration {
-            batch = try Inputs.load(Inputs.expandFolders([calibration]), size: 32, mean: options.mean, std: options.std)
+            if FileSystem.isDirectory(calibration), (try? Inputs.expandFolders([calibration])) == nil,
+               let folder = try? PhotoFolder.scan(calibration) {
+                // A training folder (one subfolder per class): all its JPEG images, corrupt ones skipped.
+                var skipped = 0
+                let cache = try PhotoCache.load(folder, mean: options.mean, std: options.std, strict: false, allowEmptyClasses: true,
+                                                warn: { skipped += 1; Diagnostics.note("warning: skipped \($0.error)") })
+                batch = InputBatch(values: cache.values, names: cache.photos.map(\.relativePath))
+                Diagnostics.note("calibrating on the \(cache.count) JPEG images of the \(folder.classes.count) class folders of \(calibration)"
+                                 + (skipped + folder.skipped.count > 0 ? " (skipped \(skipped) corrupt, \(folder.skipped.count) not JPEG)" : ""))
+            } else {
+                batch = try Inputs.load(Inputs.expandFolders([calibration]), size: 32, mean: options.mean, std: options.std)
+            }
             options.calibrationSource = FileSystem.fileName(calibration)
         } else {
             Diagnostics.note("warning: no --calibration given; calibrating on 64 synthetic noise images. Int8 accuracy will suffer: pass a few hundred real samples.")

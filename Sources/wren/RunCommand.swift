@@ -45,11 +45,11 @@ struct Run: ParsableCommand {
     @Option(help: "Integer class labels (.npy, one per input): prints accuracy.")
     var labels: String?
 
-    @Option(help: "Mean for image inputs when MODEL is a checkpoint.")
-    var mean: String = "0.5,0.5,0.5"
+    @Option(help: "Mean for image inputs when MODEL is a checkpoint (default: the one `wren train` stored in it, else 0.5,0.5,0.5).")
+    var mean: String?
 
-    @Option(help: "Std for image inputs when MODEL is a checkpoint.")
-    var std: String = "0.5,0.5,0.5"
+    @Option(help: "Std for image inputs when MODEL is a checkpoint (default: the stored one, else 0.5,0.5,0.5).")
+    var std: String?
 
     @Flag(help: "Do not print per-input predictions (summary lines only).")
     var quiet = false
@@ -66,7 +66,9 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let classifier = try Classifier.open(model, mean: try parseTriple(mean, name: "--mean"), std: try parseTriple(std, name: "--std"))
+        let classifier = try Classifier.open(model, mean: try parseTriple(mean ?? "0.5,0.5,0.5", name: "--mean"),
+                                             std: try parseTriple(std ?? "0.5,0.5,0.5", name: "--std"),
+                                             explicitNormalization: mean != nil || std != nil)
         let batch = try Inputs.load(Inputs.expandFolders(inputs), size: 32, mean: classifier.mean, std: classifier.std)
         let start = Clock.now()
         let output = try classifier.classify(batch)
@@ -132,7 +134,8 @@ struct Classifier {
 
     func label(_ index: Int) -> String { labels?[index] ?? "\(index)" }
 
-    static func open(_ path: String, mean: [Float], std: [Float]) throws -> Classifier {
+    /// `mean`/`std` apply to a checkpoint; unless `explicitNormalization`, a `wren train` checkpoint's stored ones win.
+    static func open(_ path: String, mean: [Float], std: [Float], explicitNormalization: Bool = true) throws -> Classifier {
         let bytes = try FileSystem.readBytes(path)
         if bytes.isEmpty { throw CLIError("\(path): file is empty") }
         if bytes.starts(with: WrenFormat.magic) {
@@ -166,8 +169,14 @@ struct Classifier {
             }
         }
         let network = try about(path) { try WideResNet(stateDict: checkpoint.tensors) }
+        // A checkpoint from `wren train` names its classes and its normalization.
+        var names = TrainingMetadata.labels(checkpoint.metadata)
+        if names?.count != network.architecture.numClasses { names = nil }
         return Classifier(
-            kind: "float", numClasses: network.architecture.numClasses, mean: mean, std: std, labels: nil,
+            kind: "float", numClasses: network.architecture.numClasses,
+            mean: explicitNormalization ? mean : TrainingMetadata.triple(checkpoint.metadata, TrainingMetadata.mean) ?? mean,
+            std: explicitNormalization ? std : TrainingMetadata.triple(checkpoint.metadata, TrainingMetadata.std) ?? std,
+            labels: names,
             classify: { batch in try network.forward(batch.values, batch: batch.count) })
     }
 }

@@ -3,6 +3,7 @@ import WrenCharts
 import WrenConvert
 import WrenHost
 import WrenNetwork
+import WrenPhotos
 import WrenTrain
 
 #if canImport(Glibc)
@@ -11,14 +12,40 @@ import WrenTrain
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a WRN in float32 from .npy data and save it as a PyTorch-compatible .safetensors checkpoint.",
+        abstract: "Train a WRN in float32 from a folder of photos or .npy data and save it as a PyTorch-compatible .safetensors checkpoint.",
         discussion: """
-            DATA is a .npy float32 [N,3,H,W] of images already normalized (as `wren run`
-            takes them), LABELS a .npy int64 or int32 [N] of class indices. Start from a
-            new network (--depth, --widen, initialized as the reference WRN code does,
-            from --seed) or fine-tune a checkpoint (--init: any file `wren convert`
-            reads: PyTorch, PaddlePaddle or safetensors). Batch norm runs in training
-            mode (batch statistics; running statistics with momentum 0.1, as PyTorch's
+            Two forms.
+
+            Photos: `wren train DATA_DIR -o MODEL.safetensors`. DATA_DIR holds one
+            subfolder of JPEG images per class; the class names are the folder names in
+            sorted order. Files are read by content (a JPEG named scan_07 or IMG.JPG
+            counts); names starting with '.' (.ipynb_checkpoints, .DS_Store) are ignored;
+            other files (notes.txt, PNG: no PNG decoder yet) are listed once as skipped. A
+            corrupt JPEG is skipped with a warning naming it (--strict: an error). Each
+            class is split on its own, seeded by --seed: --split 0.7 (default) of its
+            images train, the rest test (--val DIR: a separate folder tests instead).
+            --save-split FILE writes the lists ("[train]", "[test]", then one
+            relative/path<TAB>class per line); --split-file FILE reads them back. Every
+            image is decoded once and letterboxed on black to 32x32 and normalized with
+            --mean/--std (default 0.5, 0.5, 0.5) by the code `wren run` uses on images,
+            then kept in memory. Training images are augmented with --augment (default
+            hflip,vflip; crop = the WRN paper's pad-4 random crop; none). Defaults are the
+            PaddlePaddle tutorial's: WRN-28-1, adam lr 0.001, 60 epochs, batch 32.
+            --recipe paper selects the WRN paper's: sgd Nesterov momentum 0.9, lr 0.1,
+            weight decay 5e-4, lr x0.2 at 30%, 60% and 80% of the epochs, dropout 0.3; any
+            option given explicitly overrides the recipe. The class names, mean and std go
+            into the checkpoint's metadata, so `wren convert` needs no
+            --labels/--mean/--std and `wren run` prints class names.
+
+            Arrays: `wren train --data X.npy --labels Y.npy ...`. DATA is a .npy float32
+            [N,3,H,W] of images already normalized (as `wren run` takes them), LABELS a
+            .npy int64 or int32 [N] of class indices; --depth and --widen are needed for a
+            new network. Defaults: sgd, 10 epochs, batch 64, no augmentation.
+
+            Either form starts from a new network (initialized as the reference WRN code
+            does, from --seed) or fine-tunes a checkpoint (--init: any file `wren convert`
+            reads: PyTorch, PaddlePaddle or safetensors). Batch norm runs in training mode
+            (batch statistics; running statistics with momentum 0.1, as PyTorch's
             BatchNorm2d).
 
             Optimizers follow torch.optim exactly: sgd (momentum, Nesterov, coupled L2
@@ -34,28 +61,37 @@ struct Train: ParsableCommand {
             PyTorch's key names (num_batches_tracked included), so torch's
             load_state_dict(strict=True) accepts it and `wren convert` / `wren run` read
             it. Each epoch prints one line (train loss and accuracy, test loss and
-            accuracy with --test-data, and images/s); progress goes to stderr. --curves
-            draws loss and accuracy per epoch into an .svg and --log appends one JSON
-            object per epoch to a .jsonl; both are rewritten after every epoch, so they
-            can be watched while training runs.
+            accuracy, images/s; "best" marks the best test accuracy so far, whose weights
+            also go to OUT with .best before .safetensors); progress (loss, running
+            accuracy, images/s, ETA) goes to stderr. --curves draws loss and accuracy per
+            epoch into an .svg and --log appends one JSON object per epoch to a .jsonl;
+            both are rewritten after every epoch, so they can be watched while training
+            runs.
+
+
 
             Examples:
+              wren train birds/ -o birds.safetensors --curves curves.svg \\
+                  --log metrics.jsonl
+              wren train birds/ -o birds.safetensors --depth 16 --widen 2 --epochs 30 \\
+                  --augment hflip,crop --save-split split.txt
+              wren train birds/ -o birds.safetensors --recipe paper --epochs 100
+              wren convert birds.safetensors -o birds.wren --calibration birds/
               wren train --data train_x.npy --labels train_y.npy \\
                   --test-data test_x.npy --test-labels test_y.npy \\
-                  --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors \\
-                  --curves curves.svg --log metrics.jsonl
-              wren train --data x.npy --labels y.npy --depth 28 --widen 10 \\
-                  --dropout 0.3 --epochs 200 --nesterov --batch 128 \\
-                  --schedule multistep:60,120,160:0.2 -o wrn28_10.safetensors
+                  --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors
               wren train --data x.npy --labels y.npy --init imported.pth \\
                   --optimizer adam --lr 1e-4 --epochs 5 -o tuned.safetensors
             """)
 
-    @Option(help: "Training images: .npy float32 [N,3,H,W], normalized.")
-    var data: String
+    @Argument(help: "A folder of photos, one subfolder of JPEG images per class (the photo form).")
+    var dataDir: String?
 
-    @Option(help: "Training labels: .npy int64 or int32 [N], class indices.")
-    var labels: String
+    @Option(help: "Training images: .npy float32 [N,3,H,W], normalized (the array form).")
+    var data: String?
+
+    @Option(help: "Training labels: .npy int64 or int32 [N], class indices (the array form).")
+    var labels: String?
 
     @Option(help: "Test images evaluated after every epoch (.npy float32 [M,3,H,W]).")
     var testData: String?
@@ -63,32 +99,59 @@ struct Train: ParsableCommand {
     @Option(help: "Test labels (.npy int64 or int32 [M]).")
     var testLabels: String?
 
+    @Option(help: "Photos: the fraction of each class's images that train (default 0.7); the rest test.")
+    var split: Double?
+
+    @Option(help: "Photos: a folder of test photos (one subfolder per class, training class names) instead of --split.")
+    var val: String?
+
+    @Option(help: "Photos: write the train/test lists to this file.")
+    var saveSplit: String?
+
+    @Option(help: "Photos: read the train/test lists from this file (as --save-split writes it).")
+    var splitFile: String?
+
+    @Option(help: "Photos: per-channel mean to normalize with (3 comma-separated values, default 0.5,0.5,0.5).")
+    var mean: String?
+
+    @Option(help: "Photos: per-channel std to normalize with (default 0.5,0.5,0.5).")
+    var std: String?
+
+    @Option(help: "Random changes to training images: none or a list of hflip, vflip, crop (default: hflip,vflip for photos, none for .npy).")
+    var augment: String?
+
+    @Flag(help: "Photos: stop at the first image that cannot be decoded instead of skipping it.")
+    var strict = false
+
+    @Option(help: "Defaults to start from: tutorial (adam lr 0.001, the photo form's default) or paper (sgd Nesterov lr 0.1, wd 5e-4, x0.2 at 30/60/80%, dropout 0.3).")
+    var recipe: String?
+
     @Option(help: "Start from this checkpoint (PyTorch, PaddlePaddle or safetensors) instead of a new network.")
     var `init`: String?
 
-    @Option(help: "Depth of a new network: 6N+4 (10, 16, 22, 28, 40, ...).")
+    @Option(help: "Depth of a new network: 6N+4 (10, 16, 22, 28, 40, ...; photos: 28).")
     var depth: Int?
 
-    @Option(help: "Widen factor k of a new network (widths 16k, 32k, 64k).")
+    @Option(help: "Widen factor k of a new network (widths 16k, 32k, 64k; photos: 1).")
     var widen: Int?
 
-    @Option(help: "Classes of a new network (default: the largest training label + 1).")
+    @Option(help: "Classes of a new network (.npy form; default: the largest training label + 1).")
     var classes: Int?
 
     @Flag(help: "Give a new network's convolutions biases (as the PaddlePaddle port has).")
     var convBias = false
 
-    @Option(help: "Dropout probability between each block's convolutions (the paper uses 0.3).")
-    var dropout: Double = 0
+    @Option(help: "Dropout probability between each block's convolutions (default 0; the paper's recipe 0.3).")
+    var dropout: Double?
 
-    @Option(help: "Passes over the training data.")
-    var epochs: Int = 10
+    @Option(help: "Passes over the training data (default: 60 for photos, 10 for .npy).")
+    var epochs: Int?
 
-    @Option(help: "Images per step.")
-    var batch: Int = 64
+    @Option(help: "Images per step (default: 32 for photos, 64 for .npy).")
+    var batch: Int?
 
-    @Option(help: "sgd, adam or adamw.")
-    var optimizer: String = "sgd"
+    @Option(help: "sgd, adam or adamw (default: adam for photos, sgd for .npy and --recipe paper).")
+    var optimizer: String?
 
     @Option(help: "Learning rate (default: 0.1 for sgd, 0.001 for adam and adamw).")
     var lr: Double?
@@ -96,7 +159,7 @@ struct Train: ParsableCommand {
     @Option(help: "SGD momentum.")
     var momentum: Double = 0.9
 
-    @Flag(help: "Nesterov momentum (SGD).")
+    @Flag(help: "Nesterov momentum (SGD; on in --recipe paper).")
     var nesterov = false
 
     @Option(help: "Weight decay (default: 5e-4 for sgd, 0 for adam, 0.01 for adamw).")
@@ -105,8 +168,8 @@ struct Train: ParsableCommand {
     @Flag(help: "Decay only convolution and linear weights, not batch-norm parameters and biases (PyTorch's default decays all).")
     var noDecayNormsAndBiases = false
 
-    @Option(help: "Learning-rate schedule: constant, cosine or multistep:E1,E2,...:F, optionally +warmup:W.")
-    var schedule: String = "constant"
+    @Option(help: "Learning-rate schedule: constant, cosine or multistep:E1,E2,...:F, optionally +warmup:W (default: constant; --recipe paper: multistep at 30/60/80%:0.2).")
+    var schedule: String?
 
     @Option(help: "Label smoothing of the cross-entropy (0 to 1).")
     var labelSmoothing: Double = 0
@@ -114,7 +177,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Take batches in file order (the last partial batch included) instead of reshuffling every epoch.")
     var noShuffle = false
 
-    @Option(help: "Seed for initialization, shuffling and dropout.")
+    @Option(help: "Seed for initialization, the split, shuffling, augmentation and dropout.")
     var seed: UInt64 = 0
 
     @Option(help: "Threads (default: all processors).")
@@ -129,34 +192,122 @@ struct Train: ParsableCommand {
     @Option(help: "Write one JSON object per epoch (lr, losses, accuracies, seconds, images/s) to this .jsonl.")
     var log: String?
 
+    var photoForm: Bool { dataDir != nil }
+
+    /// Where the best epoch's weights go when there is a test set: OUT with `.best` before `.safetensors`.
+    var bestOutput: String { String(output.dropLast(".safetensors".count)) + ".best.safetensors" }
+
+    /// The values in force: explicit options over the recipe over the form's defaults.
+    struct Settings {
+        var recipe: String
+        var depth: Int?
+        var widen: Int?
+        var epochs: Int
+        var batch: Int
+        var optimizer: String
+        var nesterov: Bool
+        var weightDecay: Double?
+        var dropout: Double
+        var schedule: String
+        var augment: String
+    }
+
+    func settings() -> Settings {
+        let recipeName = recipe ?? (photoForm ? "tutorial" : "none")
+        let paper = recipeName == "paper"
+        let epochCount = epochs ?? (photoForm ? 60 : 10)
+        var paperSchedule = "constant"
+        if paper {
+            var milestones: [Int] = []
+            for fraction in [0.3, 0.6, 0.8] {
+                let epoch = max(1, Int((Double(epochCount) * fraction).rounded()))
+                if epoch < epochCount, !milestones.contains(epoch) { milestones.append(epoch) }
+            }
+            if !milestones.isEmpty { paperSchedule = "multistep:" + milestones.map(String.init).joined(separator: ",") + ":0.2" }
+        }
+        return Settings(
+            recipe: recipeName,
+            depth: depth ?? (photoForm && `init` == nil ? 28 : nil),
+            widen: widen ?? (photoForm && `init` == nil ? 1 : nil),
+            epochs: epochCount,
+            batch: batch ?? (photoForm ? 32 : 64),
+            optimizer: optimizer ?? (paper ? "sgd" : (photoForm || recipeName == "tutorial") ? "adam" : "sgd"),
+            nesterov: nesterov || paper,
+            weightDecay: weightDecay ?? (paper ? 5e-4 : nil),
+            dropout: dropout ?? (paper ? 0.3 : 0),
+            schedule: schedule ?? paperSchedule,
+            augment: augment ?? (photoForm ? "hflip,vflip" : "none"))
+    }
+
     func validate() throws {
         guard Inputs.fileExtension(output) == "safetensors" else {
             throw ValidationError("the output file should end in .safetensors (got '\(output)')")
         }
+        if let recipe, !["tutorial", "paper"].contains(recipe) {
+            throw ValidationError("--recipe must be tutorial or paper (got '\(recipe)')")
+        }
+        let resolved = settings()
+        if photoForm {
+            guard data == nil, labels == nil else {
+                throw ValidationError("give either a photo folder (wren train DATA_DIR) or --data and --labels, not both")
+            }
+            guard testData == nil, testLabels == nil else {
+                throw ValidationError("--test-data and --test-labels are for .npy data; a photo folder is split (--split) or tested on --val DIR")
+            }
+            guard classes == nil else { throw ValidationError("--classes: a photo folder's classes are its subfolders") }
+            if let split {
+                guard split > 0, split <= 1 else { throw ValidationError("--split must be in (0, 1] (got \(split))") }
+            }
+            if val != nil, split != nil || splitFile != nil || saveSplit != nil {
+                throw ValidationError("--val DIR is the test set: drop --split, --split-file and --save-split")
+            }
+            if splitFile != nil, split != nil { throw ValidationError("--split-file gives the split: drop --split") }
+            for (name, value) in [("--mean", mean), ("--std", std)] {
+                if let value { _ = try parseTriple(value, name: name) }
+            }
+            if let std, try parseTriple(std, name: "--std").contains(where: { $0 <= 0 }) {
+                throw ValidationError("--std values must be positive (got '\(std)')")
+            }
+        } else {
+            guard data != nil, labels != nil else {
+                throw ValidationError("give a photo folder (wren train DATA_DIR -o MODEL.safetensors) or --data X.npy and --labels Y.npy")
+            }
+            for (name, value) in [("--split", split.map { "\($0)" }), ("--val", val), ("--save-split", saveSplit),
+                                  ("--split-file", splitFile), ("--mean", mean), ("--std", std)] where value != nil {
+                throw ValidationError("\(name) is for a photo folder; .npy data is already normalized and split")
+            }
+            if strict { throw ValidationError("--strict is for a photo folder") }
+        }
+        do { _ = try Augmentation(parsing: resolved.augment) } catch { throw ValidationError("--augment: \(error)") }
         if `init` != nil {
             guard depth == nil, widen == nil, classes == nil, !convBias else {
                 throw ValidationError("--init takes the architecture from the checkpoint: drop --depth, --widen, --classes and --conv-bias")
             }
         } else {
-            guard let depth, let widen else { throw ValidationError("give --init CHECKPOINT, or --depth and --widen for a new network") }
+            guard let depth = resolved.depth, let widen = resolved.widen else {
+                throw ValidationError("give --init CHECKPOINT, or --depth and --widen for a new network")
+            }
             guard depth >= 10, (depth - 4) % 6 == 0 else { throw ValidationError("--depth \(depth) is not 6N+4 with N ≥ 1 (10, 16, 22, 28, ...)") }
             guard widen >= 1 else { throw ValidationError("--widen must be at least 1") }
             if let classes, classes < 1 { throw ValidationError("--classes must be at least 1") }
         }
         guard (testData == nil) == (testLabels == nil) else { throw ValidationError("--test-data and --test-labels go together") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-        guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be in [0, 1)") }
+        guard resolved.epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard resolved.batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard (0..<1).contains(resolved.dropout) else { throw ValidationError("--dropout must be in [0, 1)") }
         guard (0...1).contains(labelSmoothing) else { throw ValidationError("--label-smoothing must be in [0, 1]") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        guard ["sgd", "adam", "adamw"].contains(optimizer) else { throw ValidationError("--optimizer must be sgd, adam or adamw (got '\(optimizer)')") }
-        do { _ = try LearningRateSchedule(parsing: schedule) } catch { throw ValidationError("--schedule: \(error)") }
-        _ = try optimizerConfiguration().validate()
+        guard ["sgd", "adam", "adamw"].contains(resolved.optimizer) else {
+            throw ValidationError("--optimizer must be sgd, adam or adamw (got '\(resolved.optimizer)')")
+        }
+        do { _ = try LearningRateSchedule(parsing: resolved.schedule) } catch { throw ValidationError("--schedule: \(error)") }
+        _ = try optimizerConfiguration(resolved).validate()
         if let curves, Inputs.fileExtension(curves) != "svg" { throw ValidationError("--curves writes an .svg file (got '\(curves)')") }
         if let log, Inputs.fileExtension(log) != "jsonl" { throw ValidationError("--log writes a .jsonl file (got '\(log)')") }
-        let outputs = [("-o", output), ("--curves", curves), ("--log", log)].compactMap { name, path in path.map { (name, $0) } }
+        let outputs = [("-o", output), ("the best checkpoint", bestOutput), ("--curves", curves), ("--log", log), ("--save-split", saveSplit)]
+            .compactMap { name, path in path.map { (name, $0) } }
         for (index, (name, path)) in outputs.enumerated() {
-            for input in [data, labels, testData, testLabels, `init`].compactMap({ $0 }) where FileSystem.sameFile(input, path) {
+            for input in [data, labels, testData, testLabels, `init`, splitFile].compactMap({ $0 }) where FileSystem.sameFile(input, path) {
                 throw ValidationError("\(name) \(path) would overwrite the input \(input)")
             }
             for (otherName, other) in outputs[..<index] where FileSystem.sameFile(other, path) {
@@ -167,83 +318,123 @@ struct Train: ParsableCommand {
         }
     }
 
-    func optimizerConfiguration() throws -> OptimizerConfiguration {
+    func optimizerConfiguration(_ settings: Settings) throws -> OptimizerConfiguration {
         let scope: WeightDecayScope = noDecayNormsAndBiases ? .convolutionAndLinearWeights : .allParameters
-        switch optimizer {
-        case "adam": return .adam(learningRate: lr ?? 1e-3, weightDecay: weightDecay ?? 0, weightDecayScope: scope)
-        case "adamw": return .adamW(learningRate: lr ?? 1e-3, weightDecay: weightDecay ?? 0.01, weightDecayScope: scope)
-        default: return .sgd(learningRate: lr ?? 0.1, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay ?? 5e-4,
+        switch settings.optimizer {
+        case "adam": return .adam(learningRate: lr ?? 1e-3, weightDecay: settings.weightDecay ?? 0, weightDecayScope: scope)
+        case "adamw": return .adamW(learningRate: lr ?? 1e-3, weightDecay: settings.weightDecay ?? 0.01, weightDecayScope: scope)
+        default: return .sgd(learningRate: lr ?? 0.1, momentum: momentum, nesterov: settings.nesterov, weightDecay: settings.weightDecay ?? 5e-4,
                              weightDecayScope: scope)
         }
     }
 
+    /// The data either form trains on, in memory.
+    struct PreparedData {
+        var training: (images: [Float], labels: [Int], height: Int, width: Int, name: String)
+        var test: (images: [Float], labels: [Int], height: Int, width: Int, name: String)?
+        /// Photos: the class names (the folder names), so the class count too.
+        var classNames: [String]?
+        var mean: [Float]?
+        var std: [Float]?
+        /// Files read (never overwritten).
+        var inputs: [String]
+    }
+
     func run() throws {
         let start = Clock.now()
-        let (trainImages, trainShape) = try readImages(data)
-        let trainLabels = try readClassIndices(labels, count: trainShape[0], images: data)
-        var testSet: (images: [Float], shape: [Int], labels: [Int])?
-        if let testData, let testLabels {
-            let (images, shape) = try readImages(testData)
-            guard shape[2] == trainShape[2], shape[3] == trainShape[3] else {
-                throw CLIError("\(testData): \(shape[2])x\(shape[3]) images, the training images are \(trainShape[2])x\(trainShape[3])")
-            }
-            testSet = (images, shape, try readClassIndices(testLabels, count: shape[0], images: testData))
-        }
+        let resolved = settings()
+        let prepared = photoForm ? try preparePhotos(resolved) : try prepareArrays()
+        let trainSet = prepared.training
 
         let architecture: WRNArchitecture
         var initial: [String: FloatTensor]?
         if let checkpoint = `init` {
             let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
             architecture = try about(checkpoint) { try WideResNet(stateDict: loaded.tensors).architecture }
+            if let names = prepared.classNames, names.count != architecture.numClasses {
+                throw CLIError("--init \(checkpoint) has \(architecture.numClasses) classes, \(dataDir!) has \(names.count) class folders")
+            }
             initial = loaded.tensors
         } else {
-            let classCount = classes ?? (trainLabels.max()! + 1)
-            architecture = WRNArchitecture(depth: depth!, widenFactor: widen!, numClasses: classCount, convBias: convBias)
+            let classCount = prepared.classNames?.count ?? classes ?? (trainSet.labels.max()! + 1)
+            architecture = WRNArchitecture(depth: resolved.depth!, widenFactor: resolved.widen!, numClasses: classCount, convBias: convBias)
         }
         let threadCount = threads ?? Runtime.processorCount
         let team = try ThreadTeam(count: threadCount)
-        let network = try TrainingNetwork(architecture: architecture, inputHeight: trainShape[2], inputWidth: trainShape[3],
-                                          maxBatch: min(batch, trainShape[0]), dropout: dropout, labelSmoothing: labelSmoothing,
+        let batchSize = min(resolved.batch, trainSet.labels.count)
+        let network = try TrainingNetwork(architecture: architecture, inputHeight: trainSet.height, inputWidth: trainSet.width,
+                                          maxBatch: batchSize, dropout: resolved.dropout, labelSmoothing: labelSmoothing,
                                           seed: seed, team: team)
         if let initial {
             try about(`init`!) { try network.load(initial) }
         } else {
             network.initialize(seed: seed)
         }
-        let training = try LabeledImages(images: trainImages, labels: trainLabels, height: trainShape[2], width: trainShape[3],
-                                         classes: architecture.numClasses, name: data)
-        let test = try testSet.map { set throws in
-            try LabeledImages(images: set.images, labels: set.labels, height: set.shape[2], width: set.shape[3],
-                              classes: architecture.numClasses, name: testData!)
+        let training = try LabeledImages(images: trainSet.images, labels: trainSet.labels, height: trainSet.height, width: trainSet.width,
+                                         classes: architecture.numClasses, name: trainSet.name)
+        let test = try prepared.test.map { set throws in
+            try LabeledImages(images: set.images, labels: set.labels, height: set.height, width: set.width,
+                              classes: architecture.numClasses, name: set.name)
         }
-        let options = TrainingOptions(epochs: epochs, batchSize: min(batch, trainShape[0]), shuffle: !noShuffle, seed: seed,
-                                      optimizer: try optimizerConfiguration(), schedule: try LearningRateSchedule(parsing: schedule))
+        // Crop padding is black: 0 in pixels, -mean/std once normalized (0 for .npy data, whose normalization is unknown).
+        let padding: [Float] = zip(prepared.mean ?? [0, 0, 0], prepared.std ?? [1, 1, 1]).map { -$0 / $1 }
+        let augmentation = try Augmentation(parsing: resolved.augment, padding: padding)
+        let options = TrainingOptions(epochs: resolved.epochs, batchSize: batchSize, shuffle: !noShuffle, seed: seed,
+                                      optimizer: try optimizerConfiguration(resolved), schedule: try LearningRateSchedule(parsing: resolved.schedule),
+                                      augmentation: augmentation)
         let trainer = try Trainer(network: network, training: training, test: test, options: options)
         let parameterCount = network.parameters.reduce(0) { $0 + $1.value.count }
         print("training \(architecture) (\(architecture.numClasses) classes\(architecture.convBias ? ", conv biases" : ""), "
-              + "\(parameterCount) parameters) on \(training.count) images of \(trainShape[2])x\(trainShape[3])"
+              + "\(parameterCount) parameters) on \(training.count) images of \(trainSet.height)x\(trainSet.width)"
               + (test.map { ", testing on \($0.count)" } ?? "") + "; \(options.optimizer.algorithm.name) lr \(options.optimizer.learningRate), "
-              + "schedule \(options.schedule), batch \(options.batchSize), \(threadCount) thread\(threadCount == 1 ? "" : "s")")
+              + "schedule \(options.schedule), batch \(options.batchSize)"
+              + (resolved.dropout > 0 ? ", dropout \(resolved.dropout)" : "") + ", augment \(augmentation), recipe \(resolved.recipe), "
+              + "\(threadCount) thread\(threadCount == 1 ? "" : "s")")
+        fflush(stdout)
 
-        let inputs = [data, labels, testData, testLabels, `init`].compactMap { $0 }
+        var metadata = ["format": "pt", TrainingMetadata.architecture: "\(architecture)", TrainingMetadata.recipe: resolved.recipe]
+        if let names = prepared.classNames {
+            metadata[TrainingMetadata.labels] = names.joined(separator: "\n")
+            metadata[TrainingMetadata.inputSize] = "\(trainSet.height)"
+        }
+        if let mean = prepared.mean, let std = prepared.std {
+            metadata[TrainingMetadata.mean] = mean.map { "\($0)" }.joined(separator: ",")
+            metadata[TrainingMetadata.std] = std.map { "\($0)" }.joined(separator: ",")
+        }
+        let inputs = prepared.inputs
+        let epochs = resolved.epochs
         var reports: [EpochReport] = []
-        let title = "\(architecture), \(architecture.numClasses) classes — \(FileSystem.fileName(data))"
+        var best: (epoch: Int, accuracy: Double)?
+        let title = "\(architecture), \(architecture.numClasses) classes — \(FileSystem.fileName(trainSet.name))"
         let subtitle = "\(options.optimizer.algorithm.name) lr \(options.optimizer.learningRate), schedule \(options.schedule), "
             + "batch \(options.batchSize), \(training.count) training images" + (test.map { ", \($0.count) test" } ?? "")
         try trainer.run(progress: { step in
-            Diagnostics.progress("epoch \(step.epoch) loss \(format(Float(step.loss))) \(Int(step.imagesPerSecond)) img/s", step.step, step.steps)
+            let remaining = Double(step.steps - step.step) * Double(options.batchSize) / max(step.imagesPerSecond, 1e-9)
+            Diagnostics.progress("epoch \(step.epoch)/\(epochs) loss \(format(Float(step.loss))) acc \(percentage(step.runningAccuracy)) "
+                                 + "\(Int(step.imagesPerSecond)) img/s ETA \(Clock.format(remaining))", step.step, step.steps)
         }, epochEnded: { report in
             var line = "epoch \(report.epoch)/\(epochs)  lr \(format(Float(report.learningRate)))  train loss \(format(Float(report.trainLoss))) "
                 + "acc \(percentage(report.trainAccuracy))"
+            var isBest = false
             if let loss = report.testLoss, let accuracy = report.testAccuracy {
                 line += "  test loss \(format(Float(loss))) acc \(percentage(accuracy))"
+                if best == nil || accuracy > best!.accuracy {
+                    best = (report.epoch, accuracy)
+                    isBest = true
+                }
             }
             line += "  \(Clock.format(report.seconds))"
             if let steady = report.steadyImagesPerSecond { line += ", steady \(Double(Int(steady * 10)) / 10) images/s" }
+            if isBest { line += "  best" }
             print(line)
             fflush(stdout)  // one line per epoch, visible as it happens even through a pipe
             do {
-                try save(network, to: output, inputs: inputs)
+                try save(network, to: output, metadata: metadata, inputs: inputs)
+                if isBest, test != nil {
+                    var bestMetadata = metadata
+                    bestMetadata["wren.epoch"] = "\(report.epoch)"
+                    try save(network, to: bestOutput, metadata: bestMetadata, inputs: inputs)
+                }
             } catch {
                 Diagnostics.note("error: could not save \(output) after epoch \(report.epoch): \(error)")
             }
@@ -260,7 +451,108 @@ struct Train: ParsableCommand {
                 Diagnostics.note("error: could not write the curves or log after epoch \(report.epoch): \(error)")
             }
         })
-        print("wrote \(output) after \(epochs) epochs in \(Clock.format(Clock.now() - start))")
+        if let best {
+            print("best test accuracy \(percentage(best.accuracy)) at epoch \(best.epoch) of \(epochs): its weights are in \(bestOutput)")
+        }
+        print("wrote \(output) (the last epoch's weights) after \(epochs) epochs in \(Clock.format(Clock.now() - start))")
+    }
+
+    // MARK: - The photo form
+
+    private func preparePhotos(_ resolved: Settings) throws -> PreparedData {
+        let root = dataDir!
+        let mean = try parseTriple(self.mean ?? "0.5,0.5,0.5", name: "--mean")
+        let std = try parseTriple(self.std ?? "0.5,0.5,0.5", name: "--std")
+        let size = 32
+        let folder = try PhotoFolder.scan(root)
+        let counts = folder.countsByClass
+        print("found \(folder.classes.count) classes in \(root): "
+              + zip(folder.classes, counts).map { "\($0) (\($1))" }.joined(separator: ", ") + "; \(folder.photos.count) JPEG files")
+        if !folder.skipped.isEmpty {
+            let count = folder.skipped.count
+            print("skipped \(count) file\(count == 1 ? "" : "s") that \(count == 1 ? "is" : "are") not JPEG images: "
+                  + folder.skipped.map { "\($0.relativePath) (\($0.reason))" }.joined(separator: ", "))
+        }
+        let cache = try load(folder, size: size, mean: mean, std: std, allowEmptyClasses: false)
+        var inputs = [root] + [`init`].compactMap { $0 }
+        var testCache: PhotoCache?
+        var testName = root
+        if let val {
+            let valFolder = try PhotoFolder.scan(val, classes: folder.classes)
+            testCache = try load(valFolder, size: size, mean: mean, std: std, allowEmptyClasses: true)
+            print("testing on \(val): \(testCache!.count) images")
+            inputs.append(val)
+            testName = val
+            return PreparedData(
+                training: (cache.values, cache.labels, size, size, root),
+                test: (testCache!.values, testCache!.labels, size, size, testName),
+                classNames: folder.classes, mean: mean, std: std, inputs: inputs)
+        }
+        // The split is over the images that decoded, in folder order.
+        let usable = PhotoFolder(root: root, classes: folder.classes, photos: cache.photos, skipped: [])
+        let division: PhotoSplit
+        let how: String
+        if let splitFile {
+            let text = try about(splitFile) { try FileSystem.readText(splitFile) }
+            division = try SplitFile.parse(text, path: splitFile, folder: usable)
+            how = "split from \(splitFile)"
+            inputs.append(splitFile)
+        } else {
+            let fraction = split ?? 0.7
+            division = PhotoSplit.stratified(classOf: cache.labels, classes: folder.classes.count, trainFraction: fraction, seed: seed)
+            how = "split \(fraction) per class (seed \(seed))"
+        }
+        var perClass = [(train: Int, test: Int)](repeating: (0, 0), count: folder.classes.count)
+        for index in division.train { perClass[cache.photos[index].classIndex].train += 1 }
+        for index in division.test { perClass[cache.photos[index].classIndex].test += 1 }
+        print("\(how): \(division.train.count) train, \(division.test.count) test ("
+              + zip(folder.classes, perClass).map { "\($0) \($1.train)/\($1.test)" }.joined(separator: ", ") + ")")
+        if let saveSplit {
+            let comment = "wren train: \(how) of \(root) (paths relative to it)"
+            try AtomicFile.write(Array(SplitFile.text(division, of: usable, comment: comment).utf8), to: saveSplit,
+                                 refusingToOverwrite: inputs)
+            print("wrote the split to \(saveSplit)")
+        }
+        let train = cache.subset(division.train)
+        let test = division.test.isEmpty ? nil : cache.subset(division.test)
+        return PreparedData(
+            training: (train.values, train.labels, size, size, root),
+            test: test.map { ($0.values, $0.labels, size, size, root) },
+            classNames: folder.classes, mean: mean, std: std, inputs: inputs)
+    }
+
+    private func load(_ folder: PhotoFolder, size: Int, mean: [Float], std: [Float], allowEmptyClasses: Bool) throws -> PhotoCache {
+        var corrupt = 0
+        let start = Clock.now()
+        let cache = try PhotoCache.load(folder, size: size, mean: mean, std: std, strict: strict, allowEmptyClasses: allowEmptyClasses,
+                                        warn: { failure in
+                                            corrupt += 1
+                                            Diagnostics.note("warning: skipped \(failure.error)")
+                                        },
+                                        progress: { Diagnostics.progress("decoding \(folder.root)", $0, $1) })
+        print("decoded \(cache.count) images of \(folder.root) once in \(Clock.format(Clock.now() - start)) (letterboxed to \(size)x\(size), "
+              + "mean \(mean.map { "\($0)" }.joined(separator: ",")), std \(std.map { "\($0)" }.joined(separator: ",")))"
+              + (corrupt > 0 ? "; skipped \(corrupt) corrupt" : ""))
+        return cache
+    }
+
+    // MARK: - The array form
+
+    private func prepareArrays() throws -> PreparedData {
+        let data = data!, labels = labels!
+        let (trainImages, trainShape) = try readImages(data)
+        let trainLabels = try readClassIndices(labels, count: trainShape[0], images: data)
+        var prepared = PreparedData(training: (trainImages, trainLabels, trainShape[2], trainShape[3], data), test: nil,
+                                    classNames: nil, mean: nil, std: nil,
+                                    inputs: [data, labels, testData, testLabels, `init`].compactMap { $0 })
+        if let testData, let testLabels {
+            let (images, shape) = try readImages(testData)
+            guard shape[2] == trainShape[2], shape[3] == trainShape[3] else {
+                throw CLIError("\(testData): \(shape[2])x\(shape[3]) images, the training images are \(trainShape[2])x\(trainShape[3])")
+            }
+            prepared.test = (images, try readClassIndices(testLabels, count: shape[0], images: testData), shape[2], shape[3], testData)
+        }
+        return prepared
     }
 
     private func readImages(_ path: String) throws -> ([Float], [Int]) {
@@ -287,14 +579,14 @@ struct Train: ParsableCommand {
 }
 
 /// Writes the network's state dict with PyTorch's names and dtypes (float32, int64 counters).
-func save(_ network: TrainingNetwork, to path: String, inputs: [String]) throws {
+func save(_ network: TrainingNetwork, to path: String, metadata: [String: String] = ["format": "pt"], inputs: [String]) throws {
     let tensors = network.stateDict().map { value -> SafetensorsTensor in
         switch value.values {
         case .float(let data): return .float32(value.entry.key, shape: value.entry.shape, data)
         case .count(let count): return .int64(value.entry.key, shape: value.entry.shape, [Int64(count)])
         }
     }
-    try SafetensorsWriter.write(tensors, metadata: ["format": "pt"], to: path, refusingToOverwrite: inputs)
+    try SafetensorsWriter.write(tensors, metadata: metadata, to: path, refusingToOverwrite: inputs)
 }
 
 /// The loss and accuracy curves per epoch: two panels, train and test in each.

@@ -4,6 +4,7 @@ import WrenConvert
 import WrenCore
 import WrenHost
 import WrenNetwork
+import WrenPhotos
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,11 @@ struct Validate: ParsableCommand {
             folder with one subfolder of JPEG images per class, as training data is often laid out:
             labels then come from the folder names (matched to the model's labels when it has them,
             else sorted folder i is class i). A folder of JPEGs without subfolders is unlabeled.
-            Images are letterboxed to 32x32 and normalized with the model's mean/std.
+            Class folders are read as `wren train` reads them: by content, hidden names ignored,
+            other files listed as skipped, corrupt JPEGs skipped with a warning; --split-file
+            FILE (from `wren train --save-split`) keeps only its [test] images, so the float vs
+            int8 comparison is on photos the model did not train on. Images are letterboxed to
+            32x32 and normalized with the model's mean/std.
 
             --json writes the full report for scripts; --chart writes an SVG (per-layer SQNR bars and,
             with labels, the float and int8 confusion matrices) that a browser opens.
@@ -27,6 +32,7 @@ struct Validate: ParsableCommand {
             Examples:
               wren validate model.wren --reference model.pth --data test_x.npy --labels test_y.npy
               wren validate birds.wren --reference birds.pdparams --data birds/val --chart report.svg
+              wren validate birds.wren --reference birds.safetensors --data birds/ --split-file split.txt
               wren validate model.wren --reference model.pth --data test_x.npy --limit 100 --json report.json
             """)
 
@@ -38,6 +44,9 @@ struct Validate: ParsableCommand {
 
     @Option(help: "Inputs: a .npy [N,3,32,32] float32 (normalized), or a folder of class subfolders of JPEGs.")
     var data: String
+
+    @Option(help: "A folder DATA: use only the [test] images of this split file (as `wren train --save-split` writes it).")
+    var splitFile: String?
 
     @Option(help: "Integer class labels (.npy, one per input) for a .npy DATA.")
     var labels: String?
@@ -59,10 +68,13 @@ struct Validate: ParsableCommand {
         if let layers, layers < 1 { throw ValidationError("--layers must be at least 1") }
         if let json, Inputs.fileExtension(json) != "json" { throw ValidationError("--json writes a .json file (got '\(json)')") }
         if let chart, Inputs.fileExtension(chart) != "svg" { throw ValidationError("--chart writes an .svg file (got '\(chart)')") }
+        if splitFile != nil && !FileSystem.isDirectory(data) {
+            throw ValidationError("--split-file is for a folder DATA (one subfolder per class)")
+        }
         if labels != nil && FileSystem.isDirectory(data) {
             throw ValidationError("--labels is for a .npy DATA; a folder's labels come from its class subfolders")
         }
-        let inputs = [model, reference, data, labels].compactMap { $0 }
+        let inputs = [model, reference, data, labels, splitFile].compactMap { $0 }
         for output in [json, chart].compactMap({ $0 }) {
             if let input = inputs.first(where: { FileSystem.sameFile($0, output) }) {
                 throw ValidationError("\(output) would overwrite the input \(input)")
@@ -129,24 +141,31 @@ struct Validate: ParsableCommand {
                 let batch = try Inputs.load(Inputs.expandFolders([data]), size: size, mean: mean, std: std)
                 return Validator.Inputs(values: batch.values, count: batch.count, names: batch.names, labels: nil)
             }
+            // One subfolder per class, read as `wren train` reads it (by content, hidden names
+            // ignored, other files listed once, corrupt JPEGs skipped with a warning).
+            let found = try PhotoFolder.scan(data, minimumClasses: 1)
             let classes = try about(data) {
-                try ClassFolders.classIndices(
-                    folders: folders.map(FileSystem.fileName), modelLabels: description.labels, numClasses: description.numClasses)
+                try ClassFolders.classIndices(folders: found.classes, modelLabels: description.labels, numClasses: description.numClasses)
             }
-            var files: [String] = []
-            var labels: [Int] = []
-            for (folder, classIndex) in classes {
-                let path = FileSystem.join(data, folder)
-                let images = try FileSystem.listFiles(path).filter { Inputs.imageExtensions.contains(Inputs.fileExtension($0)) }
-                if let other = try FileSystem.listFiles(path).first(where: { ["png", "bmp", "gif", "webp", "tif", "tiff"].contains(Inputs.fileExtension($0)) }) {
-                    throw CLIError("\(other): only JPEG images are read; convert the folder's images to .jpg")
-                }
-                files += images
-                labels += [Int](repeating: classIndex, count: images.count)
+            if !found.skipped.isEmpty {
+                Diagnostics.note("skipped \(found.skipped.count) file\(found.skipped.count == 1 ? "" : "s") that are not JPEG images: "
+                                 + found.skipped.map { "\($0.relativePath) (\($0.reason))" }.joined(separator: ", "))
             }
-            guard !files.isEmpty else { throw CLIError("\(data): the class folders hold no .jpg/.jpeg images") }
-            let batch = try Inputs.load(files, size: size, mean: mean, std: std)
-            return Validator.Inputs(values: batch.values, count: batch.count, names: batch.names, labels: labels)
+            let cache = try PhotoCache.load(found, size: size, mean: mean, std: std, strict: false, allowEmptyClasses: true,
+                                            warn: { Diagnostics.note("warning: skipped \($0.error)") })
+            var chosen = Array(0..<cache.count)
+            if let splitFile {
+                let usable = PhotoFolder(root: data, classes: found.classes, photos: cache.photos, skipped: [])
+                let text = try about(splitFile) { try FileSystem.readText(splitFile) }
+                chosen = try SplitFile.parse(text, path: splitFile, folder: usable, requireTraining: false).test
+                guard !chosen.isEmpty else { throw CLIError("\(splitFile): the [test] part lists no image") }
+                Diagnostics.note("validating on the \(chosen.count) test images listed in \(splitFile)")
+            }
+            let subset = cache.subset(chosen)
+            let classIndex = classes.map(\.classIndex)  // folder order → the model's class
+            return Validator.Inputs(values: subset.values, count: subset.count,
+                                    names: subset.photos.map { FileSystem.join(data, $0.relativePath) },
+                                    labels: subset.photos.map { classIndex[$0.classIndex] })
         }
         guard Inputs.fileExtension(data) == "npy" else {
             throw CLIError("\(data): DATA must be a .npy batch or a folder of class subfolders of JPEG images")

@@ -10,11 +10,15 @@ public struct Checkpoint: Sendable {
     public var sha256: String
     /// The file name (last path component) the checkpoint was read from.
     public var sourceName: String
+    /// A `.safetensors` file's `__metadata__` (string to string); empty for other formats.
+    /// `wren train` writes the class names, mean and std there (`TrainingMetadata`).
+    public var metadata: [String: String]
 
-    public init(tensors: [String: FloatTensor], sha256: String, sourceName: String) {
+    public init(tensors: [String: FloatTensor], sha256: String, sourceName: String, metadata: [String: String] = [:]) {
         self.tensors = tensors
         self.sha256 = sha256
         self.sourceName = sourceName
+        self.metadata = metadata
     }
 }
 
@@ -40,6 +44,7 @@ public enum CheckpointLoader {
         }
         let head = [UInt8](data.prefix(legacyTorchMagic.count))
         let tensors: [String: FloatTensor]
+        var metadata: [String: String] = [:]
         if head.starts(with: zipLocalHeader) {
             tensors = try TorchCheckpoint.floatTensors(zipData: data, fileName: fileName)
         } else if head.starts(with: legacyTorchMagic) {
@@ -47,11 +52,37 @@ public enum CheckpointLoader {
         } else if head.first == 0x80 {
             tensors = try PaddleCheckpoint.floatTensors(pickle: [UInt8](data), fileName: fileName)
         } else if SafetensorsCheckpoint.looksLikeSafetensors([UInt8](data.prefix(9))) {
-            tensors = try SafetensorsCheckpoint.floatTensors([UInt8](data), fileName: fileName)
+            let bytes = [UInt8](data)
+            tensors = try SafetensorsCheckpoint.floatTensors(bytes, fileName: fileName)
+            metadata = try SafetensorsCheckpoint.readHeader(bytes, fileName: fileName).metadata
         } else {
             throw ImportError.unrecognizedFormat(file: fileName, firstBytes: head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
         }
         let digest = data.withUnsafeBytes { sha256Hex($0) }
-        return Checkpoint(tensors: tensors, sha256: digest, sourceName: fileName)
+        return Checkpoint(tensors: tensors, sha256: digest, sourceName: fileName, metadata: metadata)
+    }
+}
+
+/// The keys `wren train` writes into a checkpoint's safetensors metadata, and their reading back.
+/// Values are strings: class names one per line, mean and std as three comma-separated numbers.
+public enum TrainingMetadata {
+    public static let labels = "wren.labels"
+    public static let mean = "wren.mean"
+    public static let std = "wren.std"
+    public static let architecture = "wren.architecture"
+    public static let recipe = "wren.recipe"
+    public static let inputSize = "wren.input_size"
+
+    /// The class names, or nil when the metadata has none.
+    public static func labels(_ metadata: [String: String]) -> [String]? {
+        guard let text = metadata[labels], !text.isEmpty else { return nil }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// Three finite numbers stored under `key`, or nil when absent or malformed.
+    public static func triple(_ metadata: [String: String], _ key: String) -> [Float]? {
+        guard let text = metadata[key] else { return nil }
+        let values = text.split(separator: ",").compactMap { Float($0) }
+        return values.count == 3 && values.allSatisfy(\.isFinite) ? values : nil
     }
 }

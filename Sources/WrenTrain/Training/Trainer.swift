@@ -43,9 +43,13 @@ public struct TrainingOptions: Sendable {
     public var seed: UInt64
     public var optimizer: OptimizerConfiguration
     public var schedule: LearningRateSchedule
+    /// Random flips and crops of each training image (seeded by `seed`); test images are never changed.
+    public var augmentation: Augmentation
 
     public init(epochs: Int, batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0,
-                optimizer: OptimizerConfiguration, schedule: LearningRateSchedule = LearningRateSchedule(.constant)) {
+                optimizer: OptimizerConfiguration, schedule: LearningRateSchedule = LearningRateSchedule(.constant),
+                augmentation: Augmentation = .none) {
+        self.augmentation = augmentation
         self.epochs = epochs
         self.batchSize = batchSize
         self.shuffle = shuffle
@@ -76,6 +80,8 @@ public struct StepProgress: Sendable {
     public let steps: Int
     public let loss: Double
     public let imagesPerSecond: Double
+    /// Training accuracy over the epoch's images so far.
+    public let runningAccuracy: Double
 }
 
 /// The training loop: batches from memory through a `TrainingNetwork`, an optimizer step after
@@ -90,6 +96,7 @@ public final class Trainer {
     private var scheduler: LearningRateScheduler
     private var order: [Int]
     private var shuffler: ParameterGenerator
+    private var augmenter: ParameterGenerator
     private let batchImages: UnsafeMutableBufferPointer<Float>
     private let batchLabels: UnsafeMutableBufferPointer<Int>
     private let parameterValues: [UnsafeMutableBufferPointer<Float>]
@@ -123,6 +130,10 @@ public final class Trainer {
         scheduler = try LearningRateScheduler(options.schedule, baseLearningRate: options.optimizer.learningRate, epochs: options.epochs)
         order = Array(0..<training.count)
         shuffler = ParameterGenerator(seed: options.seed ^ 0x5348_5546_464C_4500)
+        augmenter = ParameterGenerator(seed: options.seed ^ 0x4155_474D_454E_5400)
+        guard options.augmentation.padding.count == 3 else {
+            throw .invalidConfiguration("augmentation padding needs 3 values (one per channel), got \(options.augmentation.padding.count)")
+        }
         batchImages = .allocate(capacity: network.maxBatch * training.valuesPerImage)
         batchImages.initialize(repeating: 0)
         batchLabels = .allocate(capacity: network.maxBatch)
@@ -171,7 +182,8 @@ public final class Trainer {
             let now = monotonicSeconds()
             if step == 0 { afterFirstStep = now }
             progress(StepProgress(epoch: epoch, step: step + 1, steps: steps, loss: result.loss,
-                                  imagesPerSecond: Double(range.upperBound) / max(now - start, 1e-9)))
+                                  imagesPerSecond: Double(range.upperBound) / max(now - start, 1e-9),
+                                  runningAccuracy: Double(correct) / Double(range.upperBound)))
         }
         let end = monotonicSeconds()
         scheduler.step()
@@ -206,13 +218,20 @@ public final class Trainer {
     }
 
     /// Copies the images of `order[range]` into the batch buffers; returns how many.
+    /// With augmentation, each image is written already changed (no second copy).
     private func gather(_ range: Range<Int>) -> Int {
         let perImage = training.valuesPerImage
+        let augmentation = options.augmentation
         training.images.withUnsafeBufferPointer { images in
             for (slot, position) in range.enumerated() {
                 let image = order[position]
                 let source = UnsafeBufferPointer(rebasing: images[(image * perImage)..<((image + 1) * perImage)])
-                _ = UnsafeMutableBufferPointer(rebasing: batchImages[(slot * perImage)..<((slot + 1) * perImage)]).initialize(from: source)
+                let destination = UnsafeMutableBufferPointer(rebasing: batchImages[(slot * perImage)..<((slot + 1) * perImage)])
+                if augmentation.isNone {
+                    _ = destination.initialize(from: source)
+                } else {
+                    augmentation.apply(source, to: destination, height: training.height, width: training.width, generator: &augmenter)
+                }
                 batchLabels[slot] = training.labels[image]
             }
         }
