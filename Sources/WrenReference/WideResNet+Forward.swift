@@ -12,6 +12,7 @@ extension WideResNet {
                         observer: ActivationObserver? = nil) throws(NetworkError) -> [Float] {
         try Self.checkInput(input, batch: batch, height: height, width: width)
         try checkStructure(batch: batch, height: height, width: width)
+        ReferenceBLAS.useOneThread()
 
         func observe(_ name: String, _ map: FeatureMap) {
             guard let observer else { return }
@@ -73,9 +74,10 @@ extension WideResNet {
 }
 
 /// OpenBLAS's thread count, process-wide.
-public enum ReferenceBLAS {
-    /// One OpenBLAS thread: for callers that run the reference on several threads of their own
-    /// (calibration), where OpenBLAS's threads would only spin against them. A GEMM's result then
-    /// also stops depending on how OpenBLAS split it (two concurrent callers can get different splits).
-    public static func useOneThread() { openblas_set_num_threads(1) }
+enum ReferenceBLAS {
+    /// One OpenBLAS thread, set by every forward pass: callers that want threads run images on
+    /// threads of their own (calibration), where OpenBLAS's threads would only spin against them,
+    /// and a GEMM's result then never depends on how OpenBLAS split it (concurrent callers and
+    /// earlier callers could leave different thread counts and splits).
+    static func useOneThread() { openblas_set_num_threads(1) }
 }

@@ -41,7 +41,6 @@ public struct ActivationRanges: Sendable {
         if case .percentile(let value) = method, !(value > 50 && value <= 100) {
             throw ConvertError.invalidOption("percentile \(value) must be in (50, 100]")
         }
-        ReferenceBLAS.useOneThread()
         let passes = method.needsHistogram ? 2 : 1
         let chunks = (count + chunk - 1) / chunk
         let workers = (0..<max(parallelism.workers, 1)).map { _ in CalibrationStatistics() }

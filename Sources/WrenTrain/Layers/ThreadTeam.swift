@@ -14,9 +14,9 @@ import Darwin
 /// weight gradient of a convolution sums one partial per member in member order, so it is
 /// deterministic for a given team size.
 ///
-/// Every member calls BLAS, so with more than one member the team sets OpenBLAS to one thread
-/// (`openblas_set_num_threads(1)`) to avoid running 2 × 2 threads on 2 cores. A team of one leaves
-/// OpenBLAS's threading alone, so the GEMMs can instead be threaded by OpenBLAS.
+/// Every member calls BLAS, so the team sets OpenBLAS to one thread (`openblas_set_num_threads(1)`,
+/// process-wide) to avoid running 2 × 2 threads on 2 cores. A team of one does too: `--threads 1`
+/// means one thread, and a GEMM's result must not depend on which team (or test) ran before.
 ///
 /// `run` is not reentrant and is called from one thread at a time (the training loop's).
 public final class ThreadTeam: @unchecked Sendable {
@@ -43,6 +43,7 @@ public final class ThreadTeam: @unchecked Sendable {
     }
 
     private init(validatedCount count: Int) {
+        openblas_set_num_threads(1)
         self.count = count
         mutex = .allocate(capacity: 1)
         wake = .allocate(capacity: 1)
@@ -54,7 +55,6 @@ public final class ThreadTeam: @unchecked Sendable {
 
     private func startMembers() throws(TrainingError) {
         guard count > 1 else { return }
-        openblas_set_num_threads(1)
         for member in 1..<count {
             let context = Unmanaged.passRetained(MemberContext(team: self, member: member)).toOpaque()
             var thread = pthread_t()
