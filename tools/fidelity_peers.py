@@ -20,11 +20,14 @@ What it does, all against PyTorch float32 logits of DATA:
     --wren-methods), timing the whole process, then `wren run --logits`.
  3. Prints per engine x method: top-1 agreement with float, logit SQNR
     (10·log10 Σf²/Σ(q−f)²), accuracy (with --labels), max |Δlogit|, quantizer seconds.
- 4. Per layer, for the method given by --layer-method (default minmax): ORT's activation SQNR
+ 4. Per layer, for the method given by --layer-method (default minmax, `none` skips it): ORT's activation SQNR
     against float (onnxruntime.quantization.qdq_loss_debug: the dequantized QDQ tensor of the
     simulated QDQ model vs the float model's, over the first --layer-inputs inputs) next to
     `wren validate`'s per-layer SQNR for the same tensor, and the difference, so the layer where
     Wren loses its decibels is named.
+With --timing-rounds R it only times the quantizers: for each method pair (MinMax/minmax,
+Percentile/percentile, Entropy/entropy) R rounds of ORT's quantize_static then `wren convert`,
+interleaved so a shared machine's load hits both alike, and prints each one's median and the ratio.
 Exit status 1 when an engine fails; the table still prints what ran.
 """
 
@@ -200,6 +203,20 @@ def wren_method(wren, checkpoint, calibration_path, data_path, labels_path, meth
     return np.load(logits_path), seconds, layers
 
 
+def time_quantizers(args, wren, pre, calibration, calibration_path, workdir):
+    """Median seconds of ORT's quantize_static and of the whole `wren convert`, interleaved."""
+    import statistics
+    print(f"{'method':<22} {'ORT s':>8} {'Wren s':>8} {'Wren/ORT':>9}   (median of {args.timing_rounds} interleaved rounds)")
+    for ort_method, wren_method in (("MinMax", "minmax"), ("Percentile", "percentile"), ("Entropy", "entropy")):
+        ort_times, wren_times = [], []
+        for _ in range(args.timing_rounds):
+            ort_times.append(ort_quantize(pre, os.path.join(workdir, "timed.onnx"), calibration, ort_method))
+            wren_times.append(run([wren, "convert", args.checkpoint, "-o", os.path.join(workdir, "timed.wren"),
+                                   "--calibration", calibration_path, "--calibration-method", wren_method]))
+        ort, ours = statistics.median(ort_times), statistics.median(wren_times)
+        print(f"{ort_method + ' / ' + wren_method:<22} {ort:>8.2f} {ours:>8.2f} {ours / ort:>8.2f}x", flush=True)
+
+
 # ---------------------------------------------------------------- output
 
 def print_table(rows, has_labels):
@@ -250,6 +267,8 @@ def main():
     parser.add_argument("--layer-method", default="minmax", help="the Wren method (and ORT's) compared per layer")
     parser.add_argument("--layer-inputs", type=int, default=64)
     parser.add_argument("--layers", type=int, default=5, help="how many of the largest gap steps to name")
+    parser.add_argument("--timing-rounds", type=int, default=0,
+                        help="only time ORT's quantize_static against wren convert, interleaved, this many rounds")
     parser.add_argument("--workdir")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -282,6 +301,12 @@ def main():
     from onnxruntime.quantization import quant_pre_process
     pre = os.path.join(workdir, "model.fp32.pre.onnx")
     quant_pre_process(fp32, pre)
+
+    if args.timing_rounds:
+        time_quantizers(args, wren, pre, calibration, calibration_path, workdir)
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return 0
 
     rows, failed = [], False
     float_row = score("pytorch", "float32", reference, reference, labels, None)
