@@ -6,12 +6,13 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure int8 inference latency and throughput of a .wren model.",
         discussion: """
-            Runs the model on a fixed pseudo-random normalized input, after warm-up runs, and reports
-            the median and 90th-percentile latency of one call (a whole batch) and images per second.
-            The context (arena, threads, kernels) is set up once, as an application would.
+            Runs the model on a fixed pseudo-random normalized input, after warm-up runs,
+            and reports the median and 90th-percentile latency of one call (a whole batch)
+            and images per second. The context (arena, threads, kernels) is set up once, as
+            an application would.
 
-            Compare against other runtimes with tools/bench_peers.py, which runs ONNX Runtime and
-            OpenVINO on the same weights in the same session.
+            Compare against other runtimes with tools/bench_peers.py, which runs ONNX
+            Runtime and OpenVINO on the same weights in the same session.
 
             Examples:
               wren bench model.wren

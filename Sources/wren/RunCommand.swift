@@ -13,13 +13,15 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify inputs with a .wren model (int8) or a checkpoint (float reference).",
         discussion: """
-            INPUT is a .npy float32 [N,3,32,32] already normalized, or image files (JPEG), which are
-            letterboxed to 32x32 on black and normalized with the model's mean/std (for a .wren) or
-            --mean/--std (for a checkpoint). Prints the top-K classes per input.
+            INPUT is a .npy float32 [N,3,32,32] already normalized, or image files (JPEG),
+            which are letterboxed to 32x32 on black and normalized with the model's
+            mean/std (for a .wren) or --mean/--std (for a checkpoint). Prints the top-K
+            classes per input.
 
-            With --reference CHECKPOINT, the same inputs also go through the float reference model and
-            Wren prints how often the two agree on the top class and how far their logits are apart;
-            with --labels Y.npy (integer class per input) it prints accuracy too.
+            With --reference CHECKPOINT, the same inputs also go through the float
+            reference model and Wren prints how often the two agree on the top class and
+            how far their logits are apart; with --labels Y.npy (integer class per input)
+            it prints accuracy too.
 
             Examples:
               wren run model.wren digit.jpg --top 3

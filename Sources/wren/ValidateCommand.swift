@@ -10,24 +10,27 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure what int8 costs: compare a .wren model with its float checkpoint, overall and layer by layer.",
         discussion: """
-            Runs DATA through MODEL (int8) and through CHECKPOINT (the float32 reference) and reports
-            top-1 agreement, accuracy of both when labels are known, the logit error, and for every
-            int8 activation its SQNR (signal-to-quantization-noise ratio, dB; about 6 dB per bit, so
-            above ~30 dB is healthy and below ~20 dB is where accuracy goes) and cosine similarity
-            against the float activation of the same layer, with the worst layers named.
+            Runs DATA through MODEL (int8) and through CHECKPOINT (the float32 reference)
+            and reports top-1 agreement, accuracy of both when labels are known, the logit
+            error, and for every int8 activation its SQNR (signal-to-quantization-noise
+            ratio, dB; about 6 dB per bit, so above ~30 dB is healthy and below ~20 dB is
+            where accuracy goes) and cosine similarity against the float activation of the
+            same layer, with the worst layers named.
 
-            DATA is a .npy float32 [N,3,32,32] already normalized (labels from --labels Y.npy), or a
-            folder with one subfolder of JPEG images per class, as training data is often laid out:
-            labels then come from the folder names (matched to the model's labels when it has them,
-            else sorted folder i is class i). A folder of JPEGs without subfolders is unlabeled.
-            Class folders are read as `wren train` reads them: by content, hidden names ignored,
-            other files listed as skipped, corrupt JPEGs skipped with a warning; --split-file
-            FILE (from `wren train --save-split`) keeps only its [test] images, so the float vs
-            int8 comparison is on photos the model did not train on. Images are letterboxed to
-            32x32 and normalized with the model's mean/std.
+            DATA is a .npy float32 [N,3,32,32] already normalized (labels from --labels
+            Y.npy), or a folder with one subfolder of JPEG images per class, as training
+            data is often laid out: labels then come from the folder names (matched to the
+            model's labels when it has them, else sorted folder i is class i). A folder of
+            JPEGs without subfolders is unlabeled. Class folders are read as `wren train`
+            reads them: by content, hidden names ignored, other files listed as skipped,
+            corrupt JPEGs skipped with a warning; --split-file FILE (from `wren train
+            --save-split`) keeps only its [test] images, so the float vs int8 comparison is
+            on photos the model did not train on. Images are letterboxed to 32x32 and
+            normalized with the model's mean/std.
 
-            --json writes the full report for scripts; --chart writes an SVG (per-layer SQNR bars and,
-            with labels, the float and int8 confusion matrices) that a browser opens.
+            --json writes the full report for scripts; --chart writes an SVG (per-layer
+            SQNR bars and, with labels, the float and int8 confusion matrices) that a
+            browser opens.
 
             Examples:
               wren validate model.wren --reference model.pth --data test_x.npy --labels test_y.npy
