@@ -137,9 +137,10 @@ public struct ModelDescription: Sendable, Equatable {
     /// (`KernelTable.wideConv2D`, `wideChannelAffineReLU`, `wideAveragePoolF32Linear`).
     @inlinable
     public func isWide(_ layer: LayerInfo) -> Bool {
-        for index in [layer.input, layer.output, layer.residual] {
-            if let index, tensors[index].elementType != .int8 { return true }
-        }
+        // No array here: this runs between layers, where nothing may allocate.
+        if tensors[layer.input].elementType != .int8 { return true }
+        if let output = layer.output, tensors[output].elementType != .int8 { return true }
+        if let residual = layer.residual, tensors[residual].elementType != .int8 { return true }
         return false
     }
 
