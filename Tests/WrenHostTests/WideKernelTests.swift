@@ -5,9 +5,9 @@ import WrenCore
 import WrenHost
 import WrenTestSupport
 
-/// The kernels of layers that read or write an int16 tensor (formats/wren-v1.md §7.6): the
-/// portable wide convolution against the wide reference on random shapes and element types (every
-/// kernel table runs one or the other), the wide reference against the int8 reference where all
+/// The kernels of layers that read or write an int16 tensor (formats/wren-v1.md §7.6): every
+/// table's wide convolution (the portable source, also compiled per ISA) against the wide
+/// reference on random shapes and element types, the wide reference against the int8 reference where all
 /// tensors are int8, and whole `--keep-wider` models identical across kernel tables and threads.
 @Suite struct WideKernelTests {
     typealias Generator = SplitMix64
@@ -107,7 +107,11 @@ import WrenTestSupport
         }
     }
 
-    @Test func portableWideConvolutionMatchesTheReference() {
+    /// Every table's wide kernel (the portable source, compiled for AVX-512 and AVX2 in their
+    /// modules) against the reference.
+    @Test(arguments: Runtime.availableKernels().map(\.name))
+    func wideConvolutionMatchesTheReference(_ name: String) {
+        let table = Runtime.availableKernels().first { $0.name == name }!
         var g = Generator(seed: 0x16B17)
         var saturated = 0, total = 0
         for trial in 0..<240 {
@@ -115,8 +119,8 @@ import WrenTestSupport
             let c = Case(&g, outChannels: outChannels, extremeScales: trial >= 200)
             let tile = [1, 3, 4, 5, 8, 32][trial % 6]
             let expected = c.run(wideConv2DReference, tilePixels: 1 << 20)
-            let got = c.run(wideConv2DPortable, tilePixels: tile)
-            #expect(got == expected, "trial \(trial), tile \(tile): \(c.description)")
+            let got = c.run(table.wideConv2D, tilePixels: tile)
+            #expect(got == expected, "\(name) trial \(trial), tile \(tile): \(c.description)")
             if got != expected { return }
             saturated += expected.filter { $0 == c.outputType.maximum || $0 == c.outputType.minimum }.count
             total += expected.count

@@ -113,6 +113,9 @@ public func wideConv2DReference(_ tile: WideConv2DTile) {
 /// 0), then per block of 16 output channels multiply-adds of the sign-extended packed weights in
 /// int32 lanes, widened into int64 every `groupsPerInt32Run` depth groups (4·64 products of at most
 /// 127 · 32767 each stay below 2^31). Bit-exact with `wideConv2DReference`; builds everywhere.
+/// `@inlinable`, so the x86 kernel modules compile this same source for their ISA
+/// (`wideConv2DPortableAVX512`, `...AVX2`): integer code, identical results, wider vectors.
+@inlinable @inline(__always)
 public func wideConv2DPortable(_ tile: WideConv2DTile) {
     let groupsPerInt32Run = 64
     let rowsPerStep = WideConv2DTile.portableRows
