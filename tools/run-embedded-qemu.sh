@@ -3,8 +3,9 @@
 # tools/embedded-qemu/WrenBareMetal.swift as Embedded Swift (aarch64-none-none-elf, -Osize), links
 # it with a tiny C runtime (tools/embedded-qemu/{start.S,support.c,link.ld}) and the model and
 # inputs, boots it on QEMU's `virt` machine (semihosting for output), and checks that every
-# logit's float32 bits equal those of `wren run --logits` on the host. Two models: the WRN-10-1
-# fixture (4 inputs) and the bundled digits WRN-16-2 (first 8 test images). Each runs twice: with
+# logit's float32 bits equal those of `wren run --logits` on the host. Three models: the WRN-10-1
+# fixture (4 inputs), the bundled digits WRN-16-2 (first 8 test images), and the same with four
+# tensors kept as int16 (`--keep-wider`, a .wren 2.0 file on the wide kernels). Each runs twice: with
 # the portable kernels on a Cortex-A53, and with the `sdot` kernels (Sources/WrenKernelsARM64) on
 # a Cortex-A76. Each build also compares its kernel with the scalar reference on 240 random tiles.
 #
@@ -46,10 +47,10 @@ compile_guest portable Sources/WrenCore --
 compile_guest neondot Sources/WrenCore Sources/WrenKernelsARM64 -- -D WREN_NEON_DOT -Xcc -march=armv8.2-a+dotprod
 "$toolchain/clang" --target="$target" -O2 -ffreestanding -Wall -Werror -c tools/embedded-qemu/support.c -o "$work/support.o"
 
-run_model() {  # name checkpoint calibration inputs count
+run_model() {  # name checkpoint calibration inputs count [wren convert options...]
   local name="$1" dir="$work/$1"
   mkdir -p "$dir"
-  quietly "$wren" convert "$2" -o "$dir/model.wren" --calibration "$3"
+  quietly "$wren" convert "$2" -o "$dir/model.wren" --calibration "$3" "${@:6}"
   npy_images "$4" "$5" >"$dir/input.f32"
   npy_head "$4" "$5" "$dir/input.npy"
   quietly "$wren" run "$dir/model.wren" "$dir/input.npy" --logits "$dir/expected.npy" --quiet
@@ -87,3 +88,5 @@ run_kernels() {  # name dir kernels cpu count
 echo "WrenCore on bare-metal AArch64 (QEMU virt, Embedded Swift -Osize), portable and sdot kernels:"
 run_model wrn10-1 fixtures/models/wrn10_1_c10.pth fixtures/models/wrn10_1_c10.input.npy fixtures/models/wrn10_1_c10.input.npy 4
 run_model digits fixtures/digits/wrn16_2_digits.pth fixtures/digits/calib_x.npy fixtures/digits/test_x.npy 8
+run_model digits16 fixtures/digits/wrn16_2_digits.pth fixtures/digits/calib_x.npy fixtures/digits/test_x.npy 8 \
+  --keep-wider input,block2.layer.0.relu1,block3.layer.0,relu

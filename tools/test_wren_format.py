@@ -9,9 +9,12 @@ Needs Python 3.9+ and NumPy only (made with numpy 2.4.6, tools/requirements.txt)
 For several fixtures/models/*.pth (calibrated on their own .input.npy) and for fixtures/digits
 (calibrated on calib_x.npy, run on the first --digits-count images of test_x.npy) it runs
 `wren convert`, then `wren run --logits` and tools/wren_format.py on the same file and inputs,
-and requires np.array_equal on the float32 logits. It also checks the spec's compatibility rules
+and requires np.array_equal on the float32 logits, also for files with int16 tensors (.wren 2.0,
+`--keep-wider` and `--auto-keep-wider`, §7.6) and synthetic models with random int16 tensors; both
+readers must refuse an unknown element type or an int16 zero point, naming the field. It also
+checks the spec's compatibility rules
 (§8) on both readers with files edited here: a higher minor version with an unknown optional
-section is read as 1.0, an unknown required section or another major version is rejected; and
+section is read as 1.0, an unknown required section or an unknown major version (3) is rejected; and
 it compares both on random synthetic models with shapes the converter never writes. With
 --fuzz-corpus DIR it also requires both readers to accept or reject every file of a wren-model
 fuzz corpus alike (tools/fuzz.sh wren-model ...) and to agree on the logits of those accepted.
@@ -60,8 +63,8 @@ def wren(binary, *arguments):
     return result
 
 
-def convert(binary, checkpoint, calibration, output):
-    wren(binary, "convert", checkpoint, "-o", output, "--calibration", calibration)
+def convert(binary, checkpoint, calibration, output, *options):
+    wren(binary, "convert", checkpoint, "-o", output, "--calibration", calibration, *options)
     with open(output, "rb") as handle:
         return handle.read()
 
@@ -81,19 +84,27 @@ def assert_bit_exact(swift, python, what):
                              f"swift {swift[first]!r} python {python[first]!r}")
 
 
-def check_fixture(binary, checkpoint, calibration, inputs_path, scratch):
+def check_fixture(binary, checkpoint, calibration, inputs_path, scratch, *options, int16=()):
+    """`options` go to `wren convert`; `int16` names the tensors that must then be int16 (a 2.0 file)."""
     model_path = os.path.join(scratch, "model.wren")
-    data = convert(binary, checkpoint, calibration, model_path)
+    data = convert(binary, checkpoint, calibration, model_path, *options)
     expected = swift_logits(binary, model_path, inputs_path, scratch)
-    actual = wren_format.run_model(wren_format.read_model(data), np.load(inputs_path))
+    model = wren_format.read_model(data)
+    wide = [t.name for t in model.tensors if t.element_type == wren_format.ELEMENT_INT16]
+    if int16:
+        assert sorted(wide) == sorted(int16) and model.version == (2, 0), (wide, model.version)
+    else:
+        assert not wide and model.version == (1, 0), (wide, model.version)
+    actual = wren_format.run_model(model, np.load(inputs_path))
     assert expected.shape == actual.shape, (expected.shape, actual.shape)
     assert_bit_exact(expected, actual, os.path.basename(checkpoint))
 
 
-def synthetic_model(seed):
+def synthetic_model(seed, int16_share=0.0):
     """A random valid model with shapes `wren convert` never writes: odd channel counts (packing
-    padding), kernels 1-7, strides 1-4, non-zero zero points, negative multipliers, left shifts.
-    Returns (.wren bytes, float32 inputs)."""
+    padding), kernels 1-7, strides 1-4, non-zero zero points, negative multipliers, left shifts;
+    with `int16_share` > 0, that share of its tensors int16 (zero point 0, §7.6), multipliers
+    scaled so int16 values stay mostly unsaturated. Returns (.wren bytes, float32 inputs)."""
     rng = np.random.default_rng(seed)
     height, width = 32, 32  # `wren run` reads .npy inputs as [N, 3, 32, 32] only
     classes = int(rng.integers(1, 12))
@@ -102,9 +113,19 @@ def synthetic_model(seed):
     layers = []
 
     def tensor(c, h, w, name, relu_floor=False):
+        if rng.uniform() < int16_share:
+            tensors.append((c, h, w, float(np.float32(rng.uniform(0.01, 0.2) / 200)), 0, name, wren_format.ELEMENT_INT16))
+            return len(tensors) - 1
         zero_point = int(rng.integers(-128, -100)) if relu_floor else int(rng.integers(-30, 31))
         tensors.append((c, h, w, float(np.float32(rng.uniform(0.01, 0.2))), zero_point, name))
         return len(tensors) - 1
+
+    def wide(index):
+        return len(tensors[index]) > 6
+
+    def gain(source, target):
+        """What keeps int16 values in range: 1/200 reading an int16 tensor, 200 writing one."""
+        return (1 / 200 if wide(source) else 1) * (200 if wide(target) else 1)
 
     def multipliers(count, low, high, allow_negative):
         reals = rng.uniform(low, high, count) * (rng.choice([-1, 1], count) if allow_negative else 1)
@@ -118,22 +139,24 @@ def synthetic_model(seed):
         depth = kernel * kernel * c
         weights = rng.integers(-127, 128, (out_channels, depth))
         bias = rng.integers(-(1 << 15), 1 << 15, out_channels).astype("<i4")
-        m, s = multipliers(out_channels, 0.2 / (np.sqrt(depth) * 60), 1.5 / (np.sqrt(depth) * 60), False)
+        g = gain(source, target)
+        m, s = multipliers(out_channels, g * 0.2 / (np.sqrt(depth) * 60), g * 1.5 / (np.sqrt(depth) * 60), False)
         layer = dict(op=wren_format.OP_CONV2D, input=source, output=target, kernel=kernel, stride=stride,
                      padding=padding, relu=bool(rng.integers(0, 2)), out_channels=out_channels,
                      blobs=[wren_format.pack_conv_weights(weights), bias.tobytes(), m, s, b""])
         if residual is not None:
             layer["residual"] = residual
             layer["residual_multiplier"], layer["residual_shift"] = wren_format.quantize_multiplier(
-                float(rng.uniform(0.3, 3) * rng.choice([-1, 1])))
+                float(gain(residual, target) * rng.uniform(0.3, 3) * rng.choice([-1, 1])))
         layers.append(layer)
         return target
 
     def affine(source, name):
         c, h, w = tensors[source][:3]
         target = tensor(c, h, w, name)
-        m, s = multipliers(c, 0.05, 3, True)  # reals above 1 need left shifts (s < 0)
-        offsets = rng.integers(-300, 300, c).astype("<i4")
+        g = gain(source, target)
+        m, s = multipliers(c, g * 0.05, g * 3, True)  # reals above 1 need left shifts (s < 0)
+        offsets = (rng.integers(-300, 300, c) * (200 if wide(target) else 1)).astype("<i4")
         layers.append(dict(op=wren_format.OP_CHANNEL_AFFINE_RELU, input=source, output=target,
                            relu=bool(rng.integers(0, 2)), out_channels=c, blobs=[b"", offsets.tobytes(), m, s, b""]))
         return target
@@ -161,8 +184,8 @@ def synthetic_model(seed):
     return wren_format.write_model(spec), inputs
 
 
-def check_synthetic(binary, seed, scratch):
-    data, inputs = synthetic_model(seed)
+def check_synthetic(binary, seed, scratch, int16_share=0.0):
+    data, inputs = synthetic_model(seed, int16_share)
     model_path = os.path.join(scratch, f"synthetic{seed}.wren")
     inputs_path = os.path.join(scratch, f"synthetic{seed}.input.npy")
     with open(model_path, "wb") as handle:
@@ -258,7 +281,7 @@ def check_compatibility(binary, scratch):
 
     rejected = {
         "required_unknown.wren": (add_unknown_section(base, required=True), "XTRA"),
-        "major2.wren": (with_checksum(base[:8] + struct.pack("<H", 2) + base[10:]), "2"),
+        "major3.wren": (with_checksum(base[:8] + struct.pack("<H", 3) + base[10:]), "3"),
     }
     for name, (data, named) in rejected.items():
         path = os.path.join(scratch, name)
@@ -275,6 +298,59 @@ def check_compatibility(binary, scratch):
         assert named in result.stderr, f"wren's message for {name} does not name {named}: {result.stderr}"
 
 
+def tensor_record_offset(data, index):
+    """File offset of tensor record `index` (TENS table, §6.1)."""
+    count, table = struct.unpack_from("<II", data, 24)
+    for i in range(count):
+        kind, _, offset = struct.unpack_from("<IIQ", data, table + 32 * i)
+        if kind == wren_format.kind_code("TENS"):
+            return offset + 8 + 64 * index
+    raise AssertionError("no TENS section")
+
+
+def auto_kept(binary, scratch):
+    """The tensors `--auto-keep-wider 2` keeps on wrn10_2_c3_bias, from the metadata it writes."""
+    inputs = os.path.join(REPO, "fixtures", "models", "wrn10_2_c3_bias.input.npy")
+    path = os.path.join(scratch, "auto.wren")
+    data = convert(binary, os.path.join(REPO, "fixtures", "models", "wrn10_2_c3_bias.pth"), inputs, path,
+                   "--auto-keep-wider", "2")
+    names = wren_format.read_model(data).metadata["int16_activations"].split(",")
+    assert len(names) == 2, names
+    return names
+
+
+def check_int16_refusals(binary, scratch):
+    """A 2.0 file whose element type is unknown, or whose int16 tensor has a zero point, is refused
+    by both readers naming the field (§6.1)."""
+    checkpoint = os.path.join(REPO, "fixtures", "models", "wrn10_1_c10.pth")
+    inputs_path = os.path.join(REPO, "fixtures", "models", "wrn10_1_c10.input.npy")
+    wide_path = os.path.join(scratch, "wide.wren")
+    base = convert(binary, checkpoint, inputs_path, wide_path, "--keep-wider", "block2.layer.0.relu1")
+    model = wren_format.read_model(base)
+    index = next(t.index for t in model.tensors if t.name == "block2.layer.0.relu1")
+    at = tensor_record_offset(base, index)
+    edited = {}
+    data = bytearray(base)
+    struct.pack_into("<I", data, at + 20, 2)
+    edited["element_type.wren"] = (with_checksum(data), "element_type")
+    data = bytearray(base)
+    struct.pack_into("<i", data, at + 16, 3)
+    edited["zero_point.wren"] = (with_checksum(data), "zero_point")
+    for name, (data, named) in edited.items():
+        path = os.path.join(scratch, name)
+        with open(path, "wb") as handle:
+            handle.write(data)
+        try:
+            wren_format.read_model(data)
+        except wren_format.WrenFormatError as error:
+            assert named in str(error) and f"tensor[{index}]" in str(error), f"python reader on {name}: {error}"
+        else:
+            raise AssertionError(f"python reader accepted {name}")
+        result = subprocess.run([binary, "run", path, inputs_path, "--quiet"], capture_output=True, text=True)
+        assert result.returncode != 0, f"wren run accepted {name}"
+        assert named in result.stderr and f"tensor[{index}]" in result.stderr, f"wren on {name}: {result.stderr}"
+
+
 def check_rounding_primitives():
     """§7.1's worked ties and saturation, on the Python side (the Swift side has FixedPointTests)."""
     half = 1 << 30  # a·b = ±2^30 is ±0.5 in units of 2^31
@@ -285,6 +361,24 @@ def check_rounding_primitives():
     assert wren_format.rdbpot(-3, 1).item() == -2  # −1.5 → −2 (away from zero)
     assert wren_format.rdbpot(3, 1).item() == 2
     assert wren_format.rdbpot(-5, 2).item() == -1
+    # MBQM64 (§7.6) equals MBQM wherever x·2^left fits in int32, and is exact beyond: checked
+    # against Python's unbounded integers.
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        m = int(rng.integers(1 << 30, 1 << 31)) * int(rng.choice([-1, 1]))
+        s = int(rng.integers(-31, 32))
+        x = int(rng.integers(-(1 << 46), 1 << 46)) >> int(rng.integers(0, 46))
+        if abs(x << max(-s, 0)) < (1 << 31):
+            assert wren_format.mbqm64(x, m, s).item() == wren_format.mbqm(x, m, s).item(), (x, m, s)
+        a = max(-(1 << 47), min(1 << 47, x << max(-s, 0)))
+        h = (a * m + (1 << 30)) >> 31  # floor, unbounded
+        right = max(s, 0)
+        expected = (h >> right) + (1 if (h & ((1 << right) - 1)) > (((1 << right) - 1) >> 1) + (1 if h < 0 else 0) else 0)
+        assert wren_format.mbqm64(x, m, s).item() == expected, (x, m, s)
+    # 9·640 taps of 32767·127 exceed int32; a ReLU-sized multiplier brings them back.
+    acc = 9 * 640 * 32767 * 127
+    assert acc > (1 << 31)
+    assert wren_format.mbqm64(acc, 1 << 30, 20).item() == round(acc / 2 / (1 << 20))
 
 
 def main():
@@ -316,9 +410,25 @@ def main():
         np.save(subset, np.load(os.path.join(digits, "test_x.npy"))[:args.digits_count])
         checks.run(f"bit-exact logits digits WRN-16-2 ({args.digits_count} test images)", lambda: check_fixture(
             binary, os.path.join(digits, "wrn16_2_digits.pth"), os.path.join(digits, "calib_x.npy"), subset, scratch))
-        checks.run("compatibility: minor 1 + unknown sections, major 2", lambda: check_compatibility(binary, scratch))
+        # int16 tensors (.wren 2.0): the model input (the stem reads int16), an affine output two
+        # convolutions read, a residual block output (affine input and next residual), the pooled
+        # features; then the converter's own pick.
+        kept = ["input", "block2.layer.0.relu1", "block3.layer.0", "relu"]
+        checks.run(f"bit-exact logits digits --keep-wider {','.join(kept)}", lambda: check_fixture(
+            binary, os.path.join(digits, "wrn16_2_digits.pth"), os.path.join(digits, "calib_x.npy"), subset, scratch,
+            "--keep-wider", ",".join(kept), int16=kept))
+        checks.run("bit-exact logits wrn10_2_c3_bias --auto-keep-wider 2", lambda: check_fixture(
+            binary, os.path.join(REPO, "fixtures", "models", "wrn10_2_c3_bias.pth"),
+            os.path.join(REPO, "fixtures", "models", "wrn10_2_c3_bias.input.npy"),
+            os.path.join(REPO, "fixtures", "models", "wrn10_2_c3_bias.input.npy"), scratch, "--auto-keep-wider", "2",
+            int16=auto_kept(binary, scratch)))
+        checks.run("compatibility: minor 1 + unknown sections, major 3", lambda: check_compatibility(binary, scratch))
+        checks.run("int16 refusals: element type, zero point", lambda: check_int16_refusals(binary, scratch))
         for seed in range(args.synthetic_count):
             checks.run(f"bit-exact logits synthetic model {seed}", lambda: check_synthetic(binary, seed, scratch))
+        for seed in range(args.synthetic_count):
+            checks.run(f"bit-exact logits synthetic model {100 + seed}, 40% int16 tensors",
+                       lambda: check_synthetic(binary, 100 + seed, scratch, int16_share=0.4))
         for corpus in args.fuzz_corpus:
             checks.run(f"differential: {corpus}", lambda: check_differential(binary, corpus, scratch))
     print(f"{checks.passed} passed, {checks.failed} failed")

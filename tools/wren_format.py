@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent `.wren` v1 reader and int8 interpreter, written from formats/wren-v1.md alone.
+"""An independent `.wren` v1/v2 reader and integer interpreter, written from formats/wren-v1.md alone.
 
 Run from the repository root:
     python3 tools/wren_format.py MODEL.wren INPUT.npy [--logits OUT.npy]
@@ -12,11 +12,12 @@ tools/test_wren_format.py checks that its logits equal `wren run --logits` bit f
 Every `§` below points at the section of formats/wren-v1.md a rule comes from.
 
 Bit-exactness notes:
-- Requantization (§7.1) is done in int64 NumPy arrays, exactly as the spec's formulas read.
-- A conv accumulator is an integer sum of products |w| <= 127, |x - zx| <= 255 over at most
-  kernel^2 * 32768 terms; here it is computed with a float64 matrix product, which is exact
-  because every partial sum is an integer below 2^53 (127 * 255 * 7 * 7 * 32768 < 2^36), so the
-  summation order BLAS picks cannot change the result.
+- Requantization (§7.1) is done in int64 NumPy arrays, exactly as the spec's formulas read; an
+  int16-input convolution's MBQM64 (§7.6) splits its 78-bit product as the spec does.
+- A conv accumulator is an integer sum of products |w| <= 127, |x - zx| <= 255 (32767 for an
+  int16 input) over at most kernel^2 * 32768 terms; here it is computed with a float64 matrix
+  product, which is exact because every partial sum is an integer below 2^53
+  (127 * 32767 * 7 * 7 * 32768 < 2^43), so the summation order BLAS picks cannot change the result.
 - The classifier (§7.5) is accumulated one channel at a time in float32 arrays (one multiply
   ufunc, one add ufunc per step: no FMA, no pairwise summation), vectorized over images and classes.
 """
@@ -29,8 +30,16 @@ import zlib
 import numpy as np
 
 MAGIC = b"\x89WREN\r\n\x1a"
-SUPPORTED_MAJOR = 1
+SUPPORTED_MAJOR = 2  # reads 1.x and 2.x (§8); 2.0 gives the tensor record's offset 20 a meaning
 SUPPORTED_MINOR = 0
+ELEMENT_TYPE_MAJOR = 2  # first major version with per-tensor element types (§6.1)
+ELEMENT_INT8 = 0
+ELEMENT_INT16 = 1
+ELEMENT_NAMES = {ELEMENT_INT8: "int8", ELEMENT_INT16: "int16"}
+# [min, max] a layer writes into a tensor of each type; int16 stays symmetric (§6.1, §7.6).
+ELEMENT_RANGE = {ELEMENT_INT8: (-128, 127), ELEMENT_INT16: (-32767, 32767)}
+# The largest |q − zero point| a tensor of each type holds (accumulator and pooling bounds).
+ELEMENT_CENTERED = {ELEMENT_INT8: 255, ELEMENT_INT16: 32767}
 HEADER_SIZE = 64
 SECTION_ENTRY_SIZE = 32
 MODEL_RECORD_SIZE = 64
@@ -130,9 +139,10 @@ class Fields:
 
 
 class Tensor:
-    def __init__(self, index, channels, height, width, scale, zero_point, name):
+    def __init__(self, index, channels, height, width, scale, zero_point, name, element_type=ELEMENT_INT8):
         self.index, self.channels, self.height, self.width = index, channels, height, width
         self.scale, self.zero_point, self.name = scale, zero_point, name
+        self.element_type = element_type
 
     @property
     def shape(self):
@@ -175,10 +185,10 @@ def read_model(data):
         raise WrenFormatError("header.magic", 0, f"bytes {magic.hex(' ')} are not the .wren magic {MAGIC.hex(' ')}")
     major = struct.unpack_from("<H", data, 8)[0]
     minor = struct.unpack_from("<H", data, 10)[0]
-    if major != SUPPORTED_MAJOR:
+    if not 1 <= major <= SUPPORTED_MAJOR:
         raise WrenFormatError("header.major_version", 8,
-                              f"file is version {major}.{minor}, this reader reads version "
-                              f"{SUPPORTED_MAJOR}.{SUPPORTED_MINOR} (major versions differ)")
+                              f"file is version {major}.{minor}, this reader reads major versions "
+                              f"1 to {SUPPORTED_MAJOR}")
     model.version = (major, minor)
     header_size = header.u32(12, "header_size")
     if header_size < HEADER_SIZE or header_size % 8:
@@ -214,7 +224,7 @@ def read_model(data):
             raise WrenFormatError("section_table", table_offset, f"the mandatory {KNOWN_KINDS[kind]} section is missing")
 
     model.metadata = read_metadata(Fields(data, *sections[KIND_META], "META"))
-    model.tensors = read_tensors(Fields(data, *sections[KIND_TENS], "TENS"))
+    model.tensors = read_tensors(Fields(data, *sections[KIND_TENS], "TENS"), major)
     read_model_record(Fields(data, *sections[KIND_MODL], "MODL"), model)
     model.layers = read_layers(Fields(data, *sections[KIND_LAYR], "LAYR"))
     model.layer_table_offset = sections[KIND_LAYR][0]
@@ -300,7 +310,7 @@ def check_dimension(value, field, offset):
         raise WrenFormatError(field, offset, f"{value} is not in 1...{MAX_DIMENSION}")
 
 
-def read_tensors(tens):
+def read_tensors(tens, major=1):
     count = read_table_count(tens, MAX_TENSORS, TENSOR_RECORD_SIZE, "tensors")
     tensors = []
     for t in range(count):
@@ -322,12 +332,21 @@ def read_tensors(tens):
         zero_point = tens.i32(base + 16, "zero_point")
         if not -128 <= zero_point <= 127:
             raise WrenFormatError(f"{label}.zero_point", at + 16, f"{zero_point} is not in -128...127")
+        element_type = ELEMENT_INT8  # offset 20 is reserved, and ignored, before version 2 (§6.1)
+        if major >= ELEMENT_TYPE_MAJOR:
+            element_type = tens.u32(base + 20, "element_type")
+            if element_type not in ELEMENT_NAMES:
+                raise WrenFormatError(f"{label}.element_type", at + 20,
+                                      f"{element_type} is not 0 (int8) or 1 (int16)")
+            if element_type == ELEMENT_INT16 and zero_point != 0:
+                raise WrenFormatError(f"{label}.zero_point", at + 16,
+                                      f"{zero_point} in an int16 tensor, whose zero point must be 0")
         raw_name = tens.raw(base + 24, 40, "name")
         end = raw_name.find(b"\0")
         if end >= 0 and any(raw_name[end:]):
             raise WrenFormatError(f"{label}.name", at + 24, "non-zero bytes after the first NUL")
         name = decode_utf8(raw_name if end < 0 else raw_name[:end], f"{label}.name", at + 24)
-        tensors.append(Tensor(t, channels, height, width, np.float32(scale), zero_point, name))
+        tensors.append(Tensor(t, channels, height, width, np.float32(scale), zero_point, name, element_type))
     return tensors
 
 
@@ -544,11 +563,14 @@ def validate_conv(layer, source, target, residual, blobs):
         o = int(np.argwhere(weights == -128)[0][0])
         raise WrenFormatError(f"{layer.name}.weights", layer.offset + 48, f"output channel {o} holds -128")
     check_normalized_vectors(layer, multipliers, shifts)
-    bound = np.abs(bias.astype(np.int64)) + 255 * np.abs(weights).sum(axis=1)
-    if (bound > INT32_MAX).any():
-        o = int(np.argmax(bound > INT32_MAX))
+    centered = ELEMENT_CENTERED[source.element_type]
+    bound = np.abs(bias.astype(np.int64)) + centered * np.abs(weights).sum(axis=1)
+    # An int16 input accumulates in int64 (§7.6): the bound is 2^47, not int32.
+    limit = (1 << 47) - 1 if source.element_type == ELEMENT_INT16 else INT32_MAX
+    if (bound > limit).any():
+        o = int(np.argmax(bound > limit))
         raise WrenFormatError(f"{layer.name}.bias", layer.offset + 64,
-                              f"output channel {o}: |bias| + 255·Σ|w| = {int(bound[o])} > 2^31 - 1")
+                              f"output channel {o}: |bias| + {centered}·Σ|w| = {int(bound[o])} > {limit}")
     layer.arrays = dict(weights=weights, bias=bias.astype(np.int64),
                         multipliers=multipliers.astype(np.int64), shifts=shifts.astype(np.int64))
 
@@ -574,9 +596,10 @@ def validate_affine(layer, source, target, residual, blobs):
     shifts = blobs.read(layer, 3, 4 * channels, "<i4")
     blobs.read(layer, 4, 0, "i1")
     check_normalized_vectors(layer, multipliers, shifts)
-    if (np.abs(offsets.astype(np.int64)) > (1 << 24)).any():
-        c = int(np.argmax(np.abs(offsets.astype(np.int64)) > (1 << 24)))
-        raise WrenFormatError(f"{layer.name}.offsets[{c}]", layer.offset + 64, f"|{int(offsets[c])}| > 2^24")
+    bits = 30 if target.element_type == ELEMENT_INT16 else 24  # an int16 output allows ±2^30 (§6.2)
+    if (np.abs(offsets.astype(np.int64)) > (1 << bits)).any():
+        c = int(np.argmax(np.abs(offsets.astype(np.int64)) > (1 << bits)))
+        raise WrenFormatError(f"{layer.name}.offsets[{c}]", layer.offset + 64, f"|{int(offsets[c])}| > 2^{bits}")
     layer.arrays = dict(offsets=offsets.astype(np.int64), multipliers=multipliers.astype(np.int64),
                         shifts=shifts.astype(np.int64))
 
@@ -591,9 +614,10 @@ def validate_pool(model, layer, source, residual, blobs):
     if layer.out_channels != model.class_count:
         raise WrenFormatError(f"{layer.name}.out_channels", layer.offset + 40,
                               f"{layer.out_channels}, the model has {model.class_count} classes")
-    if source.height * source.width > INT32_MAX // 255:
+    centered = ELEMENT_CENTERED[source.element_type]
+    if source.height * source.width > INT32_MAX // centered:
         raise WrenFormatError(f"{layer.name}.input", layer.offset + 4,
-                              f"H·W = {source.height * source.width} > ⌊(2^31 − 1) / 255⌋")
+                              f"H·W = {source.height * source.width} > ⌊(2^31 − 1) / {centered}⌋")
     classes, channels = model.class_count, source.channels
     weights = blobs.read(layer, 0, 4 * classes * channels, "<f4")
     bias = blobs.read(layer, 1, 4 * classes, "<f4")
@@ -650,12 +674,29 @@ def mbqm(x, multiplier, shift):
     return rdbpot(srdhm(scaled, multiplier), right)
 
 
+def mbqm64(x, multiplier, shift):
+    """§7.6: MBQM64 = RDBPOT(⌊(a·m + 2^30) / 2^31⌋, max(s,0)), a = clamp(x·2^max(−s,0), ±2^47).
+    a·m reaches 2^78, so it is split: a = hi·2^31 + lo with 0 ≤ lo < 2^31, and
+    ⌊(a·m + 2^30) / 2^31⌋ = hi·m + ⌊(lo·m + 2^30) / 2^31⌋, every term within int64."""
+    x = np.asarray(x, dtype=np.int64)
+    shift = np.asarray(shift, dtype=np.int64)
+    multiplier = np.asarray(multiplier, dtype=np.int64)
+    left = np.maximum(-shift, 0)
+    right = np.maximum(shift, 0)
+    limit = np.int64(1 << 47)
+    reach = limit >> left
+    a = np.where(x > reach, limit, np.where(x < -reach, -limit, x << left))
+    hi, lo = a >> 31, a & np.int64((1 << 31) - 1)
+    return rdbpot(hi * multiplier + ((lo * multiplier + (1 << 30)) >> 31), right)
+
+
 def quantize_input(x, tensor):
-    """§7.2: q = clamp(round_half_even(x / scale) + zero_point, −128, 127), division in f32."""
+    """§7.2: q = clamp(round_half_even(x / scale) + zero_point, min, max), division in f32;
+    [min, max] = [−128, 127] for int8, [−32767, 32767] for int16 (zero point 0)."""
     scaled = np.rint(x / np.float32(tensor.scale))  # float32 / float32 stays float32
     # Clipping before the integer conversion keeps huge values from overflowing; results clamp anyway.
-    q = np.clip(scaled, -1024, 1024).astype(np.int64) + tensor.zero_point
-    return np.clip(q, -128, 127)
+    q = np.clip(scaled, -65536, 65536).astype(np.int64) + tensor.zero_point
+    return np.clip(q, *ELEMENT_RANGE[tensor.element_type])
 
 
 # §7.1, rule 2: residual sums and affine outputs keep this many fraction bits until their one rounding.
@@ -678,12 +719,14 @@ def run_conv(layer, x, source, target, residual_values, residual, rounding_rule=
     columns = patches.reshape(batch * oh * ow, k * k * source.channels)  # depth index (ky·k + kx)·I + i
     exact = columns @ layer.arrays["weights"].T.astype(np.float64)  # integers < 2^53: exact
     acc = exact.astype(np.int64).reshape(batch, oh, ow, target.channels) + layer.arrays["bias"]
-    value = mbqm(acc, layer.arrays["multipliers"], layer.arrays["shifts"])
+    # An int16 input's accumulator exceeds int32: it is requantized by MBQM64 (§7.6).
+    requantize = mbqm64 if source.element_type == ELEMENT_INT16 else mbqm
+    value = requantize(acc, layer.arrays["multipliers"], layer.arrays["shifts"])
     if residual is not None:
         value = value + mbqm(residual_values - residual.zero_point, layer.residual_multiplier, layer.residual_shift)
         if rounding_rule == 2:  # §7.1: the sum carries 8 fraction bits, rounded once
             value = rdbpot(np.clip(value, INT32_MIN, INT32_MAX), SINGLE_ROUNDING_FRACTION_BITS)
-    return clamp_output(value + target.zero_point, target.zero_point, layer.flags & LAYER_FLAG_RELU)
+    return clamp_output(value + target.zero_point, target, layer.flags & LAYER_FLAG_RELU)
 
 
 def run_affine(layer, x, source, target, rounding_rule=1):
@@ -693,12 +736,13 @@ def run_affine(layer, x, source, target, rounding_rule=1):
     if rounding_rule == 2:
         value = rdbpot(np.clip(value, INT32_MIN, INT32_MAX), SINGLE_ROUNDING_FRACTION_BITS)
     value = value + target.zero_point
-    return clamp_output(value, target.zero_point, layer.flags & LAYER_FLAG_RELU)
+    return clamp_output(value, target, layer.flags & LAYER_FLAG_RELU)
 
 
-def clamp_output(value, zero_point, relu):
-    low = max(zero_point, -128) if relu else -128
-    return np.clip(value, low, 127)
+def clamp_output(value, target, relu):
+    """Clamp to the output type's range (§7.3, §7.6), at the zero point under a ReLU."""
+    low, high = ELEMENT_RANGE[target.element_type]
+    return np.clip(value, max(target.zero_point, low) if relu else low, high)
 
 
 def run_pool_linear(layer, x, source):
@@ -774,7 +818,7 @@ def pack_conv_weights(weights):
 def write_model(spec):
     """Bytes of a .wren v1 file from a plain description:
     spec = {"metadata": [(key, value)], "input_height", "input_width", "classes", "mean", "std",
-            "input_tensor", "tensors": [(c, h, w, scale, zero_point, name)],
+            "input_tensor", "tensors": [(c, h, w, scale, zero_point, name[, element_type])],
             "layers": [{"op", "input", "output", "residual", "kernel", "stride", "padding", "relu",
                         "residual_multiplier", "residual_shift", "out_channels", "blobs": [bytes × 5]}]}
     Sections go META, MODL, TENS, LAYR, DATA, each at a multiple of 64 (§1)."""
@@ -785,8 +829,11 @@ def write_model(spec):
     modl = struct.pack("<4I3f3f2I", 3, spec["input_height"], spec["input_width"], spec["classes"],
                        *spec["mean"], *spec["std"], spec["input_tensor"], 1) + bytes(16)
     tens = struct.pack("<II", len(spec["tensors"]), 0)
-    for c, h, w, scale, zero_point, name in spec["tensors"]:
-        tens += struct.pack("<3Ifii", c, h, w, scale, zero_point, 0) + name.encode().ljust(40, b"\0")
+    element_types = [t[6] if len(t) > 6 else ELEMENT_INT8 for t in spec["tensors"]]
+    for (c, h, w, scale, zero_point, name, *_), element_type in zip(spec["tensors"], element_types):
+        tens += struct.pack("<3IfiI", c, h, w, scale, zero_point, element_type) + name.encode().ljust(40, b"\0")
+    # Version 2 only when some tensor is int16 (§8), as wren convert writes.
+    major = ELEMENT_TYPE_MAJOR if any(t != ELEMENT_INT8 for t in element_types) else 1
     data = b""
     layr = struct.pack("<II", len(spec["layers"]), 0)
     for layer in spec["layers"]:
@@ -814,7 +861,7 @@ def write_model(spec):
         offset += round_up(len(payload), 64)
     start = round_up(table_offset + len(table), 64)
     file_length = start + len(body)
-    header = MAGIC + struct.pack("<HHIQIIII", SUPPORTED_MAJOR, SUPPORTED_MINOR, HEADER_SIZE, file_length,
+    header = MAGIC + struct.pack("<HHIQIIII", major, SUPPORTED_MINOR, HEADER_SIZE, file_length,
                                  len(sections), table_offset, 0, 0) + bytes(24)
     image = bytearray(header + table + bytes(start - HEADER_SIZE - len(table)) + body)
     struct.pack_into("<I", image, 32, zlib.crc32(bytes(image)) & 0xFFFFFFFF)  # bytes 32-35 were zero

@@ -23,6 +23,12 @@ public struct ConversionOptions: Sendable {
     public var kernels: KernelTable = .portable
     /// The host's threads for calibration and the bias-correction pass (the result does not depend on them).
     public var parallelism: Parallelism = .serial
+    /// Activation tensors stored as int16 instead of int8 (`--keep-wider`, names as `wren validate`
+    /// prints them); the layers that read or write them run with 16-bit activations.
+    public var keepWider: [String] = []
+    /// Also keep wider the K int8 tensors with the lowest SQNR on the calibration inputs
+    /// (`--auto-keep-wider K`): ranked on a first quantization, then quantized again.
+    public var autoKeepWider = 0
 
     public init() {}
 }
@@ -74,7 +80,10 @@ public enum Converter {
         if let labels = options.labels { metadata.append(("labels", labels.joined(separator: "\n"))) }
         var quantizer = Quantizer(
             model: model, ranges: ranges, mean: options.mean, std: options.std, height: height, width: width,
-            weightGranularity: options.weightGranularity)
+            weightGranularity: options.weightGranularity, keepWider: Set(options.keepWider))
+        let wider = try KeepWider.choose(options, quantizer: quantizer, calibration: calibration, count: count)
+        quantizer.keepWider = Set(wider.names)
+        metadata += wider.metadata
         var quantized = try quantizer.quantize(metadata: metadata)
         var bytes = ModelWriter.write(quantized)
         if options.biasCorrection, let classifier = quantized.layers.lastIndex(where: { $0.op == .averagePoolLinear }) {

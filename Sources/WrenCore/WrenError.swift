@@ -21,7 +21,7 @@ public enum WrenError: Error, Equatable, CustomStringConvertible {
         case .badMagic:
             return "not a .wren file (bad magic)"
         case .unsupportedVersion(let major, let minor, let supported):
-            return "unsupported .wren version \(major).\(minor): this reader implements major version \(supported)"
+            return "unsupported .wren version \(major).\(minor): this reader implements major versions 1 to \(supported)"
         case .truncated(let field, let offset, let needed, let available):
             return "truncated file: \(field) at offset \(offset) needs \(needed) bytes, \(available) available"
         case .invalidField(let field, let offset, let reason):

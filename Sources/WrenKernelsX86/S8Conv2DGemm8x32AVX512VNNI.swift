@@ -9,8 +9,13 @@ public enum X86Kernels {
     /// 8 output pixels × 32 output channels per microkernel step, `vpdpbusd` on zmm registers.
     public static let avx512vnni = KernelTable(
         name: "s8-conv2d-gemm-8x32-avx512vnni", pixelsPerTile: rowsPerPass,
-        scratchBytes: { rowsPerPass * $0 }, conv2d: s8Conv2DGemm8x32AVX512VNNI, channelAffineReLU: s8ChannelAffineReLUAVX512)
+        scratchBytes: { rowsPerPass * $0 }, conv2d: s8Conv2DGemm8x32AVX512VNNI, channelAffineReLU: s8ChannelAffineReLUAVX512,
+        wideConv2D: wideConv2DPortableAVX512)
 }
+
+/// WrenCore's portable wide convolution (layers with int16 tensors, formats/wren-v1.md §7.6)
+/// compiled for this module's x86-64-v4: the same integer code, so bit-identical.
+public func wideConv2DPortableAVX512(_ tile: WideConv2DTile) { wideConv2DPortable(tile) }
 
 /// Stores two blocks of one pixel when either may be partial (the last blocks of a layer whose
 /// channel count is not a multiple of 32): the shared scalar-exact path.

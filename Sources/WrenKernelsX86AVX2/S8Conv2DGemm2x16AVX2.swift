@@ -15,8 +15,12 @@ public enum X86AVX2Kernels {
     /// 2 output pixels × 16 output channels per microkernel step, `vpmaddwd` on ymm registers.
     public static let avx2 = KernelTable(
         name: "s8-conv2d-gemm-2x16-avx2", pixelsPerTile: rowsPerPass,
-        scratchBytes: { rowsPerPass * 2 * $0 }, conv2d: s8Conv2DGemm2x16AVX2, channelAffineReLU: s8ChannelAffineReLUAVX2)
+        scratchBytes: { rowsPerPass * 2 * $0 }, conv2d: s8Conv2DGemm2x16AVX2, channelAffineReLU: s8ChannelAffineReLUAVX2,
+        wideConv2D: wideConv2DPortableAVX2)
 }
+
+/// WrenCore's portable wide convolution (§7.6) compiled for this module's x86-64-v3.
+public func wideConv2DPortableAVX2(_ tile: WideConv2DTile) { wideConv2DPortable(tile) }
 
 /// Output pixels im2col'd at once; each block's weights are then read once per this many pixels.
 let rowsPerPass = 64

@@ -30,6 +30,17 @@ struct Convert: ParsableCommand {
             global pooling does not average away); --no-bias-correction keeps it as trained. Check the
             result with `wren validate`.
 
+            Mixed precision, the last resort: --keep-wider NAME,... stores those activation tensors
+            (names as `wren validate` prints them, e.g. block3.layer.1.relu1) as int16 instead of
+            int8 (symmetric, zero point 0, scale = max|range|/32767, as TFLite's 16x8 scheme), and the
+            layers that read or write them run with 16-bit activations (int8 weights, int64
+            accumulators), still integer-only. --auto-keep-wider K keeps the K tensors that
+            `wren validate` ranks worst (lowest SQNR) on CALIB: it converts once in int8, ranks, then
+            quantizes again. Both may be combined. Each kept tensor costs 2x its int8 memory, and its
+            layers run on portable kernels instead of the SIMD int8 ones; such a file is .wren 2.0,
+            which readers of 1.x refuse (every other file stays 1.0). The metadata records the kept
+            tensors (int16_activations) and how they were chosen (int16_selection).
+
             CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the model was
             trained, a folder of JPEG images, or a `wren train` photo folder (one subfolder per
             class: all its JPEGs, corrupt ones skipped with a warning); images are letterboxed to
@@ -43,6 +54,8 @@ struct Convert: ParsableCommand {
               wren convert wrn.pth -o wrn.wren --calibration images/ --mean 0.49,0.48,0.45 --std 0.25,0.24,0.26
               wren convert birds.pdparams -o birds.wren --calibration calib/ --calibration-method entropy
               wren convert wrn.safetensors -o wrn.wren --calibration calib_x.npy --calibration-method percentile:99.9
+              wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --auto-keep-wider 2
+              wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --keep-wider block3.layer.1.relu1,block3.layer.1
             """)
 
     @Argument(help: "Checkpoint to convert: PyTorch (.pth / .pt), PaddlePaddle (.pdparams) or .safetensors.")
@@ -75,6 +88,12 @@ struct Convert: ParsableCommand {
     @Option(help: "Threads for calibration and the int8 pass (default: the machine's processors; the file does not depend on it).")
     var threads: Int?
 
+    @Option(help: "Activation tensors to store as int16 instead of int8 (comma-separated names, as `wren validate` lists them).")
+    var keepWider: String?
+
+    @Option(help: "Also store as int16 the K activation tensors with the lowest int8 SQNR on the calibration inputs.")
+    var autoKeepWider: Int = 0
+
     func validate() throws {
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1...256") }
         guard Inputs.fileExtension(output) == "wren" else {
@@ -90,6 +109,10 @@ struct Convert: ParsableCommand {
             _ = try WeightGranularity(parsing: weights)
         } catch {
             throw ValidationError("\(error)")
+        }
+        guard autoKeepWider >= 0 else { throw ValidationError("--auto-keep-wider takes a count >= 0 (got \(autoKeepWider))") }
+        if let keepWider, keptWiderNames(keepWider).isEmpty {
+            throw ValidationError("--keep-wider takes comma-separated activation names, e.g. block3.layer.1.relu1 (see `wren validate`)")
         }
         for input in [checkpoint, calibration].compactMap({ $0 }) where FileSystem.sameFile(input, output) {
             throw ValidationError("-o \(output) would overwrite the input \(input)")
@@ -136,6 +159,8 @@ struct Convert: ParsableCommand {
         options.kernels = try Runtime.selectedKernels()
         let pool = ThreadPool(workers: threads ?? Runtime.processorCount)
         options.parallelism = pool.parallelism
+        options.keepWider = keepWider.map(keptWiderNames) ?? []
+        options.autoKeepWider = autoKeepWider
 
         var batch: InputBatch
         if let calibration {
@@ -168,7 +193,19 @@ struct Convert: ParsableCommand {
         print("wrote \(output): \(architecture), \(architecture.numClasses) classes, \(result.bytes.count) bytes, "
               + "\(result.quantized.layers.count) layers, calibrated (\(options.calibrationMethod), weights \(options.weightGranularity)) "
               + "on \(batch.count) inputs in \(Clock.format(Clock.now() - start))")
+        let wide = result.quantized.tensors.filter { $0.elementType == .int16 }.map(\.name)
+        if !wide.isEmpty { print("int16 activations (.wren 2.0): \(wide.joined(separator: ", "))") }
     }
+}
+
+/// The names of `--keep-wider a,b,c`, without duplicates, in the order given.
+func keptWiderNames(_ text: String) -> [String] {
+    var names: [String] = []
+    for part in text.split(separator: ",") {
+        let name = String(part.trimmingWhitespace())
+        if !name.isEmpty && !names.contains(name) { names.append(name) }
+    }
+    return names
 }
 
 /// Parses "a,b,c" into three finite floats.

@@ -8,7 +8,9 @@ struct Inspect: ParsableCommand {
         discussion: """
             Validates the whole file first (checksum, every offset and shape), then prints one row per
             layer: operation, input → output shapes (C x H x W per image), kernel/stride, the output's
-            int8 scale and zero point, and the bytes of constant data the layer carries.
+            int8 scale and zero point, and the bytes of constant data the layer carries. Files with
+            int16 tensors (wren convert --keep-wider) list them and get a bits column (input → output
+            element bits; * marks the layers that run with 16-bit activations).
 
             Examples:
               wren inspect model.wren
@@ -33,6 +35,9 @@ struct Inspect: ParsableCommand {
             let value = entry.key == "labels" ? entry.value.split(separator: "\n").joined(separator: ", ") : entry.value
             print("  \(entry.key): \(value)")
         }
+        let wideTensors = d.tensors.filter { $0.elementType == .int16 }.map(\.name)
+        let wide = !wideTensors.isEmpty
+        if wide { print("int16:        \(wideTensors.joined(separator: ", ")) (symmetric, zero point 0; other tensors int8)") }
         print("")
         let rows: [[String]] = d.layers.enumerated().map { index, layer in
             let input = d.tensors[layer.input]
@@ -44,16 +49,26 @@ struct Inspect: ParsableCommand {
             case .averagePoolLinear: op = "avgpool+fc f32"
             }
             let constants = layer.weights.length + layer.bias.length + layer.multipliers.length + layer.shifts.length + layer.offsets.length
-            return [
+            var row = [
                 "\(index)", output?.name ?? "logits", op, shape(input),
                 output.map(shape) ?? "\(d.numClasses)",
                 output.map { "\($0.scale)" } ?? "-", output.map { "\($0.zeroPoint)" } ?? "-", "\(constants)",
             ]
+            if wide {
+                // Input → output element types; "16" marks a layer on the wide (16-bit) kernels.
+                row.insert("\(bits(input))→\(output.map(bits) ?? "f32")" + (d.isWide(layer) ? " *" : ""), at: 5)
+            }
+            return row
         }
-        printTable(header: ["#", "name", "op", "input", "output", "scale", "zp", "bytes"], rows: rows)
+        var header = ["#", "name", "op", "input", "output", "scale", "zp", "bytes"]
+        if wide { header.insert("bits", at: 5) }
+        printTable(header: header, rows: rows)
+        if wide { print("* runs with 16-bit activations (int16 tensors kept wider by wren convert --keep-wider)") }
     }
 
     private func shape(_ t: TensorInfo) -> String { "\(t.channels)x\(t.height)x\(t.width)" }
+
+    private func bits(_ t: TensorInfo) -> String { t.elementType == .int16 ? "16" : "8" }
 
     private func hex(_ v: UInt32) -> String {
         let digits = String(v, radix: 16)

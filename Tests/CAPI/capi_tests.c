@@ -572,8 +572,8 @@ static void test_corrupt_models_in_memory(void **state) {
     copy[0] ^= 0xFF;
     expect_load_failure(copy, &(corruption){"magic", n, WREN_ERROR_NOT_A_MODEL, "bad magic"});
     FRESH();
-    copy[8] = 2;  // major version
-    expect_load_failure(copy, &(corruption){"major version", n, WREN_ERROR_UNSUPPORTED_VERSION, "version 2.0"});
+    copy[8] = 3;  // major version (1 and 2 are read)
+    expect_load_failure(copy, &(corruption){"major version", n, WREN_ERROR_UNSUPPORTED_VERSION, "version 3.0"});
     FRESH();
     expect_load_failure(copy, &(corruption){"truncated by one byte", n - 1, WREN_ERROR_TRUNCATED, "truncated file"});
     expect_load_failure(copy, &(corruption){"header only", 40, WREN_ERROR_TRUNCATED, "header"});

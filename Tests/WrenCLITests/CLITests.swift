@@ -33,6 +33,37 @@ struct CLITests {
         #expect(result.stdout.contains("3 classes"), "stdout: \(result.stdout)")
     }
 
+    /// --keep-wider end to end: convert names the int16 tensors, inspect and validate show them,
+    /// the help teaches both options, and an unknown name is refused with the valid ones.
+    @Test func keepWiderIsShownByConvertInspectAndValidate() throws {
+        let folder = try TemporaryFolder()
+        let output = folder.path("wide.wren")
+        let kept = "block2.layer.0.relu1,block3.layer.0"
+        let convert = try WrenExecutable.run([
+            "convert", CLIFixtures.biasCheckpoint, "-o", output, "--calibration", CLIFixtures.biasInput, "--keep-wider", kept])
+        #expect(convert.status == 0, "stderr: \(convert.stderr)")
+        #expect(convert.stdout.contains("int16 activations (.wren 2.0): block2.layer.0.relu1, block3.layer.0"), "stdout: \(convert.stdout)")
+        let inspect = try WrenExecutable.run(["inspect", output])
+        #expect(inspect.status == 0, "stderr: \(inspect.stderr)")
+        #expect(inspect.stdout.contains(".wren 2.0"), "stdout: \(inspect.stdout)")
+        #expect(inspect.stdout.contains("int16:        block2.layer.0.relu1, block3.layer.0"), "stdout: \(inspect.stdout)")
+        #expect(inspect.stdout.contains("int16_activations: \(kept)"), "stdout: \(inspect.stdout)")
+        #expect(inspect.stdout.contains("16→16 *") || inspect.stdout.contains("8→16 *"), "stdout: \(inspect.stdout)")
+        let validate = try WrenExecutable.run([
+            "validate", output, "--reference", CLIFixtures.biasCheckpoint, "--data", CLIFixtures.biasInput])
+        #expect(validate.status == 0, "stderr: \(validate.stderr)")
+        #expect(validate.stdout.contains("int16        block2.layer.0.relu1, block3.layer.0"), "stdout: \(validate.stdout)")
+        #expect(validate.stdout.contains("type"), "stdout: \(validate.stdout)")
+
+        let help = try WrenExecutable.run(["convert", "--help"])
+        #expect(help.stdout.contains("--keep-wider") && help.stdout.contains("--auto-keep-wider"), "help: \(help.stdout)")
+        let bad = try WrenExecutable.run([
+            "convert", CLIFixtures.biasCheckpoint, "-o", folder.path("bad.wren"), "--calibration", CLIFixtures.biasInput,
+            "--keep-wider", "block9.relu"])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("'block9.relu' is not an activation") && bad.stderr.contains("block2.layer.0.relu1"), "stderr: \(bad.stderr)")
+    }
+
     @Test func runWritesInt8LogitsAsFloat32Npy() throws {
         let folder = try TemporaryFolder()
         let model = try convertBiasModel(into: folder)

@@ -107,12 +107,85 @@ import WrenCore
     }
 
     @Test func otherMajorVersionsAreRejected() throws {
-        for major: UInt16 in [2, 0, 0xFFFF] {
+        for major: UInt16 in [3, 0, 0xFFFF] {
             var file = try Self.valid()
             file.setU16(major, at: WrenFormat.Header.majorOffset)
             file.reseal()
-            Self.expectError(file, .unsupportedVersion(major: Int(major), minor: 0, supportedMajor: 1), naming: "version \(major).0")
+            Self.expectError(file, .unsupportedVersion(major: Int(major), minor: 0, supportedMajor: 2), naming: "version \(major).0")
         }
+    }
+
+    // MARK: Element types (version 2, §6.1)
+
+    static func wide() throws -> WrenFileEditor { WrenFileEditor(try WrenFileFixture.convertedWide().bytes) }
+
+    /// Index of a tensor `convertedWide()` keeps as int16.
+    static func wideTensorIndex() throws -> Int {
+        try WrenFileFixture.convertedWide().quantized.tensors.firstIndex { $0.name == WrenFileFixture.wideTensors[0] }!
+    }
+
+    @Test func keptWiderFileIsVersionTwoWithInt16Tensors() throws {
+        let description = try Self.wide().bytes.withUnsafeBytes { raw throws(WrenError) in try ModelReader.read(raw) }
+        #expect(description.majorVersion == 2 && description.minorVersion == 0)
+        let wide = description.tensors.filter { $0.elementType == .int16 }
+        #expect(wide.map(\.name) == WrenFileFixture.wideTensors)
+        #expect(wide.allSatisfy { $0.zeroPoint == 0 })
+        #expect(try Self.validDescription().majorVersion == 1)
+    }
+
+    @Test(arguments: [UInt32(2), 3, 0x100, UInt32.max])
+    func unknownElementTypeIsRejected(type: UInt32) throws {
+        var file = try Self.wide()
+        file.setU32(type, at: file.tensorField(0, .elementType))
+        file.reseal()
+        Self.expectInvalidField(file, field: "tensor[0].element_type", offset: file.tensorField(0, .elementType), reason: "unknown element type \(type)")
+    }
+
+    @Test(arguments: [Int32(1), -1, 127, -128])
+    func int16ZeroPointOtherThanZeroIsRejected(zeroPoint: Int32) throws {
+        var file = try Self.wide()
+        let index = try Self.wideTensorIndex()
+        file.setI32(zeroPoint, at: file.tensorField(index, .zeroPoint))
+        file.reseal()
+        Self.expectInvalidField(file, field: "tensor[\(index)].zero_point", offset: file.tensorField(index, .zeroPoint), reason: "int16 tensor, which is symmetric")
+    }
+
+    /// An int8 tensor marked int16 in a version-2 file: its zero point (not 0 here) gives it away.
+    @Test func int8TensorRelabelledInt16IsRejected() throws {
+        var file = try Self.wide()
+        let index = try WrenFileFixture.convertedWide().quantized.tensors.firstIndex { $0.elementType == .int8 && $0.zeroPoint != 0 }!
+        file.setU32(ElementType.int16.rawValue, at: file.tensorField(index, .elementType))
+        file.reseal()
+        Self.expectInvalidField(file, field: "tensor[\(index)].zero_point", offset: file.tensorField(index, .zeroPoint), reason: "symmetric")
+    }
+
+    /// Version 1 keeps offset 20 reserved: a 1.x file's value there is ignored, as a 1.0 reader
+    /// ignores it (which is why int16 tensors needed a major version).
+    @Test func version1IgnoresTheElementTypeField() throws {
+        var file = try Self.valid()
+        for index in 0..<3 { file.setU32(1, at: file.tensorField(index, .elementType)) }
+        file.reseal()
+        let description = try file.bytes.withUnsafeBytes { raw throws(WrenError) in try ModelReader.read(raw) }
+        #expect(description.tensors == (try Self.validDescription()).tensors)
+        #expect(description.tensors.allSatisfy { $0.elementType == .int8 })
+    }
+
+    /// A 2.0 file relabelled 1.0 is read as int8 throughout, and no longer computes the same logits:
+    /// exactly what a 1.0 reader would do with a minor-version step, so the format took a major one.
+    @Test func keptWiderFileRelabelledVersion1ReadsAsInt8() throws {
+        var file = try Self.wide()
+        file.setU16(1, at: WrenFormat.Header.majorOffset)
+        file.reseal()
+        if let description = try? file.bytes.withUnsafeBytes({ raw throws(WrenError) in try ModelReader.read(raw) }) {
+            #expect(description.tensors.allSatisfy { $0.elementType == .int8 })
+            let fixture = try WrenFileFixture.convertedWide()
+            let batch = min(4, fixture.imageCount)
+            let input = Array(fixture.inputs[..<(batch * 3 * 32 * 32)])
+            let original = try WrenContext(model: try WrenModel(bytes: fixture.bytes), maxBatch: batch).run(input, batch: batch)
+            let relabelled = try WrenContext(model: try WrenModel(bytes: file.bytes), maxBatch: batch).run(input, batch: batch)
+            #expect(original != relabelled)
+        }
+        // (Or the int8 validator refuses it, e.g. an int16-sized bias beyond the int32 bound: refused either way.)
     }
 
     /// formats/wren-v1.md §8: a higher minor version is read as 1.0.

@@ -27,6 +27,23 @@ enum WrenFileFixture {
     }
 
     static func converted() throws -> Converted { try cached.get() }
+
+    /// The tensors `convertedWide()` keeps as int16: an affine output two convolutions read and a
+    /// residual block output.
+    static let wideTensors = ["block2.layer.0.relu1", "block3.layer.0"]
+
+    private static let cachedWide: Result<Converted, any Error> = Result {
+        let plain = try converted()
+        let checkpoint = try CheckpointLoader.load(path: ImportFixtures.models.appendingPathComponent("\(name).pth").path)
+        var options = ConversionOptions()
+        options.calibrationSource = "\(name).input.npy"
+        options.keepWider = wideTensors
+        let result = try Converter.convert(checkpoint: checkpoint, calibration: plain.inputs, count: plain.imageCount, options: options)
+        return Converted(bytes: result.bytes, quantized: result.quantized, inputs: plain.inputs, imageCount: plain.imageCount)
+    }
+
+    /// The same model with `wideTensors` kept as int16: a .wren 2.0 file.
+    static func convertedWide() throws -> Converted { try cachedWide.get() }
 }
 
 /// Reads `bytes` as a `.wren` file and returns the error, or nil if the file is accepted.
@@ -136,7 +153,7 @@ struct WrenFileEditor {
     // MARK: Tables
 
     /// Field offsets inside records, from formats/wren-v1.md §6.
-    enum TensorField: Int { case channels = 0, height = 4, width = 8, scale = 12, zeroPoint = 16 }
+    enum TensorField: Int { case channels = 0, height = 4, width = 8, scale = 12, zeroPoint = 16, elementType = 20 }
     enum LayerField: Int {
         case op = 0, input = 4, output = 8, residual = 12, kernelSize = 16, stride = 20, padding = 24, flags = 28
         case residualMultiplier = 32, residualShift = 36, outChannels = 40

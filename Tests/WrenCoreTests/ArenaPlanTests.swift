@@ -83,6 +83,8 @@ import WrenTestSupport
             produced.append(tensors.count - 1)
         }
         layers.append(layer(.averagePoolLinear, input: pick(), output: nil, outChannels: 10))
+        // A quarter of the tensors int16 (2 bytes per element; their layers neither fuse nor share).
+        for index in tensors.indices where Int.random(in: 0..<4, using: &rng) == 0 { tensors[index].elementType = .int16 }
         return model(tensors: tensors, layers: layers)
     }
 
@@ -102,7 +104,9 @@ import WrenTestSupport
         for (index, layer) in model.layers.enumerated() {
             guard let output = layer.output else { continue }
             let previous = index > 0 ? model.layers[index - 1] : nil
+            let touchesInt16 = { (l: LayerInfo) in [l.input, l.output, l.residual].contains { $0.map { model.tensors[$0].elementType == .int16 } ?? false } }
             let fused = layer.op == .channelAffineReLU && previous?.op == .conv2d && previous?.output == layer.input
+                && !touchesInt16(layer) && !touchesInt16(previous!)
             producer[output] = fused ? index - 1 : index
             if fused { fusedInto[output] = index - 1 }
         }
@@ -114,7 +118,7 @@ import WrenTestSupport
         // its convolution's residual, when that convolution reads the residual last (each pixel is
         // read by the tile that then overwrites it) and reads it only pointwise.
         func mayShare(_ a: Int, _ b: Int, sameStart: Bool) -> Bool {
-            guard sameStart, model.tensors[a].elementCount == model.tensors[b].elementCount else { return false }
+            guard sameStart, model.tensors[a].byteCount == model.tensors[b].byteCount else { return false }
             func replaces(_ output: Int, _ residual: Int) -> Bool {
                 guard let conv = fusedInto[output] else { return false }
                 let layer = model.layers[conv]
@@ -138,7 +142,7 @@ import WrenTestSupport
             }
             for slot in 0..<plan.slots {
                 let offset = plan.offset(tensor: t, slot: slot)!
-                let end = offset + model.tensors[t].elementCount
+                let end = offset + model.tensors[t].elementCount * (model.tensors[t].elementType == .int16 ? 2 : 1)
                 // Retained images of one tensor sit side by side, so only the first is aligned.
                 if offset < 0 || ((slot == 0 || !retain) && offset % WrenFormat.alignment != 0) {
                     problems.append("tensor \(t) slot \(slot) offset \(offset) is not 64-aligned")
@@ -148,7 +152,7 @@ import WrenTestSupport
                 }
                 ranges.append((t, slot, offset, end))
             }
-            if retain, plan.offset(tensor: t, slot: 1 % plan.slots)! - plan.offset(tensor: t, slot: 0)! != (plan.slots > 1 ? model.tensors[t].elementCount : 0) {
+            if retain, plan.offset(tensor: t, slot: 1 % plan.slots)! - plan.offset(tensor: t, slot: 0)! != (plan.slots > 1 ? model.tensors[t].byteCount : 0) {
                 problems.append("retained tensor \(t) does not hold its images side by side")
             }
         }
@@ -169,7 +173,10 @@ import WrenTestSupport
         for layer in model.layers {
             let input = model.tensors[layer.input]
             switch layer.op {
-            case .conv2d: scratch = max(scratch, 4 * layer.kernelSize * layer.kernelSize * input.channels)
+            case .conv2d:
+                let depth = layer.kernelSize * layer.kernelSize * input.channels
+                scratch = max(scratch, 4 * depth)
+                if model.isWide(layer) { scratch = max(scratch, 16 * PackedConvWeights.paddedDepth(depth)) }
             case .channelAffineReLU: break
             case .averagePoolLinear: scratch = max(scratch, 4 * input.channels)
             }
@@ -224,6 +231,22 @@ import WrenTestSupport
     }
 
     /// Reuse is the point of planning: a deep network needs a few live tensors, not all of them.
+    /// An int16 tensor takes 2 bytes per element, in the slot plan and in retained strides.
+    @Test func int16TensorsTakeTwoBytesPerElement() {
+        var model = Self.wideResNetShaped(blocksPerGroup: 1, width: 1)
+        let int8Plan = ArenaPlan(model: model, maxBatch: 3, retainActivations: true)
+        let index = 3
+        model.tensors[index].elementType = .int16
+        let plan = ArenaPlan(model: model, maxBatch: 3, retainActivations: true)
+        #expect(plan.slotStrides[index] == 2 * model.tensors[index].elementCount)
+        #expect(int8Plan.slotStrides[index] == model.tensors[index].elementCount)
+        let padded = (2 * 3 * model.tensors[index].elementCount + 63) / 64 * 64 - (3 * model.tensors[index].elementCount + 63) / 64 * 64
+        #expect(plan.scratchOffset - int8Plan.scratchOffset == padded)
+        for retain in [false, true] {
+            #expect(Self.violations(model, maxBatch: 3, retain: retain, workers: 2).isEmpty)
+        }
+    }
+
     @Test func reusePlansAreSmallerThanRetainedOnes() {
         let model = Self.wideResNetShaped(blocksPerGroup: 4, width: 2)
         let reused = ArenaPlan(model: model, maxBatch: 2)

@@ -8,14 +8,18 @@ import WrenHost
 /// `run` allocates nothing: every buffer is planned into the context's arena at creation.
 /// Counted by interposing malloc & co. for the calling thread (Tests/AllocationCounter).
 @Suite struct NoAllocationTests {
-    @Test func runAllocatesNothingWithAnyKernel() throws {
+    /// Also with int16 tensors kept wider (.wren 2.0), whose layers run on the wide kernels.
+    @Test(arguments: [false, true])
+    func runAllocatesNothingWithAnyKernel(keepWider: Bool) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let models = root.appendingPathComponent("fixtures/models")
         let checkpoint = try CheckpointLoader.load(path: models.appendingPathComponent("wrn10_2_c3_bias.pth").path)
         let inputArray = try NumpyArray.read(path: models.appendingPathComponent("wrn10_2_c3_bias.input.npy").path)
         let input = try inputArray.floats()
         let batch = inputArray.shape[0]
-        let converted = try Converter.convert(checkpoint: checkpoint, calibration: input, count: batch, options: ConversionOptions())
+        var options = ConversionOptions()
+        if keepWider { options.keepWider = ["input", "block2.layer.0.relu1", "block2.layer.0", "relu"] }
+        let converted = try Converter.convert(checkpoint: checkpoint, calibration: input, count: batch, options: options)
         let model = try WrenModel(bytes: converted.bytes)
         var logits = [Float](repeating: 0, count: batch * model.numClasses)
 
@@ -44,7 +48,7 @@ import WrenHost
                     // Batch sizes below and above the worker count take both ways of sharing work.
                     try context.run(input: UnsafeBufferPointer(rebasing: inputBuffer[..<(inputBuffer.count / batch)]), batch: 1, logits: logitsBuffer)
                     let allocations = wren_thread_allocation_count() - before
-                    #expect(allocations == 0, "\(table.name), \(parallelism.workers) workers: run allocated \(allocations) times")
+                    #expect(allocations == 0, "\(table.name), \(parallelism.workers) workers, keep wider \(keepWider): run allocated \(allocations) times")
                     #expect(taskAllocations.value == 0, "\(table.name): tasks on the pool's threads allocated \(taskAllocations.value) times")
                 }
             }

@@ -14,3 +14,18 @@ public struct ActivationQuantization: Equatable, Sendable {
         self.zeroPoint = Int32(min(max(zeroPoint, -128), 127))
     }
 }
+
+extension ActivationQuantization {
+    /// Symmetric int16 parameters (TFLite's 16x8 scheme): zero point 0, scale = max|range| / 32767,
+    /// the range widened to hold 0 as for int8.
+    public static func int16(range: ClosedRange<Float>) -> ActivationQuantization {
+        var magnitude = max(Double(-min(range.lowerBound, 0)), Double(max(range.upperBound, 0)))
+        if magnitude < 1e-8 { magnitude = 1e-8 }
+        return ActivationQuantization(scale: Float(magnitude / 32767), zeroPoint: 0)
+    }
+
+    init(scale: Float, zeroPoint: Int32) {
+        self.scale = scale
+        self.zeroPoint = zeroPoint
+    }
+}

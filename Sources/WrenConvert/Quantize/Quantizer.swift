@@ -20,11 +20,15 @@ public struct Quantizer {
     public var height: Int
     public var width: Int
     public var weightGranularity: WeightGranularity
+    /// Activation tensors stored as int16 (symmetric) instead of int8: `wren convert --keep-wider`.
+    /// Every name must be an activation of this network (`wideTensorNames` lists them).
+    public var keepWider: Set<String>
 
     public init(
         model: WideResNet, ranges: ActivationRanges, mean: [Float], std: [Float], height: Int = 32, width: Int = 32,
-        weightGranularity: WeightGranularity = .perChannel
+        weightGranularity: WeightGranularity = .perChannel, keepWider: Set<String> = []
     ) {
+        self.keepWider = keepWider
         self.model = model
         self.ranges = ranges
         self.mean = mean
@@ -74,6 +78,11 @@ public struct Quantizer {
         }
         let features = try addAffineReLU("relu", model.finalBN, input: stream)
         try addClassifier(model.fc, input: features)
+        let names = Set(tensors.map(\.name))
+        if let unknown = keepWider.sorted().first(where: { !names.contains($0) }) {
+            throw ConvertError.invalidOption("--keep-wider: '\(unknown)' is not an activation of this \(model.architecture); "
+                + "its activations are \(tensors.map(\.name).joined(separator: ", "))")
+        }
         let inputInfo = InputInfo(channels: 3, height: height, width: width, mean: mean, std: std, tensor: input)
         return QuantizedModel(input: inputInfo, numClasses: model.architecture.numClasses, metadata: metadata, tensors: tensors,
                               layers: layers, roundingRule: Self.roundingRule)
@@ -88,8 +97,10 @@ public struct Quantizer {
         guard name.utf8.count <= WrenFormat.TensorRecord.nameCapacity else {
             throw ConvertError.unrepresentable(layer: name, reason: "name longer than \(WrenFormat.TensorRecord.nameCapacity) bytes")
         }
-        let q = ActivationQuantization(range: range)
-        tensors.append(TensorInfo(name: name, channels: channels, height: height, width: width, scale: q.scale, zeroPoint: q.zeroPoint))
+        let wide = keepWider.contains(name)
+        let q = wide ? ActivationQuantization.int16(range: range) : ActivationQuantization(range: range)
+        tensors.append(TensorInfo(name: name, channels: channels, height: height, width: width, scale: q.scale,
+                                  zeroPoint: q.zeroPoint, elementType: wide ? .int16 : .int8))
         return tensors.count - 1
     }
 
@@ -154,7 +165,11 @@ public struct Quantizer {
             let floatBias = Double(conv.bias?[o] ?? 0) * s + (fold?.shift[o] ?? 0)
             let accumulatorScale = Double(inTensor.scale) * weightScale
             let qBias = (floatBias / accumulatorScale).rounded(.toNearestOrEven)
-            guard qBias.magnitude + Double(absSum) * 255 <= Double(Int32.max) else {
+            // An int16 input accumulates in int64 (§7.6): the bias must still be an int32, and the
+            // accumulator stay below 2^47.
+            let accumulatorLimit = inTensor.elementType == .int16 ? Double(1 << 47) - 1 : Double(Int32.max)
+            guard qBias.magnitude <= Double(Int32.max),
+                  qBias.magnitude + Double(absSum) * Double(inTensor.elementType.maxCenteredMagnitude) <= accumulatorLimit else {
                 throw ConvertError.unrepresentable(layer: name, reason: "output channel \(o): bias \(floatBias) overflows the int32 accumulator at scale \(accumulatorScale)")
             }
             bias.append(Int32(qBias))
@@ -192,7 +207,9 @@ public struct Quantizer {
             // integer offset's rounding is a per-channel constant error that pooling keeps: 3.4 dB
             // of the digits WRN-16-2's logits). Beyond ±2^24 (2^16 output units) the output
             // saturates anyway; the cap keeps the format's bound.
-            let offset = min(max((shift[c] / outScale).rounded(.toNearestOrEven), -16_777_216), 16_777_216)
+            // An int16 output spans 2^16 units, so its cap is 2^30 (§6.2).
+            let cap: Double = tensors[output].elementType == .int16 ? 1_073_741_824 : 16_777_216
+            let offset = min(max((shift[c] / outScale).rounded(.toNearestOrEven), -cap), cap)
             offsets.append(Int32(offset))
         }
         layers.append(QuantizedLayer(

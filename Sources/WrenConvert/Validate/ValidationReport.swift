@@ -18,12 +18,15 @@ public struct ValidationReport: Codable, Sendable, Equatable {
         public var shape: [Int]
         public var scale: Float
         public var zeroPoint: Int32
+        /// "int8", or "int16" for a tensor `wren convert --keep-wider` kept wider.
+        public var elementType: String
         /// Signal-to-quantization-noise ratio in dB; nil when not finite (see `exact`).
         public var sqnrDB: Double?
         /// True when int8 reproduced every float value exactly (infinite SQNR).
         public var exact: Bool
         public var cosine: Double
-        /// Share of float values outside the int8 range [(-128 − zp)·scale, (127 − zp)·scale].
+        /// Share of float values outside the stored range: [(-128 − zp)·scale, (127 − zp)·scale] for
+        /// int8, ±32767·scale for int16.
         public var clippedFraction: Double
         public var maxAbsError: Double
         public var floatMin: Double

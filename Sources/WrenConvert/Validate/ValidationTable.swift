@@ -7,6 +7,8 @@ extension ValidationReport {
         lines.append("int8 model   \(model.file): \(model.architecture), \(model.numClasses) classes")
         lines.append("             calibration: \(model.calibration); weights: \(model.weights)")
         lines.append("reference    \(model.reference) (float32)")
+        let wide = layers.filter { $0.elementType == "int16" }.map(\.name)
+        if !wide.isEmpty { lines.append("int16        \(wide.joined(separator: ", ")) (kept wider; other activations int8)") }
         lines.append("inputs       \(imageCount)")
         lines.append("")
         if let floatCorrect, let int8Correct {
@@ -22,13 +24,15 @@ extension ValidationReport {
         lines.append("")
 
         let nameWidth = max(24, (layers.map(\.name.count).max() ?? 0) + 2)
-        lines.append(Self.pad("layer", nameWidth) + Self.padLeft("shape", 12) + Self.padLeft("SQNR dB", 10)
+        // A type column only when some activation is int16, so int8 files print as before.
+        let typeColumn = { (text: String) in wide.isEmpty ? "" : Self.padLeft(text, 7) }
+        lines.append(Self.pad("layer", nameWidth) + Self.padLeft("shape", 12) + typeColumn("type") + Self.padLeft("SQNR dB", 10)
                      + Self.padLeft("cosine", 10) + Self.padLeft("clipped", 10) + Self.padLeft("scale", 12))
         let shown = layerLimit.map { Array(layers.prefix($0)) } ?? layers
         for layer in shown {
             let shape = layer.shape.map(String.init).joined(separator: "x")
             let sqnr = layer.exact ? "exact" : layer.sqnrDB.map { Self.fixed($0, 1) } ?? "-inf"
-            lines.append(Self.pad(layer.name, nameWidth) + Self.padLeft(shape, 12) + Self.padLeft(sqnr, 10)
+            lines.append(Self.pad(layer.name, nameWidth) + Self.padLeft(shape, 12) + typeColumn(layer.elementType) + Self.padLeft(sqnr, 10)
                          + Self.padLeft(Self.fixed(layer.cosine, 5), 10)
                          + Self.padLeft(Self.fixed(100 * layer.clippedFraction, 3) + "%", 10)
                          + Self.padLeft(Self.fixed(Double(layer.scale), 5), 12))

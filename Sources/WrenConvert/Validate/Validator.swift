@@ -74,9 +74,12 @@ public enum Validator {
             let slice = Array(inputs.values[(start * perImage)..<((start + n) * perImage)])
             int8Logits += try context.run(slice, batch: n)
             floatLogits += try reference.forward(slice, batch: n, height: info.height, width: info.width) { name, shape, values in
-                guard let index = tensorIndex[name], referenceNames.contains(name),
-                      let int8 = context.activations(tensor: index, batch: n) else { return }
-                compare(float: values, shape: shape, int8: int8, tensor: description.tensors[index], into: &statistics[index])
+                guard let index = tensorIndex[name], referenceNames.contains(name) else { return }
+                if let int8 = context.activations(tensor: index, batch: n) {
+                    compare(float: values, shape: shape, int8: int8, tensor: description.tensors[index], into: &statistics[index])
+                } else if let int16 = context.wideActivations(tensor: index, batch: n) {
+                    compare(float: values, shape: shape, int8: int16, tensor: description.tensors[index], into: &statistics[index])
+                }
             }
             start += n
             progress(start, inputs.count)
@@ -86,9 +89,9 @@ public enum Validator {
             int8Logits: int8Logits, floatLogits: floatLogits, modelFile: modelFile, referenceFile: referenceFile)
     }
 
-    /// Adds one activation of a whole chunk: float NCHW against int8 NHWC.
-    static func compare(
-        float: UnsafeBufferPointer<Float>, shape: ActivationShape, int8: UnsafeBufferPointer<Int8>, tensor: TensorInfo,
+    /// Adds one activation of a whole chunk: float NCHW against int8 (or int16) NHWC.
+    static func compare<Quantized: FixedWidthInteger>(
+        float: UnsafeBufferPointer<Float>, shape: ActivationShape, int8: UnsafeBufferPointer<Quantized>, tensor: TensorInfo,
         into statistics: inout LayerErrorStatistics
     ) {
         let (channels, height, width) = (shape.channels, shape.height, shape.width)
@@ -96,8 +99,8 @@ public enum Validator {
               float.count == shape.count, int8.count >= shape.count else { return }
         let scale = tensor.scale
         let zeroPoint = tensor.zeroPoint
-        let lowest = Float(-128 - zeroPoint) * scale
-        let highest = Float(127 - zeroPoint) * scale
+        let lowest = Float(tensor.elementType.minimum - zeroPoint) * scale
+        let highest = Float(tensor.elementType.maximum - zeroPoint) * scale
         let plane = height * width
         for image in 0..<shape.batch {
             let floatBase = image * channels * plane
@@ -112,6 +115,10 @@ public enum Validator {
             }
         }
     }
+
+    /// How the worst layers are ranked (ascending): exact layers rank best; a non-finite, inexact
+    /// SQNR (all-zero float) ranks worst. `wren convert --auto-keep-wider` ranks the same way.
+    static func rank(_ layer: ValidationReport.Layer) -> Double { layer.exact ? .infinity : (layer.sqnrDB ?? -.infinity) }
 
     static func argmax(_ row: ArraySlice<Float>) -> Int {
         var best = row.startIndex
@@ -162,12 +169,10 @@ public enum Validator {
             let sqnr = stats.sqnrDecibels
             return ValidationReport.Layer(
                 name: tensor.name, shape: [tensor.channels, tensor.height, tensor.width], scale: tensor.scale,
-                zeroPoint: tensor.zeroPoint, sqnrDB: sqnr.flatMap { $0.isFinite ? $0 : nil }, exact: sqnr == nil,
+                zeroPoint: tensor.zeroPoint, elementType: tensor.elementType == .int16 ? "int16" : "int8", sqnrDB: sqnr.flatMap { $0.isFinite ? $0 : nil }, exact: sqnr == nil,
                 cosine: stats.cosine, clippedFraction: stats.clippedFraction, maxAbsError: stats.maxAbsoluteError,
                 floatMin: stats.count > 0 ? stats.floatMinimum : 0, floatMax: stats.count > 0 ? stats.floatMaximum : 0)
         }
-        // Exact layers rank best; a non-finite, inexact SQNR (all-zero float) ranks worst.
-        func rank(_ layer: ValidationReport.Layer) -> Double { layer.exact ? .infinity : (layer.sqnrDB ?? -.infinity) }
         let worst = layers.sorted { rank($0) < rank($1) }.prefix(worstLayerCount).map(\.name)
 
         var disagreements: [ValidationReport.Disagreement] = []

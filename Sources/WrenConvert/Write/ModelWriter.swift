@@ -1,6 +1,6 @@
 import WrenCore
 
-/// Serializes a `QuantizedModel` as `.wren` v1 (`formats/wren-v1.md`): header, section table, then
+/// Serializes a `QuantizedModel` as `.wren` v1, or v2 when it has int16 tensors (`formats/wren-v1.md`): header, section table, then
 /// META, MODL, TENS, LAYR and DATA sections, each 64-byte aligned, blobs 64-byte aligned inside
 /// DATA, and the CRC-32 last. The writer checks its own offsets as it goes.
 public enum ModelWriter {
@@ -33,7 +33,9 @@ public enum ModelWriter {
         }
         typealias H = WrenFormat.Header
         put(WrenFormat.magic, at: H.magicOffset)
-        put(.littleEndian([WrenFormat.majorVersion, WrenFormat.minorVersion]), at: H.majorOffset)
+        // Version 2 only when some tensor is int16: every other file stays 1.0, byte for byte (§8).
+        let major = WrenFormat.majorVersion(writing: model.tensors.map(\.elementType))
+        put(.littleEndian([major, WrenFormat.minorVersion]), at: H.majorOffset)
         put(.littleEndian([UInt32(H.size)]), at: H.headerSizeOffset)
         put(.littleEndian([UInt64(fileLength)]), at: H.fileLengthOffset)
         put(.littleEndian([UInt32(ordered.count), UInt32(tableOffset)]), at: H.sectionCountOffset)
@@ -95,7 +97,7 @@ public enum ModelWriter {
             for value in [tensor.channels, tensor.height, tensor.width] { bytes.appendLittleEndian(UInt32(value)) }
             bytes.appendLittleEndian(tensor.scale.bitPattern)
             bytes.appendLittleEndian(tensor.zeroPoint)
-            bytes.appendLittleEndian(UInt32(0))
+            bytes.appendLittleEndian(tensor.elementType.rawValue)  // reserved (0) in 1.0; int8 is 0
             let name = Array(tensor.name.utf8.prefix(WrenFormat.TensorRecord.nameCapacity))
             bytes += name + [UInt8](repeating: 0, count: WrenFormat.TensorRecord.nameCapacity - name.count)
             precondition(bytes.count - start == WrenFormat.TensorRecord.size)

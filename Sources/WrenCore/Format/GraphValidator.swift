@@ -66,7 +66,7 @@ enum GraphValidator {
                 try blob(layer.multipliers, "multipliers", bytes: 4 * layer.outChannels)
                 try blob(layer.shifts, "shifts", bytes: 4 * layer.outChannels)
                 try multipliers(r, layer.multipliers, layer.shifts, count: layer.outChannels, fail: fail)
-                try accumulatorBound(r, layer, depth: depth, fail: fail)
+                try accumulatorBound(r, layer, depth: depth, input: input.elementType, fail: fail)
                 if let residualIndex = layer.residual {
                     let residual = try consumed(residualIndex, "residual")
                     guard residual.channels == output.channels, residual.height == output.height, residual.width == output.width else {
@@ -96,7 +96,9 @@ enum GraphValidator {
                 try multipliers(r, layer.multipliers, layer.shifts, count: layer.outChannels, fail: fail)
                 for c in 0..<layer.outChannels {
                     let offset = try r.i32("\(name).offsets[\(c)]", at: layer.offsets.offset + 4 * c)
-                    guard offset.magnitude <= 1 << 24 else { throw fail("offsets[\(c)]", "\(offset) is outside ±2^24") }
+                    // int16 outputs need more offset headroom (2^15 output units); their kernels sum in 64 bits.
+                    let limit: UInt32 = output.elementType == .int16 ? 1 << 30 : 1 << 24
+                    guard offset.magnitude <= limit else { throw fail("offsets[\(c)]", "\(offset) is outside ±2^\(limit == 1 << 30 ? 30 : 24)") }
                 }
                 try produce(outIndex)
 
@@ -106,8 +108,8 @@ enum GraphValidator {
                 guard layer.outChannels == model.numClasses else {
                     throw fail("out_channels", "\(layer.outChannels) differs from the model's \(model.numClasses) classes")
                 }
-                // The pooled sum of (x - zx) is int32: at most 255 per pixel.
-                guard input.height * input.width <= Int(Int32.max) / 255 else {
+                // The pooled sum of (x - zx) is int32: at most 255 per pixel (32767 for int16).
+                guard Int64(input.height * input.width) <= Int64(Int32.max) / input.elementType.maxCenteredMagnitude else {
                     throw fail("input", "\(input.height)x\(input.width) pixels could overflow the int32 pooling sum")
                 }
                 try blob(layer.weights, "weights", bytes: 4 * layer.outChannels * input.channels)
@@ -159,9 +161,11 @@ enum GraphValidator {
     }
 
     /// |bias| + 255 · Σ|w| must fit in int32 for every output channel, so accumulation cannot overflow;
-    /// weights are symmetric (never -128) and the packing's padding bytes are zero.
+    /// with an int16 input, |bias| + 32767 · Σ|w| must stay below 2^47 (the int64 accumulator's
+    /// bound that `multiplyByQuantizedMultiplier64` assumes; the format's limits keep it below 2^43).
+    /// Weights are symmetric (never -128) and the packing's padding bytes are zero.
     private static func accumulatorBound(
-        _ r: ByteReader, _ layer: LayerInfo, depth: Int, fail: (String, String) -> WrenError
+        _ r: ByteReader, _ layer: LayerInfo, depth: Int, input: ElementType, fail: (String, String) -> WrenError
     ) throws(WrenError) {
         let weights = UnsafeRawBufferPointer(rebasing: r.bytes[layer.weights.offset..<(layer.weights.offset + layer.weights.length)])
             .bindMemory(to: Int8.self)
@@ -182,9 +186,15 @@ enum GraphValidator {
         }
         for o in 0..<layer.outChannels {
             let bias = Int64(try r.i32("bias[\(o)]", at: layer.bias.offset + 4 * o))
-            let bound = bias.magnitude + UInt64(absSums[o]) * 255
-            guard bound <= UInt64(Int32.max) else {
-                throw fail("bias[\(o)]", "output channel \(o) can accumulate \(bound) (|bias| + 255·Σ|w|), beyond int32")
+            let bound = bias.magnitude + UInt64(absSums[o]) * UInt64(input.maxCenteredMagnitude)
+            if input == .int16 {
+                guard bound < UInt64(1) << 47 else {
+                    throw fail("bias[\(o)]", "output channel \(o) can accumulate \(bound) (|bias| + 32767·Σ|w|), beyond 2^47")
+                }
+            } else {
+                guard bound <= UInt64(Int32.max) else {
+                    throw fail("bias[\(o)]", "output channel \(o) can accumulate \(bound) (|bias| + 255·Σ|w|), beyond int32")
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 /// What a validated `.wren` file describes. Blob ranges are absolute byte offsets into the file,
 /// already checked to be in bounds, aligned and of the exact size their layer needs.
 
-/// An int8 activation tensor, per image, stored NHWC at run time.
+/// An activation tensor (int8, or int16 in a version-2 file), per image, stored NHWC at run time.
 public struct TensorInfo: Sendable, Equatable {
     public var name: String
     public var channels: Int
@@ -9,8 +9,10 @@ public struct TensorInfo: Sendable, Equatable {
     public var width: Int
     public var scale: Float
     public var zeroPoint: Int32
+    public var elementType: ElementType
 
-    public init(name: String, channels: Int, height: Int, width: Int, scale: Float, zeroPoint: Int32) {
+    public init(name: String, channels: Int, height: Int, width: Int, scale: Float, zeroPoint: Int32, elementType: ElementType = .int8) {
+        self.elementType = elementType
         self.name = name
         self.channels = channels
         self.height = height
@@ -21,6 +23,8 @@ public struct TensorInfo: Sendable, Equatable {
 
     /// Elements per image.
     public var elementCount: Int { channels * height * width }
+    /// Bytes per image.
+    public var byteCount: Int { elementCount * elementType.byteSize }
 }
 
 /// A byte range inside the file.
@@ -127,6 +131,17 @@ public struct ModelDescription: Sendable, Equatable {
     @inlinable
     public func fractionBits(of layer: LayerInfo) -> Int32 {
         WrenFormat.fractionBits(roundingRule: roundingRule, op: layer.op, hasResidual: layer.residual != nil)
+    }
+
+    /// Whether layer `layer` reads or writes an int16 tensor: it then runs on the wide kernels
+    /// (`KernelTable.wideConv2D`, `wideChannelAffineReLU`, `wideAveragePoolF32Linear`).
+    @inlinable
+    public func isWide(_ layer: LayerInfo) -> Bool {
+        // No array here: this runs between layers, where nothing may allocate.
+        if tensors[layer.input].elementType != .int8 { return true }
+        if let output = layer.output, tensors[output].elementType != .int8 { return true }
+        if let residual = layer.residual, tensors[residual].elementType != .int8 { return true }
+        return false
     }
 
     /// The first metadata value stored under `key`.

@@ -10,7 +10,7 @@ public enum ModelReader {
         let header = try readHeader(reader)
         let sections = try readSectionTable(reader, header: header)
         let model = try readModelSection(reader, sections.model)
-        let tensors = try readTensorTable(reader, sections.tensors)
+        let tensors = try readTensorTable(reader, sections.tensors, major: header.major)
         let metadata = try readMetadata(reader, sections.metadata)
         let layers = try readLayerTable(reader, sections.layers, data: sections.data)
         let description = ModelDescription(
@@ -42,8 +42,8 @@ public enum ModelReader {
         try r.require("header", offset: 0, length: H.size)
         let major = try r.u16("major version", at: H.majorOffset)
         let minor = try r.u16("minor version", at: H.minorOffset)
-        guard major == WrenFormat.majorVersion else {
-            throw .unsupportedVersion(major: Int(major), minor: Int(minor), supportedMajor: Int(WrenFormat.majorVersion))
+        guard major >= WrenFormat.majorVersion, major <= WrenFormat.latestMajorVersion else {
+            throw .unsupportedVersion(major: Int(major), minor: Int(minor), supportedMajor: Int(WrenFormat.latestMajorVersion))
         }
         let headerSize = Int(try r.u32("header size", at: H.headerSizeOffset))
         guard headerSize >= H.size, headerSize % 8 == 0 else {
@@ -196,7 +196,9 @@ public enum ModelReader {
         return count
     }
 
-    static func readTensorTable(_ r: ByteReader, _ s: Section) throws(WrenError) -> [TensorInfo] {
+    /// `major` decides what offset 20 means: reserved and ignored in version 1 (as a 1.0 reader
+    /// did), the element type from version 2 on.
+    static func readTensorTable(_ r: ByteReader, _ s: Section, major: UInt16 = WrenFormat.majorVersion) throws(WrenError) -> [TensorInfo] {
         let size = WrenFormat.TensorRecord.size
         let count = try tableCount(r, s, name: "tensor", recordSize: size, limit: WrenFormat.Limits.maxTensors)
         var tensors: [TensorInfo] = []
@@ -220,8 +222,20 @@ public enum ModelReader {
             guard zeroPoint >= -128, zeroPoint <= 127 else {
                 throw .invalidField(field: "tensor[\(index)].zero_point", offset: o + 16, reason: "\(zeroPoint) is outside -128...127")
             }
+            var elementType = ElementType.int8
+            if major >= WrenFormat.elementTypeMajorVersion {
+                let typeOffset = o + WrenFormat.TensorRecord.elementTypeOffset
+                let raw = try r.u32("tensor[\(index)].element_type", at: typeOffset)
+                guard let known = ElementType(rawValue: raw) else {
+                    throw .invalidField(field: "tensor[\(index)].element_type", offset: typeOffset, reason: "unknown element type \(raw) (0 = int8, 1 = int16)")
+                }
+                elementType = known
+                guard known != .int16 || zeroPoint == 0 else {
+                    throw .invalidField(field: "tensor[\(index)].zero_point", offset: o + 16, reason: "\(zeroPoint) in an int16 tensor, which is symmetric (zero point 0)")
+                }
+            }
             let name = try readName(r, at: o + 24, capacity: WrenFormat.TensorRecord.nameCapacity, field: "tensor[\(index)].name")
-            tensors.append(TensorInfo(name: name, channels: channels, height: height, width: width, scale: scale, zeroPoint: zeroPoint))
+            tensors.append(TensorInfo(name: name, channels: channels, height: height, width: width, scale: scale, zeroPoint: zeroPoint, elementType: elementType))
         }
         return tensors
     }

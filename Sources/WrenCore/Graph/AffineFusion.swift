@@ -11,6 +11,8 @@ extension ModelDescription {
     public func runsFusedWithPrevious(_ index: Int) -> Bool {
         guard index >= 1, index < layers.count else { return false }
         let layer = layers[index], previous = layers[index - 1]
+        // Only the int8 kernels fuse: a layer that touches an int16 tensor runs on its own.
         return layer.op == .channelAffineReLU && previous.op == .conv2d && previous.output == layer.input
+            && !isWide(layer) && !isWide(previous)
     }
 }

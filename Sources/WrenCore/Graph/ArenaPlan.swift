@@ -1,4 +1,5 @@
-/// Where each activation tensor lives in a context's arena. Planned once from the validated layer
+/// Where each activation tensor lives in a context's arena (int8 tensors take 1 byte per element,
+/// int16 tensors 2). Planned once from the validated layer
 /// graph: a tensor's bytes are reused by later tensors once its last reader has run (unless the
 /// caller asks to keep every activation for inspection).
 ///
@@ -52,7 +53,7 @@ public struct ArenaPlan: Sendable, Equatable {
         var slotSize = 0
         let order = (0..<model.tensors.count).filter { first[$0] != Int.max }.sorted { first[$0] < first[$1] }
         for tensor in order {
-            let bytes = aligned(model.tensors[tensor].elementCount * imagesPerTensor)
+            let bytes = aligned(model.tensors[tensor].byteCount * imagesPerTensor)
             let lifetime = (first[tensor], retainActivations ? Int.max : max(last[tensor], first[tensor] + 1))
             // First fit among the tensors whose lifetimes overlap this one.
             let conflicts = placed.filter { $0.first <= lifetime.1 && lifetime.0 <= $0.last }.sorted { $0.offset < $1.offset }
@@ -66,7 +67,7 @@ public struct ArenaPlan: Sendable, Equatable {
             // whole extra tensor of arena.
             if !retainActivations, let layer = producer[tensor],
                let residual = Self.residualReplacedByFusedAffine(model, producedBy: layer, lastReader: last),
-               let offset = offsets[residual], model.tensors[residual].elementCount == model.tensors[tensor].elementCount,
+               let offset = offsets[residual], model.tensors[residual].byteCount == model.tensors[tensor].byteCount,
                !conflicts.contains(where: { $0.tensor != residual && $0.offset < offset + bytes && offset < $0.offset + $0.size }) {
                 candidate = offset
             }
@@ -81,13 +82,14 @@ public struct ArenaPlan: Sendable, Equatable {
             case .conv2d:
                 let depth = layer.kernelSize * layer.kernelSize * input.channels
                 scratch = max(scratch, kernels.scratchBytes(PackedConvWeights.paddedDepth(depth)), 4 * depth)
+                if model.isWide(layer) { scratch = max(scratch, WideConv2DTile.scratchBytes(PackedConvWeights.paddedDepth(depth))) }
             case .channelAffineReLU: break
             case .averagePoolLinear: scratch = max(scratch, 4 * input.channels)
             }
         }
         self.tensorOffsets = offsets
         self.slots = slots
-        self.slotStrides = model.tensors.map { retainActivations ? $0.elementCount : aligned(slotSize) }
+        self.slotStrides = model.tensors.map { retainActivations ? $0.byteCount : aligned(slotSize) }
         self.scratchOffset = retainActivations ? aligned(slotSize) : aligned(slotSize) * slots
         self.scratchPerWorker = aligned(scratch)
         self.scratchSize = scratchPerWorker * max(1, workers)

@@ -129,9 +129,16 @@ public final class WrenContext {
         let info = description.input
         let perImage = info.channels * info.height * info.width
         let inputTensor = description.tensors[info.tensor]
-        f32QuantizeS8(
-            channels: info.channels, pixels: info.height * info.width, input: input + image * perImage,
-            scale: inputTensor.scale, zeroPoint: inputTensor.zeroPoint, output: tensor(info.tensor, slot: slot))
+        switch inputTensor.elementType {
+        case .int8:
+            f32QuantizeS8(
+                channels: info.channels, pixels: info.height * info.width, input: input + image * perImage,
+                scale: inputTensor.scale, zeroPoint: inputTensor.zeroPoint, output: tensor(info.tensor, slot: slot))
+        case .int16:
+            f32QuantizeS16(
+                channels: info.channels, pixels: info.height * info.width, input: input + image * perImage,
+                scale: inputTensor.scale, output: UnsafeMutableRawPointer(tensor(info.tensor, slot: slot)).assumingMemoryBound(to: Int16.self))
+        }
         for (index, layer) in description.layers.enumerated() where !description.runsFusedWithPrevious(index) {
             execute(layer, index: index, slot: slot, worker: worker, logits: logits + image * description.numClasses)
         }
@@ -150,10 +157,21 @@ public final class WrenContext {
 
     /// The int8 NHWC values of `tensor` for the first `batch` images after the last `run`. Only
     /// meaningful for every tensor when the context was made with `retainActivations`.
+    /// Nil for an int16 tensor (see `wideActivations(tensor:batch:)`).
     public func activations(tensor index: Int, batch: Int) -> UnsafeBufferPointer<Int8>? {
         guard retainsActivations, index >= 0, index < model.description.tensors.count, plan.tensorOffsets[index] != nil,
-              batch >= 1, batch <= maxBatch else { return nil }
+              model.description.tensors[index].elementType == .int8, batch >= 1, batch <= maxBatch else { return nil }
         return UnsafeBufferPointer(start: tensor(index, slot: 0), count: model.description.tensors[index].elementCount * batch)
+    }
+
+    /// The int16 NHWC values of an int16 `tensor`, as `activations(tensor:batch:)` gives int8 ones;
+    /// nil for an int8 tensor.
+    public func wideActivations(tensor index: Int, batch: Int) -> UnsafeBufferPointer<Int16>? {
+        guard retainsActivations, index >= 0, index < model.description.tensors.count, plan.tensorOffsets[index] != nil,
+              model.description.tensors[index].elementType == .int16, batch >= 1, batch <= maxBatch else { return nil }
+        return UnsafeBufferPointer(
+            start: UnsafeRawPointer(tensor(index, slot: 0)).assumingMemoryBound(to: Int16.self),
+            count: model.description.tensors[index].elementCount * batch)
     }
 
     fileprivate func tensor(_ index: Int, slot: Int) -> UnsafeMutablePointer<Int8> {
@@ -175,6 +193,10 @@ public final class WrenContext {
 
     /// Runs one layer on the image in `slot`, alone on `worker` or shared among all workers.
     private func execute(_ layer: LayerInfo, index: Int, slot: Int, worker: Int?, logits: UnsafeMutablePointer<Float>) {
+        if model.wideLayers[index] {
+            executeWide(layer, index: index, slot: slot, worker: worker, logits: logits)
+            return
+        }
         let tensors = model.description.tensors
         let input = tensors[layer.input]
         let source = tensor(layer.input, slot: slot)
@@ -237,6 +259,63 @@ public final class WrenContext {
 }
 
 extension WrenContext {
+    /// Conv2DParameters of a validated conv layer.
+    fileprivate func convolutionParameters(_ layer: LayerInfo) -> Conv2DParameters {
+        let tensors = model.description.tensors
+        let input = tensors[layer.input], out = tensors[layer.output!]
+        return Conv2DParameters(
+            inChannels: input.channels, inHeight: input.height, inWidth: input.width,
+            outChannels: out.channels, outHeight: out.height, outWidth: out.width,
+            kernelSize: layer.kernelSize, stride: layer.stride, padding: layer.padding,
+            inputZeroPoint: input.zeroPoint, outputZeroPoint: out.zeroPoint, relu: layer.relu,
+            residualZeroPoint: layer.residual.map { tensors[$0].zeroPoint } ?? 0, residualMultiplier: layer.residualMultiplier,
+            fractionBits: model.description.fractionBits(of: layer))
+    }
+
+    /// Runs a layer that reads or writes an int16 tensor on the wide kernels (§7.6): convolutions
+    /// through `kernels.wideConv2D` in tiles like the int8 ones, the affine and the pool in the
+    /// portable element-wise code.
+    fileprivate func executeWide(_ layer: LayerInfo, index: Int, slot: Int, worker: Int?, logits: UnsafeMutablePointer<Float>) {
+        let tensors = model.description.tensors
+        let input = tensors[layer.input]
+        let source = UnsafeRawPointer(tensor(layer.input, slot: slot))
+        let workers = worker == nil ? parallelism.workers : 1
+        switch layer.op {
+        case .conv2d:
+            let parameters = convolutionParameters(layer)
+            let pixels = parameters.outHeight * parameters.outWidth
+            let share = workers > 1 ? (pixels + 2 * workers - 1) / (2 * workers) : pixels
+            let perTile = max(1, min(32, share, pixels))
+            var job = WideConvolutionJob(
+                kernel: kernels.wideConv2D,
+                tile: WideConv2DTile(
+                    parameters: parameters, paddedDepth: PackedConvWeights.paddedDepth(parameters.depth),
+                    inputType: input.elementType, residualType: layer.residual.map { tensors[$0].elementType } ?? .int8,
+                    outputType: tensors[layer.output!].elementType, input: source, weights: blob(layer.weights, as: Int8.self),
+                    bias: blob(layer.bias, as: Int32.self), multipliers: blob(layer.multipliers, as: Int32.self),
+                    shifts: blob(layer.shifts, as: Int32.self), residual: layer.residual.map { UnsafeRawPointer(tensor($0, slot: slot)) },
+                    output: UnsafeMutableRawPointer(tensor(layer.output!, slot: slot)), firstPixel: 0, pixelCount: 0,
+                    scratch: arena + plan.scratchOffset),
+                pixels: pixels, perTile: perTile, scratchPerWorker: plan.scratchPerWorker)
+            withUnsafeMutablePointer(to: &job) { dispatch((pixels + perTile - 1) / perTile, runWideConvolutionTile, $0, alone: worker) }
+        case .channelAffineReLU:
+            let out = tensors[layer.output!]
+            wideChannelAffineReLU(
+                pixels: input.height * input.width, channels: input.channels, inputType: input.elementType, input: source,
+                inputZeroPoint: input.zeroPoint, offsets: blob(layer.offsets, as: Int32.self),
+                multipliers: blob(layer.multipliers, as: Int32.self), shifts: blob(layer.shifts, as: Int32.self),
+                outputType: out.elementType, output: UnsafeMutableRawPointer(tensor(layer.output!, slot: slot)),
+                outputZeroPoint: out.zeroPoint, relu: layer.relu, fractionBits: model.description.fractionBits(of: layer))
+        case .averagePoolLinear:
+            wideAveragePoolF32Linear(
+                pixels: input.height * input.width, channels: input.channels, classes: layer.outChannels,
+                inputType: input.elementType, input: source, inputZeroPoint: input.zeroPoint, inputScale: input.scale,
+                weights: blob(layer.weights, as: Float.self), bias: blob(layer.bias, as: Float.self),
+                features: (arena + plan.scratchOffset + (worker ?? 0) * plan.scratchPerWorker).assumingMemoryBound(to: Float.self),
+                logits: logits)
+        }
+    }
+
     /// A channel-affine layer's shared state for the image in `slot`, cut into tasks of `perTask` pixels.
     fileprivate func channelAffineJob(_ layer: LayerInfo, slot: Int, perTask: Int) -> ChannelAffineJob {
         let tensors = model.description.tensors
@@ -299,6 +378,24 @@ private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int
         firstPixel: first, pixelCount: min(job.pointee.perTile, job.pointee.pixels - first),
         scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias))
     if let affine = job.pointee.affine { runChannelAffineTile(UnsafeMutableRawPointer(mutating: affine), index, worker) }
+}
+
+/// One wide convolution layer's shared state: `tile` with every field but the pixel range and scratch.
+private struct WideConvolutionJob {
+    var kernel: @Sendable (WideConv2DTile) -> Void
+    var tile: WideConv2DTile
+    var pixels: Int
+    var perTile: Int
+    var scratchPerWorker: Int
+}
+
+private func runWideConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int, _ worker: Int) {
+    let job = context.assumingMemoryBound(to: WideConvolutionJob.self)
+    var tile = job.pointee.tile
+    tile.firstPixel = index * job.pointee.perTile
+    tile.pixelCount = min(job.pointee.perTile, job.pointee.pixels - tile.firstPixel)
+    tile.scratch = tile.scratch + worker * job.pointee.scratchPerWorker
+    job.pointee.kernel(tile)
 }
 
 /// One channel-affine layer's shared state.

@@ -31,10 +31,15 @@ public final class WrenModel: @unchecked Sendable {
     ///   of padding (`PackedConvWeights.canSkipKernelRows`), else nil.
     let convolutionBiases: [(unsignedInputBias: UnsafePointer<Int32>, signedInputBias: UnsafePointer<Int32>, kernelRowBias: UnsafePointer<Int32>?)?]
 
+    /// Per layer: whether it reads or writes an int16 tensor and so runs on the wide kernels
+    /// (`ModelDescription.isWide`), decided once here; every other layer runs the int8 kernels.
+    let wideLayers: [Bool]
+
     init(storage: ModelStorage) throws(WrenError) {
         self.storage = storage
         let description = try ModelReader.read(storage.bytes)
         self.description = description
+        self.wideLayers = description.layers.map { description.isWide($0) }
         let base = storage.bytes.baseAddress!
         self.convolutionBiases = description.layers.map { layer in
             guard layer.op == .conv2d else { return nil }

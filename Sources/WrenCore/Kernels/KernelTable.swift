@@ -11,12 +11,17 @@ public struct KernelTable: Sendable {
     public var scratchBytes: @Sendable (_ paddedDepth: Int) -> Int
     public var conv2d: @Sendable (S8Conv2DTile) -> Void
     public var channelAffineReLU: @Sendable (S8ChannelAffineTile) -> Void
+    /// Convolutions that read or write an int16 tensor (`ModelDescription.isWide`): the portable
+    /// wide kernel in every table but `reference`, which runs the wide reference.
+    public var wideConv2D: @Sendable (WideConv2DTile) -> Void
 
     public init(
         name: String, pixelsPerTile: Int, scratchBytes: @escaping @Sendable (Int) -> Int,
         conv2d: @escaping @Sendable (S8Conv2DTile) -> Void,
-        channelAffineReLU: @escaping @Sendable (S8ChannelAffineTile) -> Void = { $0.runReference() }
+        channelAffineReLU: @escaping @Sendable (S8ChannelAffineTile) -> Void = { $0.runReference() },
+        wideConv2D: @escaping @Sendable (WideConv2DTile) -> Void = wideConv2DPortable
     ) {
+        self.wideConv2D = wideConv2D
         self.name = name
         self.pixelsPerTile = pixelsPerTile
         self.scratchBytes = scratchBytes
@@ -32,7 +37,7 @@ public struct KernelTable: Sendable {
     /// The scalar reference (the definition; slow). It ignores the im2col scratch.
     public static let reference = KernelTable(
         name: "s8-conv2d-reference", pixelsPerTile: 1 << 30,
-        scratchBytes: { 4 * $0 }, conv2d: s8Conv2DReferenceTile)
+        scratchBytes: { 4 * $0 }, conv2d: s8Conv2DReferenceTile, wideConv2D: wideConv2DReference)
 }
 
 /// The scalar reference definition on a tile (it allocates: a reference, not for production).

@@ -32,6 +32,33 @@ public func multiplyByQuantizedMultiplier(_ x: Int32, _ multiplier: Int32, _ rig
     return roundingDivideByPowerOfTwo(saturatingRoundingDoublingHighMul(saturated, multiplier), right)
 }
 
+/// `multiplyByQuantizedMultiplier` for the int64 accumulator of a convolution that reads an int16
+/// tensor (formats/wren-v1.md §7.6), bit-exact everywhere:
+///
+///     a = clamp(x · 2^max(−s, 0), −2^47, 2^47)            (x·2^left exact, then clamped)
+///     h = ⌊(a · m + 2^30) / 2^31⌋                         (exact; SRDHM without the int32 saturation)
+///     MBQM64(x, m, s) = RDBPOT(h, max(s, 0))               (the same formula, in 64 bits)
+///
+/// For an `a` that fits in int32 this is exactly `multiplyByQuantizedMultiplier` (gemmlowp's nudge
+/// and truncation equal ⌊(a·m + 2^30) / 2^31⌋; a valid m is never INT32_MIN). Validation keeps
+/// |x| < 2^47; the clamp only bites where the result saturates any output anyway (|h| ≥ 2^46).
+/// `a · m` (up to 2^78) is split as a = hi·2^31 + lo, 0 ≤ lo < 2^31, so every product fits in 64
+/// bits: ⌊(a·m + 2^30) / 2^31⌋ = hi·m + ⌊(lo·m + 2^30) / 2^31⌋.
+@inlinable
+public func multiplyByQuantizedMultiplier64(_ x: Int64, _ multiplier: Int32, _ rightShift: Int32) -> Int64 {
+    let left = rightShift < 0 ? Int64(-rightShift) : 0
+    let right = rightShift > 0 ? Int64(rightShift) : 0
+    let limit = Int64(1) << 47
+    let reach = limit >> left
+    let a = x > reach ? limit : x < -reach ? -limit : x << left
+    let hi = a >> 31, lo = a & 0x7FFF_FFFF
+    let m = Int64(multiplier)
+    let h = hi &* m &+ ((lo &* m &+ (1 << 30)) >> 31)
+    let mask = (Int64(1) << right) &- 1
+    let threshold = (mask >> 1) &+ (h < 0 ? 1 : 0)
+    return (h >> right) &+ ((h & mask) > threshold ? 1 : 0)
+}
+
 /// A real multiplier as a Q31 integer and a right shift: `real ≈ multiplier / 2^31 * 2^-rightShift`.
 public struct QuantizedMultiplier: Equatable, Sendable {
     public var multiplier: Int32
