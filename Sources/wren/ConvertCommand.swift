@@ -13,41 +13,48 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a trained WRN checkpoint into an int8 .wren file.",
         discussion: """
-            Reads a PyTorch checkpoint (torch.save of a state_dict, of {"state_dict": ...} or {"model": ...};
-            "module." prefixes are accepted), infers depth, widen factor and classes from its tensors,
-            folds each batch-norm that follows a convolution into it, calibrates activation ranges by
-            running the float model on CALIB, quantizes weights to int8 per output channel and writes
-            OUT.wren (to a temporary file, then renamed; an input is never overwritten). PaddlePaddle
-            .pdparams and .safetensors checkpoints are read too (Paddle names and layouts are mapped).
+            Reads a PyTorch checkpoint (torch.save of a state_dict, of {"state_dict": ...}
+            or {"model": ...}; "module." prefixes are accepted), infers depth, widen factor
+            and classes from its tensors, folds each batch-norm that follows a convolution
+            into it, calibrates activation ranges by running the float model on CALIB,
+            quantizes weights to int8 per output channel and writes OUT.wren (to a
+            temporary file, then renamed; an input is never overwritten). PaddlePaddle
+            .pdparams and .safetensors checkpoints are read too (Paddle names and layouts
+            are mapped).
 
-            --calibration-method chooses the activation ranges: minmax (the full observed range, the
-            default), percentile[:P] (clip the outer (100-P)% on each side, P = 99.99 by default),
-            entropy (the KL-divergence threshold search of TensorRT and ncnn) or mse (the clipping
-            with the least squared int8 error, as TensorRT's and NNCF's MSE calibrators). All but
-            minmax go over CALIB twice. --threads sets how many threads calibrate (default: all). --weights per-tensor uses one weight scale per convolution instead of
-            one per output channel, for comparison. The float classifier's bias is then corrected by
-            the int8 model's mean logit error on CALIB (the constant part of the rounding error, which
-            global pooling does not average away); --no-bias-correction keeps it as trained. Check the
-            result with `wren validate`.
+            --calibration-method chooses the activation ranges: minmax (the full observed
+            range, the default), percentile[:P] (clip the outer (100-P)% on each side, P =
+            99.99 by default), entropy (the KL-divergence threshold search of TensorRT and
+            ncnn) or mse (the clipping with the least squared int8 error, as TensorRT's and
+            NNCF's MSE calibrators). All but minmax go over CALIB twice. --threads sets how
+            many threads calibrate (default: all). --weights per-tensor uses one weight
+            scale per convolution instead of one per output channel, for comparison. The
+            float classifier's bias is then corrected by the int8 model's mean logit error
+            on CALIB (the constant part of the rounding error, which global pooling does
+            not average away); --no-bias-correction keeps it as trained. Check the result
+            with `wren validate`.
 
-            Mixed precision, the last resort: --keep-wider NAME,... stores those activation tensors
-            (names as `wren validate` prints them, e.g. block3.layer.1.relu1) as int16 instead of
-            int8 (symmetric, zero point 0, scale = max|range|/32767, as TFLite's 16x8 scheme), and the
-            layers that read or write them run with 16-bit activations (int8 weights, int64
-            accumulators), still integer-only. --auto-keep-wider K keeps the K tensors that
-            `wren validate` ranks worst (lowest SQNR) on CALIB: it converts once in int8, ranks, then
-            quantizes again. Both may be combined. Each kept tensor costs 2x its int8 memory, and its
-            layers run on portable kernels instead of the SIMD int8 ones; such a file is .wren 2.0,
-            which readers of 1.x refuse (every other file stays 1.0). The metadata records the kept
-            tensors (int16_activations) and how they were chosen (int16_selection).
+            Mixed precision, the last resort: --keep-wider NAME,... stores those activation
+            tensors (names as `wren validate` prints them, e.g. block3.layer.1.relu1) as
+            int16 instead of int8 (symmetric, zero point 0, scale = max|range|/32767, as
+            TFLite's 16x8 scheme), and the layers that read or write them run with 16-bit
+            activations (int8 weights, int64 accumulators), still integer-only.
+            --auto-keep-wider K keeps the K tensors that `wren validate` ranks worst
+            (lowest SQNR) on CALIB: it converts once in int8, ranks, then quantizes again.
+            Both may be combined. Each kept tensor costs 2x its int8 memory, and its layers
+            run on portable kernels instead of the SIMD int8 ones; such a file is .wren
+            2.0, which readers of 1.x refuse (every other file stays 1.0). The metadata
+            records the kept tensors (int16_activations) and how they were chosen
+            (int16_selection).
 
-            CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the model was
-            trained, a folder of JPEG images, or a `wren train` photo folder (one subfolder per
-            class: all its JPEGs, corrupt ones skipped with a warning); images are letterboxed to
-            32x32 on black, then normalized with --mean/--std. Use a few hundred representative
-            training images. Without --calibration, Wren calibrates on synthetic noise images and
-            warns: accuracy will suffer. A checkpoint written by `wren train` from photos carries
-            its class names, mean and std; they are used unless --labels/--mean/--std are given.
+            CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the
+            model was trained, a folder of JPEG images, or a `wren train` photo folder (one
+            subfolder per class: all its JPEGs, corrupt ones skipped with a warning);
+            images are letterboxed to 32x32 on black, then normalized with --mean/--std.
+            Use a few hundred representative training images. Without --calibration, Wren
+            calibrates on synthetic noise images and warns: accuracy will suffer. A
+            checkpoint written by `wren train` from photos carries its class names, mean
+            and std; they are used unless --labels/--mean/--std are given.
 
             Examples:
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --labels labels.txt

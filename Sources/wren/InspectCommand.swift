@@ -6,11 +6,12 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a .wren file: version, architecture, metadata and every layer.",
         discussion: """
-            Validates the whole file first (checksum, every offset and shape), then prints one row per
-            layer: operation, input → output shapes (C x H x W per image), kernel/stride, the output's
-            int8 scale and zero point, and the bytes of constant data the layer carries. Files with
-            int16 tensors (wren convert --keep-wider) list them and get a bits column (input → output
-            element bits; * marks the layers that run with 16-bit activations).
+            Validates the whole file first (checksum, every offset and shape), then prints
+            one row per layer: operation, input → output shapes (C x H x W per image),
+            kernel/stride, the output's int8 scale and zero point, and the bytes of
+            constant data the layer carries. Files with int16 tensors (wren convert
+            --keep-wider) list them and get a bits column (input → output element bits; *
+            marks the layers that run with 16-bit activations).
 
             Examples:
               wren inspect model.wren
