@@ -77,7 +77,7 @@ let package = Package(
         // What a WRN is (layout, tensor names, parameters, their checks): plain Swift, no Foundation, no
         // BLAS, so importers, the float reference and training share one description.
         .target(name: "WrenNetwork", path: "Sources/WrenNetwork"),
-        .target(name: "WrenReference", dependencies: ["CBLAS", "WrenNetwork"], path: "Sources/WrenReference"),
+        .target(name: "WrenReference", dependencies: ["CBLAS", "CWrenCPU", "WrenNetwork", "WrenTrainKernelsX86"], path: "Sources/WrenReference"),
         // Float32 training (host side): layers with backward passes, optimizers, the training loop.
         // OpenBLAS for the GEMMs; never WrenCore (training is not part of what runs on a device).
         .target(name: "WrenTrain", dependencies: ["CBLAS", "WrenNetwork", "WrenTrainKernelsX86", "CWrenCPU"], path: "Sources/WrenTrain"),

@@ -1,9 +1,25 @@
 import CBLAS
+import CWrenCPU
 import WrenNetwork
+#if arch(x86_64)
+import WrenTrainKernelsX86
+#endif
 
 /// Convolution as im2col + one `cblas_sgemm` per image:
 /// `output[O, Ho*Wo] = weight[O, I*kh*kw] × columns[I*kh*kw, Ho*Wo]`, with zero padding.
+/// The 3x3, stride-1, padding-1 convolutions (nearly all of a WRN's arithmetic) run instead on the
+/// training's direct AVX-512 kernel (WrenTrainKernelsX86) where the CPU has it and the shape fits:
+/// also one image at a time, so a result still never depends on the batch it runs in.
 extension Conv2D {
+    /// Whether this CPU runs the direct kernel (x86-64-v4 + AVX-512 VNNI, what its module is compiled for).
+    static let directKernelRuns: Bool = {
+        #if arch(x86_64)
+        return wren_cpu_has_avx512vnni() != 0
+        #else
+        return false
+        #endif
+    }()
+
     /// Convolves every image of `input` into `output`.
     /// With `accumulating` the result is added to what `output` already holds (it must have the output
     /// shape): that is how a residual sum is formed without a separate pass.
@@ -19,6 +35,14 @@ extension Conv2D {
         } else {
             output.resize(to: outShape)
         }
+
+        #if arch(x86_64)
+        if Self.directKernelRuns, kernelSize == 3, stride == 1, padding == 1,
+           f32Conv3x3SameSupports(outChannels: outChannels, height: inShape.height, width: inShape.width) {
+            applyDirect(to: input, into: &output, accumulating: accumulating)
+            return
+        }
+        #endif
 
         let reduction = inChannels * kernelSize * kernelSize  // K of the GEMM
         let pixels = outHeight * outWidth                     // N of the GEMM
@@ -61,6 +85,42 @@ extension Conv2D {
             }
         }
     }
+
+    #if arch(x86_64)
+    /// `output (+)= bias + conv(input)` with the direct kernel, image by image (NCHW: channel `c`
+    /// of an image starts `c · H·W` after the image).
+    private func applyDirect(to input: FeatureMap, into output: inout FeatureMap, accumulating: Bool) {
+        let shape = input.shape, plane = shape.height * shape.width
+        let masks = f32Conv3x3SameTapMasks(height: shape.height, width: shape.width)
+        var packed = [Float](repeating: 0, count: outChannels * inChannels * 9)
+        weight.data.withUnsafeBufferPointer { weights in
+            packed.withUnsafeMutableBufferPointer {
+                f32Conv3x3SamePackWeights(weights.baseAddress!, outChannels: outChannels, inChannels: inChannels, into: $0.baseAddress!)
+            }
+        }
+        input.values.withUnsafeBufferPointer { source in
+            output.values.withUnsafeMutableBufferPointer { destination in
+                packed.withUnsafeBufferPointer { packed in
+                    masks.withUnsafeBufferPointer { masks in
+                        (bias ?? []).withUnsafeBufferPointer { biasValues in
+                            for image in 0..<shape.batch {
+                                f32Conv3x3SameAVX512(
+                                    F32Conv3x3SameProblem(
+                                        input: source.baseAddress! + image * inChannels * plane, inputChannelStride: plane,
+                                        inChannels: inChannels,
+                                        output: destination.baseAddress! + image * outChannels * plane, outputChannelStride: plane,
+                                        outChannels: outChannels, packedWeights: packed.baseAddress!,
+                                        bias: bias == nil ? nil : biasValues.baseAddress, height: shape.height, width: shape.width,
+                                        tapMasks: masks.baseAddress!, accumulating: accumulating),
+                                    images: 0..<1)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    #endif
 
     /// Lays out one image's receptive fields as rows `(c, ky, kx)` × columns `(oy, ox)`,
     /// writing 0 where a field reaches into the padding.

@@ -23,6 +23,10 @@ import WrenNetwork
         Case(inChannels: 64, outChannels: 20, kernel: 3, stride: 1, padding: 1, height: 4, width: 6, bias: false),
         Case(inChannels: 4, outChannels: 3, kernel: 3, stride: 1, padding: 0, height: 5, width: 8, bias: true),
         Case(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, height: 1, width: 2, bias: false),
+        // Shapes the direct AVX-512 kernel takes (3x3 s1 p1, outputs a multiple of 8, H·W of 16).
+        Case(inChannels: 3, outChannels: 16, kernel: 3, stride: 1, padding: 1, height: 4, width: 4, bias: true),
+        Case(inChannels: 16, outChannels: 24, kernel: 3, stride: 1, padding: 1, height: 8, width: 6, bias: false),
+        Case(inChannels: 40, outChannels: 8, kernel: 3, stride: 1, padding: 1, height: 2, width: 8, bias: true),
         // Padding wider than the image and strides past the kernel: the padding columns of each row.
         Case(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 2, height: 2, width: 1, bias: true),
         Case(inChannels: 3, outChannels: 5, kernel: 3, stride: 3, padding: 1, height: 7, width: 8, bias: false),
@@ -45,10 +49,12 @@ import WrenNetwork
         #expect(difference <= 1e-5 * scale, "\(c): max|Δ| \(difference), max|ref| \(scale)")
     }
 
-    @Test func accumulatesOntoExistingOutput() {
+    /// The GEMM path and the direct kernel's (8 outputs on 4x8 positions), with a bias.
+    @Test(arguments: [(6, 5, 7), (8, 4, 8)])
+    func accumulatesOntoExistingOutput(_ outChannels: Int, _ height: Int, _ width: Int) {
         var random = SeededGenerator(seed: 77)
-        let conv = Conv2D(weight: random.tensor([6, 4, 3, 3]), bias: random.uniform(6), stride: 1, padding: 1)
-        let shape = ActivationShape(batch: 3, channels: 4, height: 5, width: 7)
+        let conv = Conv2D(weight: random.tensor([outChannels, 4, 3, 3]), bias: random.uniform(outChannels), stride: 1, padding: 1)
+        let shape = ActivationShape(batch: 3, channels: 4, height: height, width: width)
         let input = random.uniform(shape.count)
         let expected = naiveConvolution(conv, input: input, shape: shape)
         let residual = random.uniform(expected.values.count)
