@@ -69,6 +69,17 @@ struct Train: ParsableCommand {
             both are rewritten after every epoch, so they can be watched while training
             runs.
 
+            Resuming: beside OUT goes OUT.state.safetensors (same base name), with all a
+            run needs to go on: optimizer moments and step counts, the epoch and step, the
+            image order and the shuffle, augmentation and dropout generators' positions,
+            num_batches_tracked, the best epoch and the per-epoch figures. `--resume OUT`
+            with the run's options (a larger --epochs allowed) continues it to the same
+            bits as a run that was never stopped (same --threads); other options, data or
+            network are an error naming each difference. Ctrl-C stops after the step under
+            way, saves OUT and its state and prints the command to resume (a second
+            Ctrl-C quits at once). A NaN or infinite loss (or weights, checked after each
+            epoch) stops training with the epoch and step; OUT keeps the last good epoch.
+
 
 
             Examples:
@@ -81,6 +92,7 @@ struct Train: ParsableCommand {
               wren train --data train_x.npy --labels train_y.npy \\
                   --test-data test_x.npy --test-labels test_y.npy \\
                   --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors
+              wren train birds/ -o birds.safetensors --epochs 60 --resume birds.safetensors
               wren train --data x.npy --labels y.npy --init imported.pth \\
                   --optimizer adam --lr 1e-4 --epochs 5 -o tuned.safetensors
             """)
@@ -130,7 +142,7 @@ struct Train: ParsableCommand {
     @Option(help: "Start from this checkpoint (PyTorch, PaddlePaddle or safetensors) instead of a new network.")
     var `init`: String?
 
-    @Option(help: "Continue the interrupted run whose last checkpoint is this (OUT of that run; its OUT.state.safetensors beside it).")
+    @Option(help: "Continue the run that wrote this checkpoint (its OUT, with OUT.state.safetensors beside it), with its options.")
     var resume: String?
 
     @Option(help: "Depth of a new network: 6N+4 (10, 16, 22, 28, 40, ...; photos: 28).")
@@ -717,6 +729,11 @@ enum Interrupt {
 
     static func install() {
         flag.store(0, ordering: .relaxed)
+        // A parent may start us with SIGINT blocked (Foundation's Process does): unblock it here.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         signal(SIGINT) { _ in
             Interrupt.flag.store(1, ordering: .relaxed)
             signal(SIGINT, SIG_DFL)

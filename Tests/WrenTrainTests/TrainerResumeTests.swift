@@ -11,7 +11,7 @@ import WrenNetwork
     static func options(epochs: Int, learningRate: Double = 0.01) -> TrainingOptions {
         TrainingOptions(epochs: epochs, batchSize: 8, shuffle: true, seed: 4,
                         optimizer: .adam(learningRate: learningRate, weightDecay: 1e-4),
-                        schedule: LearningRateSchedule(.multiStep(milestones: [2], factor: 0.5)),
+                        schedule: LearningRateSchedule(.multiStep(milestones: [1], factor: 0.5)),
                         augmentation: Augmentation(horizontalFlip: true, cropPadding: 4))
     }
 
