@@ -69,9 +69,9 @@ struct Train: ParsableCommand {
             both are rewritten after every epoch, so they can be watched while training
             runs.
 
-            Resuming: beside OUT goes OUT.state.safetensors (same base name), with all a
-            run needs to go on: optimizer moments and step counts, the epoch and step, the
-            image order and the shuffle, augmentation and dropout generators' positions,
+            Resuming: beside OUT (NAME.safetensors) goes NAME.state.safetensors, with all
+            a run needs to go on: optimizer moments and step counts, the epoch and step,
+            the image order, the shuffle, augmentation and dropout generators' positions,
             num_batches_tracked, the best epoch and the per-epoch figures. `--resume OUT`
             with the run's options (a larger --epochs allowed) continues it to the same
             bits as a run that was never stopped (same --threads); other options, data or
@@ -142,7 +142,7 @@ struct Train: ParsableCommand {
     @Option(help: "Start from this checkpoint (PyTorch, PaddlePaddle or safetensors) instead of a new network.")
     var `init`: String?
 
-    @Option(help: "Continue the run that wrote this checkpoint (its OUT, with OUT.state.safetensors beside it), with its options.")
+    @Option(help: "Continue the run that wrote this checkpoint NAME.safetensors (NAME.state.safetensors beside it) with its options.")
     var resume: String?
 
     @Option(help: "Depth of a new network: 6N+4 (10, 16, 22, 28, 40, ...; photos: 28).")
