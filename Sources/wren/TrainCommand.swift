@@ -489,7 +489,12 @@ struct Train: ParsableCommand {
         var reports: [EpochReport] = resumed?.reports ?? []
         var best: (epoch: Int, accuracy: Double)? = resumed?.best
         // The last checkpoint written (by this run or the one it continues): what a divergence keeps.
-        var lastSaved: String? = resumed.map { "after epoch \($0.trainer.epochsCompleted)" }
+        var lastSaved: String? = resumed.flatMap { state in
+            guard FileSystem.sameFile(resume!, output) else { return nil }
+            return state.trainer.stepInEpoch > 0
+                ? "in epoch \(state.trainer.epochsCompleted + 1) after step \(state.trainer.stepInEpoch)"
+                : "after epoch \(state.trainer.epochsCompleted)"
+        }
         let statePath = TrainState.path(besideWeights: output)
         let title = "\(architecture), \(architecture.numClasses) classes — \(FileSystem.fileName(trainSet.name))"
         let subtitle = "\(options.optimizer.algorithm.name) lr \(options.optimizer.learningRate), schedule \(options.schedule), "
