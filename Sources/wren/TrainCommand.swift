@@ -1,4 +1,5 @@
 import ArgumentParser
+import Synchronization
 import WrenCharts
 import WrenConvert
 import WrenHost
@@ -68,6 +69,17 @@ struct Train: ParsableCommand {
             both are rewritten after every epoch, so they can be watched while training
             runs.
 
+            Resuming: beside OUT (NAME.safetensors) goes NAME.state.safetensors, with all
+            a run needs to go on: optimizer moments and step counts, the epoch and step,
+            the image order, the shuffle, augmentation and dropout generators' positions,
+            num_batches_tracked, the best epoch and the per-epoch figures. `--resume OUT`
+            with the run's options (a larger --epochs allowed) continues it to the same
+            bits as a run that was never stopped (same --threads); other options, data or
+            network are an error naming each difference. Ctrl-C stops after the step under
+            way, saves OUT and its state and prints the command to resume (a second
+            Ctrl-C quits at once). A NaN or infinite loss (or weights, checked after each
+            epoch) stops training with the epoch and step; OUT keeps the last good epoch.
+
 
 
             Examples:
@@ -80,6 +92,7 @@ struct Train: ParsableCommand {
               wren train --data train_x.npy --labels train_y.npy \\
                   --test-data test_x.npy --test-labels test_y.npy \\
                   --depth 16 --widen 2 --epochs 15 --nesterov -o wrn16_2.safetensors
+              wren train birds/ -o birds.safetensors --epochs 60 --resume birds.safetensors
               wren train --data x.npy --labels y.npy --init imported.pth \\
                   --optimizer adam --lr 1e-4 --epochs 5 -o tuned.safetensors
             """)
@@ -128,6 +141,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "Start from this checkpoint (PyTorch, PaddlePaddle or safetensors) instead of a new network.")
     var `init`: String?
+
+    @Option(help: "Continue the run that wrote this checkpoint NAME.safetensors (NAME.state.safetensors beside it) with its options.")
+    var resume: String?
 
     @Option(help: "Depth of a new network: 6N+4 (10, 16, 22, 28, 40, ...; photos: 28).")
     var depth: Int?
@@ -227,8 +243,8 @@ struct Train: ParsableCommand {
         }
         return Settings(
             recipe: recipeName,
-            depth: depth ?? (photoForm && `init` == nil ? 28 : nil),
-            widen: widen ?? (photoForm && `init` == nil ? 1 : nil),
+            depth: depth ?? (photoForm && `init` == nil && resume == nil ? 28 : nil),
+            widen: widen ?? (photoForm && `init` == nil && resume == nil ? 1 : nil),
             epochs: epochCount,
             batch: batch ?? (photoForm ? 32 : 64),
             optimizer: optimizer ?? (paper ? "sgd" : (photoForm || recipeName == "tutorial") ? "adam" : "sgd"),
@@ -245,6 +261,14 @@ struct Train: ParsableCommand {
         }
         if let recipe, !["tutorial", "paper"].contains(recipe) {
             throw ValidationError("--recipe must be tutorial or paper (got '\(recipe)')")
+        }
+        if let resume {
+            guard `init` == nil else {
+                throw ValidationError("--resume continues a run and --init starts a new one from weights: give one of them")
+            }
+            guard Inputs.fileExtension(resume) == "safetensors" else {
+                throw ValidationError("--resume takes the .safetensors checkpoint a wren train run wrote (got '\(resume)')")
+            }
         }
         let resolved = settings()
         if photoForm {
@@ -283,7 +307,7 @@ struct Train: ParsableCommand {
             guard depth == nil, widen == nil, classes == nil, !convBias else {
                 throw ValidationError("--init takes the architecture from the checkpoint: drop --depth, --widen, --classes and --conv-bias")
             }
-        } else {
+        } else if resume == nil {
             guard let depth = resolved.depth, let widen = resolved.widen else {
                 throw ValidationError("give --init CHECKPOINT, or --depth and --widen for a new network")
             }
@@ -304,7 +328,8 @@ struct Train: ParsableCommand {
         _ = try optimizerConfiguration(resolved).validate()
         if let curves, Inputs.fileExtension(curves) != "svg" { throw ValidationError("--curves writes an .svg file (got '\(curves)')") }
         if let log, Inputs.fileExtension(log) != "jsonl" { throw ValidationError("--log writes a .jsonl file (got '\(log)')") }
-        let outputs = [("-o", output), ("the best checkpoint", bestOutput), ("--curves", curves), ("--log", log), ("--save-split", saveSplit)]
+        let outputs = [("-o", output), ("the best checkpoint", bestOutput), ("the resumable state", TrainState.path(besideWeights: output)),
+                       ("--curves", curves), ("--log", log), ("--save-split", saveSplit)]
             .compactMap { name, path in path.map { (name, $0) } }
         for (index, (name, path)) in outputs.enumerated() {
             for input in [data, labels, testData, testLabels, `init`, splitFile].compactMap({ $0 }) where FileSystem.sameFile(input, path) {
@@ -348,10 +373,20 @@ struct Train: ParsableCommand {
 
         let architecture: WRNArchitecture
         var initial: [String: FloatTensor]?
-        if let checkpoint = `init` {
+        var resumed: TrainState?
+        var resumedWeightsSHA256 = ""
+        if let checkpoint = `init` ?? resume {
             let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
             architecture = try about(checkpoint) { try WideResNet(stateDict: loaded.tensors).architecture }
-            if let names = prepared.classNames, names.count != architecture.numClasses {
+            if resume != nil {
+                let statePath = TrainState.path(besideWeights: checkpoint)
+                guard FileSystem.exists(statePath) else {
+                    throw CLIError("--resume \(checkpoint): no \(statePath) beside it, so the run cannot continue "
+                                   + "(wren train writes it with every checkpoint); to start a new run from these weights use --init")
+                }
+                resumed = try TrainState.read(statePath)
+                resumedWeightsSHA256 = loaded.sha256
+            } else if let names = prepared.classNames, names.count != architecture.numClasses {
                 throw CLIError("--init \(checkpoint) has \(architecture.numClasses) classes, \(dataDir!) has \(names.count) class folders")
             }
             initial = loaded.tensors
@@ -366,7 +401,14 @@ struct Train: ParsableCommand {
                                           maxBatch: batchSize, dropout: resolved.dropout, labelSmoothing: labelSmoothing,
                                           seed: seed, team: team)
         if let initial {
-            try about(`init`!) { try network.load(initial) }
+            try about((`init` ?? resume)!) { try network.load(initial) }
+            if let resumed {
+                guard resumed.batchesTracked.count == network.batchesTracked.count, resumed.batchesTracked.allSatisfy({ $0 >= 0 }) else {
+                    throw CLIError("\(TrainState.path(besideWeights: resume!)): \(resumed.batchesTracked.count) batch-norm counters, "
+                                   + "\(architecture) has \(network.batchesTracked.count)")
+                }
+                network.batchesTracked = resumed.batchesTracked
+            }
         } else {
             network.initialize(seed: seed)
         }
@@ -383,6 +425,47 @@ struct Train: ParsableCommand {
                                       optimizer: try optimizerConfiguration(resolved), schedule: try LearningRateSchedule(parsing: resolved.schedule),
                                       augmentation: augmentation)
         let trainer = try Trainer(network: network, training: training, test: test, options: options)
+        let configuration = options.optimizer
+        let requested = WRNArchitecture(depth: depth ?? architecture.depth, widenFactor: widen ?? architecture.widenFactor,
+                                        numClasses: prepared.classNames?.count ?? classes ?? architecture.numClasses,
+                                        convBias: convBias || architecture.convBias)
+        let runRecord: [String: String] = [
+            "architecture": "\(requested), \(requested.numClasses) classes" + (requested.convBias ? ", conv biases" : ""),
+            "input": "\(trainSet.height)x\(trainSet.width)",
+            "optimizer": configuration.algorithm.name, "lr": "\(configuration.learningRate)",
+            "momentum": configuration.algorithm.name == "sgd" ? "\(momentum)" : "-", "nesterov": "\(resolved.nesterov)",
+            "weight_decay": "\(configuration.weightDecay)", "decay_scope": noDecayNormsAndBiases ? "weights only" : "all",
+            "batch": "\(batchSize)", "shuffle": "\(!noShuffle)", "seed": "\(seed)", "augment": "\(augmentation)",
+            "dropout": "\(resolved.dropout)", "label_smoothing": "\(labelSmoothing)",
+            "training_data": RunRecord.describe(training), "test_data": RunRecord.describe(test),
+            "schedule": "\(options.schedule)", "epochs": "\(resolved.epochs)", "threads": "\(threadCount)",
+        ]
+        if let resumed, let resume {
+            let statePath = TrainState.path(besideWeights: resume)
+            guard resumed.weightsSHA256 == resumedWeightsSHA256 else {
+                throw CLIError("--resume \(resume): \(statePath) was written with other weights (SHA-256 \(resumed.weightsSHA256.prefix(12))..., "
+                               + "the checkpoint's is \(resumedWeightsSHA256.prefix(12))...); the two must come from the same save")
+            }
+            let differences = RunRecord.differences(recorded: resumed.run, now: runRecord)
+            guard differences.isEmpty else {
+                throw CLIError("--resume \(resume): the run cannot continue with other options; give it the run's options again "
+                               + "(or start a new run from these weights with --init):\n  " + differences.joined(separator: "\n  "))
+            }
+            for key in ["schedule", "threads"] where resumed.run[key] != runRecord[key] {
+                Diagnostics.note("note: --resume with \(key) \(runRecord[key]!), the run had \(resumed.run[key] ?? "none")"
+                                 + (key == "threads" ? " (results can differ in the last bits)" : ""))
+            }
+            try trainer.restore(resumed.trainer)
+            let rates = try options.schedule.learningRates(base: configuration.learningRate, epochs: resolved.epochs)
+            if let changed = resumed.reports.first(where: { $0.epoch <= rates.count && rates[$0.epoch - 1] != $0.learningRate }) {
+                Diagnostics.note("note: with --epochs \(resolved.epochs) the schedule gives epoch \(changed.epoch) lr \(rates[changed.epoch - 1]), "
+                                 + "the run used \(changed.learningRate); the rest of the run follows the new schedule")
+            }
+            let position = resumed.trainer.stepInEpoch > 0
+                ? "epoch \(resumed.trainer.epochsCompleted + 1) after step \(resumed.trainer.stepInEpoch)"
+                : "after epoch \(resumed.trainer.epochsCompleted)"
+            print("resuming \(resume) \(position) (\(resumed.trainer.stepsTaken) steps taken)")
+        }
         let parameterCount = network.parameters.reduce(0) { $0 + $1.value.count }
         print("training \(architecture) (\(architecture.numClasses) classes\(architecture.convBias ? ", conv biases" : ""), "
               + "\(parameterCount) parameters) on \(training.count) images of \(trainSet.height)x\(trainSet.width)"
@@ -403,58 +486,105 @@ struct Train: ParsableCommand {
         }
         let inputs = prepared.inputs
         let epochs = resolved.epochs
-        var reports: [EpochReport] = []
-        var best: (epoch: Int, accuracy: Double)?
+        var reports: [EpochReport] = resumed?.reports ?? []
+        var best: (epoch: Int, accuracy: Double)? = resumed?.best
+        // The last checkpoint written (by this run or the one it continues): what a divergence keeps.
+        var lastSaved: String? = resumed.flatMap { state in
+            guard FileSystem.sameFile(resume!, output) else { return nil }
+            return state.trainer.stepInEpoch > 0
+                ? "in epoch \(state.trainer.epochsCompleted + 1) after step \(state.trainer.stepInEpoch)"
+                : "after epoch \(state.trainer.epochsCompleted)"
+        }
+        let statePath = TrainState.path(besideWeights: output)
         let title = "\(architecture), \(architecture.numClasses) classes — \(FileSystem.fileName(trainSet.name))"
         let subtitle = "\(options.optimizer.algorithm.name) lr \(options.optimizer.learningRate), schedule \(options.schedule), "
             + "batch \(options.batchSize), \(training.count) training images" + (test.map { ", \($0.count) test" } ?? "")
-        try trainer.run(progress: { step in
-            let remaining = Double(step.steps - step.step) * Double(options.batchSize) / max(step.imagesPerSecond, 1e-9)
-            Diagnostics.progress("epoch \(step.epoch)/\(epochs) loss \(format(Float(step.loss))) acc \(percentage(step.runningAccuracy)) "
-                                 + "\(Int(step.imagesPerSecond)) img/s ETA \(Clock.format(remaining))", step.step, step.steps)
-        }, epochEnded: { report in
-            var line = "epoch \(report.epoch)/\(epochs)  lr \(format(Float(report.learningRate)))  train loss \(format(Float(report.trainLoss))) "
-                + "acc \(percentage(report.trainAccuracy))"
-            var isBest = false
-            if let loss = report.testLoss, let accuracy = report.testAccuracy {
-                line += "  test loss \(format(Float(loss))) acc \(percentage(accuracy))"
-                if best == nil || accuracy > best!.accuracy {
-                    best = (report.epoch, accuracy)
-                    isBest = true
+        /// The weights to OUT, then the state beside them, each atomically; the state names the
+        /// weights' SHA-256, so a resume notices a pair that does not belong together.
+        func saveCheckpoint() throws {
+            let snapshot = trainer.snapshot
+            var weightsMetadata = metadata
+            weightsMetadata["wren.epoch"] = "\(snapshot.epochsCompleted)"
+            if snapshot.stepInEpoch > 0 { weightsMetadata["wren.step_in_epoch"] = "\(snapshot.stepInEpoch)" }
+            let weights = try encodeWeights(network, metadata: weightsMetadata)
+            let state = TrainState(weightsSHA256: sha256Hex(weights), trainer: snapshot, batchesTracked: network.batchesTracked,
+                                   best: best, reports: reports, run: runRecord)
+            let stateBytes = try state.encode()
+            try AtomicFile.write(weights, to: output, refusingToOverwrite: inputs)
+            try AtomicFile.write(stateBytes, to: statePath, refusingToOverwrite: inputs)
+        }
+        Interrupt.install()
+        defer { Interrupt.uninstall() }
+        let outcome: TrainingOutcome
+        do throws(TrainingError) {
+            outcome = try trainer.run(progress: { step in
+                let remaining = Double(step.steps - step.step) * Double(options.batchSize) / max(step.imagesPerSecond, 1e-9)
+                Diagnostics.progress("epoch \(step.epoch)/\(epochs) loss \(format(Float(step.loss))) acc \(percentage(step.runningAccuracy)) "
+                                     + "\(Int(step.imagesPerSecond)) img/s ETA \(Clock.format(remaining))", step.step, step.steps)
+            }, epochEnded: { report in
+                var line = "epoch \(report.epoch)/\(epochs)  lr \(format(Float(report.learningRate)))  train loss \(format(Float(report.trainLoss))) "
+                    + "acc \(percentage(report.trainAccuracy))"
+                var isBest = false
+                if let loss = report.testLoss, let accuracy = report.testAccuracy {
+                    line += "  test loss \(format(Float(loss))) acc \(percentage(accuracy))"
+                    if best == nil || accuracy > best!.accuracy {
+                        best = (report.epoch, accuracy)
+                        isBest = true
+                    }
                 }
-            }
-            line += "  \(Clock.format(report.seconds))"
-            if let steady = report.steadyImagesPerSecond { line += ", steady \(Double(Int(steady * 10)) / 10) images/s" }
-            if isBest { line += "  best" }
-            print(line)
-            fflush(stdout)  // one line per epoch, visible as it happens even through a pipe
-            do {
-                try save(network, to: output, metadata: metadata, inputs: inputs)
-                if isBest, test != nil {
-                    var bestMetadata = metadata
-                    bestMetadata["wren.epoch"] = "\(report.epoch)"
-                    try save(network, to: bestOutput, metadata: bestMetadata, inputs: inputs)
+                line += "  \(Clock.format(report.seconds))"
+                if let steady = report.steadyImagesPerSecond { line += ", steady \(Double(Int(steady * 10)) / 10) images/s" }
+                if isBest { line += "  best" }
+                print(line)
+                fflush(stdout)  // one line per epoch, visible as it happens even through a pipe
+                reports.append(report)
+                do {
+                    try saveCheckpoint()
+                    lastSaved = "after epoch \(report.epoch)"
+                    if isBest, test != nil {
+                        var bestMetadata = metadata
+                        bestMetadata["wren.epoch"] = "\(report.epoch)"
+                        try save(network, to: bestOutput, metadata: bestMetadata, inputs: inputs)
+                    }
+                } catch {
+                    Diagnostics.note("error: could not save \(output) after epoch \(report.epoch): \(error)")
                 }
-            } catch {
-                Diagnostics.note("error: could not save \(output) after epoch \(report.epoch): \(error)")
-            }
-            reports.append(report)
-            do {
-                if let curves {
-                    try AtomicFile.write(Array(trainingCurvesSVG(reports, title: title, subtitle: subtitle).utf8), to: curves,
-                                         refusingToOverwrite: inputs)
+                do {
+                    if let curves {
+                        try AtomicFile.write(Array(trainingCurvesSVG(reports, title: title, subtitle: subtitle).utf8), to: curves,
+                                             refusingToOverwrite: inputs)
+                    }
+                    if let log {
+                        try AtomicFile.write(Array(reports.map(jsonLine).joined().utf8), to: log, refusingToOverwrite: inputs)
+                    }
+                } catch {
+                    Diagnostics.note("error: could not write the curves or log after epoch \(report.epoch): \(error)")
                 }
-                if let log {
-                    try AtomicFile.write(Array(reports.map(jsonLine).joined().utf8), to: log, refusingToOverwrite: inputs)
-                }
-            } catch {
-                Diagnostics.note("error: could not write the curves or log after epoch \(report.epoch): \(error)")
-            }
-        })
+            }, shouldStop: { Interrupt.requested })
+        } catch {
+            guard case .diverged = error else { throw error }
+            let kept = lastSaved.map { "\(output) (and its .state.safetensors) still hold the last good checkpoint, \($0)" }
+                ?? "no checkpoint was written"
+            throw CLIError("\(error); \(kept). Nothing was saved from the diverged step"
+                           + (lastSaved != nil ? "; to go on, fine-tune from it with --init \(output) and a lower --lr" : ""))
+        }
+        if outcome == .stopped {
+            let snapshot = trainer.snapshot
+            try saveCheckpoint()
+            let position = snapshot.stepInEpoch > 0
+                ? "in epoch \(snapshot.epochsCompleted + 1) after step \(snapshot.stepInEpoch)"
+                : "after epoch \(snapshot.epochsCompleted)"
+            Diagnostics.note("")
+            print("interrupted \(position): saved \(output) and \(statePath); to continue, run the same command with "
+                  + "--resume \(output)")
+            fflush(stdout)
+            throw ExitCode(130)
+        }
         if let best {
             print("best test accuracy \(percentage(best.accuracy)) at epoch \(best.epoch) of \(epochs): its weights are in \(bestOutput)")
         }
-        print("wrote \(output) (the last epoch's weights) after \(epochs) epochs in \(Clock.format(Clock.now() - start))")
+        print("wrote \(output) (the last epoch's weights) and \(statePath) (to --resume it) after \(epochs) epochs "
+              + "in \(Clock.format(Clock.now() - start))")
     }
 
     // MARK: - The photo form
@@ -580,13 +710,42 @@ struct Train: ParsableCommand {
 
 /// Writes the network's state dict with PyTorch's names and dtypes (float32, int64 counters).
 func save(_ network: TrainingNetwork, to path: String, metadata: [String: String] = ["format": "pt"], inputs: [String]) throws {
+    try AtomicFile.write(try encodeWeights(network, metadata: metadata), to: path, refusingToOverwrite: inputs)
+}
+
+/// The network's state dict as a .safetensors file's bytes.
+func encodeWeights(_ network: TrainingNetwork, metadata: [String: String]) throws -> [UInt8] {
     let tensors = network.stateDict().map { value -> SafetensorsTensor in
         switch value.values {
         case .float(let data): return .float32(value.entry.key, shape: value.entry.shape, data)
         case .count(let count): return .int64(value.entry.key, shape: value.entry.shape, [Int64(count)])
         }
     }
-    try SafetensorsWriter.write(tensors, metadata: metadata, to: path, refusingToOverwrite: inputs)
+    return try SafetensorsWriter.encode(tensors, metadata: metadata)
+}
+
+/// Ctrl-C during training: the first SIGINT asks the trainer to stop at its next safe point (after
+/// the step under way), which then saves a resumable checkpoint; a second one ends the process
+/// at once, as the default handler does.
+enum Interrupt {
+    private static let flag = Atomic<Int32>(0)
+
+    static var requested: Bool { flag.load(ordering: .relaxed) != 0 }
+
+    static func install() {
+        flag.store(0, ordering: .relaxed)
+        // A parent may start us with SIGINT blocked (Foundation's Process does): unblock it here.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+        signal(SIGINT) { _ in
+            Interrupt.flag.store(1, ordering: .relaxed)
+            signal(SIGINT, SIG_DFL)
+        }
+    }
+
+    static func uninstall() { signal(SIGINT, SIG_DFL) }
 }
 
 /// The loss and accuracy curves per epoch: two panels, train and test in each.

@@ -45,6 +45,12 @@ public final class DropoutLayer {
         draws = 0
     }
 
+    /// 64-bit draws used since seeding: with the seed, where the mask sequence stands.
+    public var drawsUsed: UInt64 {
+        get { draws }
+        set { draws = newValue }
+    }
+
     /// Draws a new mask for the first `count` values and multiplies them by it.
     public func forwardTraining(_ values: UnsafeMutableBufferPointer<Float>, count: Int) {
         precondition(count >= 0 && count <= maxCount && count <= values.count,

@@ -94,6 +94,36 @@ extension TrainingNetwork {
     }
 }
 
+extension TrainingNetwork {
+    /// Per block, the dropout draws used so far (all 0 without dropout): with the seed, where
+    /// every mask sequence stands, for a resumable checkpoint.
+    public var dropoutDraws: [UInt64] {
+        get { blocks.map(\.dropout.drawsUsed) }
+        set {
+            precondition(newValue.count == blocks.count, "dropoutDraws: \(newValue.count) values for \(blocks.count) blocks")
+            for (block, draws) in zip(blocks, newValue) { block.dropout.drawsUsed = draws }
+        }
+    }
+
+    /// Each batch norm's `num_batches_tracked`, in state-dict order.
+    public var batchesTracked: [Int] {
+        get {
+            tensors.compactMap {
+                if case .batchesTracked(let norm) = $0.storage { return norm.numBatchesTracked }
+                return nil
+            }
+        }
+        set {
+            let norms = tensors.compactMap { tensor -> BatchNormReLULayer? in
+                if case .batchesTracked(let norm) = tensor.storage { return norm }
+                return nil
+            }
+            precondition(newValue.count == norms.count, "batchesTracked: \(newValue.count) values for \(norms.count) batch norms")
+            for (norm, count) in zip(norms, newValue) { norm.numBatchesTracked = count }
+        }
+    }
+}
+
 /// One state-dict entry's contents.
 public struct StateDictValue {
     public let entry: WRNStateDictEntry
@@ -113,6 +143,16 @@ struct ParameterGenerator {
     private var spare: Double?
 
     init(seed: UInt64) { self.seed = seed }
+
+    /// The generator after `draws` calls of `next()` (a resumed run's shuffler or augmenter).
+    init(seed: UInt64, draws: UInt64) {
+        self.seed = seed
+        self.draws = draws
+    }
+
+    /// 64-bit draws taken so far. (`normal()`'s spare is not counted: only initialization, which
+    /// is never resumed, draws normals.)
+    var drawCount: UInt64 { draws }
 
     mutating func next() -> UInt64 {
         defer { draws &+= 1 }

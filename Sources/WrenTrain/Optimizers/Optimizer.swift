@@ -101,6 +101,35 @@ public struct Optimizer: Sendable {
     /// Floats of optimizer state, allocated once at setup.
     public var stateElementCount: Int { state.count }
 
+    /// All of the optimizer's state, for a resumable checkpoint: the per-parameter step counts and
+    /// the state arena (per parameter in order, `slotsPerParameter` buffers of its element count
+    /// each: `momentum_buffer`, or `exp_avg` then `exp_avg_sq`).
+    public struct Snapshot: Equatable, Sendable {
+        public var stepCounts: [Int]
+        public var state: [Float]
+
+        public init(stepCounts: [Int], state: [Float]) {
+            self.stepCounts = stepCounts
+            self.state = state
+        }
+    }
+
+    public var snapshot: Snapshot { Snapshot(stepCounts: stepCounts, state: state) }
+
+    /// Puts back a `snapshot` of an optimizer of the same configuration and parameters.
+    public mutating func restore(_ snapshot: Snapshot) throws(TrainingError) {
+        guard snapshot.stepCounts.count == counts.count, snapshot.state.count == state.count else {
+            throw .invalidData("optimizer state of \(snapshot.stepCounts.count) parameters and \(snapshot.state.count) values; "
+                               + "\(configuration.algorithm.name) over these \(counts.count) parameters keeps \(state.count)")
+        }
+        guard snapshot.stepCounts.allSatisfy({ $0 >= 0 }) else { throw .invalidData("optimizer step counts below 0") }
+        if let bad = snapshot.state.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidData("optimizer state value \(bad) is \(snapshot.state[bad])")
+        }
+        stepCounts = snapshot.stepCounts
+        state = snapshot.state
+    }
+
     /// A copy of one state buffer of one parameter, or nil if the algorithm has no such buffer or
     /// (momentum) it does not exist yet because the parameter has not been updated.
     public func stateBuffer(_ buffer: StateBuffer, parameterAt index: Int) -> [Float]? {

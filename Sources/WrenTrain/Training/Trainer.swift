@@ -12,6 +12,19 @@ public struct LabeledImages: Sendable {
     public var count: Int { labels.count }
     var valuesPerImage: Int { 3 * height * width }
 
+    /// A 64-bit FNV-1a hash of the size, every image value's bits and every label, in order: what
+    /// a resumed run checks to be training on the same data.
+    public var fingerprint: UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        @inline(__always) func mix(_ word: UInt64) {
+            hash = (hash ^ word) &* 0x0000_0100_0000_01B3
+        }
+        mix(UInt64(height)); mix(UInt64(width)); mix(UInt64(labels.count))
+        for value in images { mix(UInt64(value.bitPattern)) }
+        for label in labels { mix(UInt64(bitPattern: Int64(label))) }
+        return hash
+    }
+
     /// Checks that `images` holds `labels.count` images of 3 × `height` × `width`, all finite, and
     /// that every label is in `0..<classes`.
     public init(images: [Float], labels: [Int], height: Int, width: Int, classes: Int, name: String) throws(TrainingError) {
@@ -71,6 +84,62 @@ public struct EpochReport: Sendable {
     /// Training images per second over the epoch's steps after its first (which warms caches and
     /// thread wake-ups): the figure `tools/bench_train.py` compares.
     public let steadyImagesPerSecond: Double?
+
+    public init(epoch: Int, learningRate: Double, trainLoss: Double, trainAccuracy: Double, testLoss: Double?, testAccuracy: Double?,
+                seconds: Double, steadyImagesPerSecond: Double?) {
+        self.epoch = epoch
+        self.learningRate = learningRate
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss
+        self.testAccuracy = testAccuracy
+        self.seconds = seconds
+        self.steadyImagesPerSecond = steadyImagesPerSecond
+    }
+}
+
+/// Where a run stands, beyond the network's weights and batch-norm statistics: enough to continue
+/// it bit-identically (`Trainer.snapshot`, `Trainer.restore`). Taken between steps: after the
+/// last step of an epoch it is at that epoch's end (`stepInEpoch` 0), otherwise inside the
+/// next epoch, whose order is already shuffled.
+public struct TrainerSnapshot: Equatable, Sendable {
+    /// Epochs finished (test evaluation and schedule step included).
+    public var epochsCompleted: Int
+    /// Steps of epoch `epochsCompleted + 1` already taken (0 at an epoch boundary).
+    public var stepInEpoch: Int
+    public var stepsTaken: Int
+    /// The training images' order: the current epoch's shuffle (each epoch reshuffles the last).
+    public var order: [Int]
+    public var shuffleDraws: UInt64
+    public var augmentationDraws: UInt64
+    /// Per block, its dropout generator's draws.
+    public var dropoutDraws: [UInt64]
+    /// The current epoch's loss sum (loss × images) and correct count over its steps so far.
+    public var epochLossSum: Double
+    public var epochCorrect: Int
+    public var optimizer: Optimizer.Snapshot
+
+    public init(epochsCompleted: Int, stepInEpoch: Int, stepsTaken: Int, order: [Int], shuffleDraws: UInt64, augmentationDraws: UInt64,
+                dropoutDraws: [UInt64], epochLossSum: Double, epochCorrect: Int, optimizer: Optimizer.Snapshot) {
+        self.epochsCompleted = epochsCompleted
+        self.stepInEpoch = stepInEpoch
+        self.stepsTaken = stepsTaken
+        self.order = order
+        self.shuffleDraws = shuffleDraws
+        self.augmentationDraws = augmentationDraws
+        self.dropoutDraws = dropoutDraws
+        self.epochLossSum = epochLossSum
+        self.epochCorrect = epochCorrect
+        self.optimizer = optimizer
+    }
+}
+
+/// How `Trainer.run` ended.
+public enum TrainingOutcome: Equatable, Sendable {
+    /// Every epoch ran.
+    case finished
+    /// `shouldStop` asked to stop; the trainer stopped between steps and `snapshot` continues it.
+    case stopped
 }
 
 /// Progress inside an epoch, after each step.
@@ -102,6 +171,12 @@ public final class Trainer {
     private let parameterValues: [UnsafeMutableBufferPointer<Float>]
     private let parameterGradients: [UnsafeBufferPointer<Float>]
     public private(set) var stepsTaken = 0
+    /// Epochs finished; `run` continues with the next.
+    public private(set) var epochsCompleted = 0
+    /// Inside an interrupted epoch: its steps taken and their loss sum and correct count.
+    private var stepInEpoch = 0
+    private var epochLossSum = 0.0
+    private var epochCorrect = 0
 
     public init(network: TrainingNetwork, training: LabeledImages, test: LabeledImages?, options: TrainingOptions) throws(TrainingError) {
         guard options.epochs >= 1 else { throw .invalidConfiguration("\(options.epochs) epochs (must be at least 1)") }
@@ -129,8 +204,8 @@ public final class Trainer {
         optimizer = try Optimizer(options.optimizer, parameters: parameters.map { ParameterSpec(name: $0.entry.key, shape: $0.entry.shape) })
         scheduler = try LearningRateScheduler(options.schedule, baseLearningRate: options.optimizer.learningRate, epochs: options.epochs)
         order = Array(0..<training.count)
-        shuffler = ParameterGenerator(seed: options.seed ^ 0x5348_5546_464C_4500)
-        augmenter = ParameterGenerator(seed: options.seed ^ 0x4155_474D_454E_5400)
+        shuffler = ParameterGenerator(seed: options.seed ^ Self.shuffleSeed)
+        augmenter = ParameterGenerator(seed: options.seed ^ Self.augmentationSeed)
         guard options.augmentation.padding.count == 3 else {
             throw .invalidConfiguration("augmentation padding needs 3 values (one per channel), got \(options.augmentation.padding.count)")
         }
@@ -147,56 +222,144 @@ public final class Trainer {
         batchLabels.deallocate()
     }
 
-    /// Trains every epoch, reporting each step and each epoch. Stops with `.diverged` when a loss
-    /// is no longer finite.
-    public func run(progress: (StepProgress) -> Void = { _ in }, epochEnded: (EpochReport) -> Void = { _ in }) throws(TrainingError) {
-        for epoch in 1...options.epochs {
-            epochEnded(try runEpoch(epoch, progress: progress))
+    /// Trains every epoch left (all of them, or those after a `restore`), reporting each step and
+    /// each epoch. Stops with `.diverged` when a loss is no longer finite, or when the weights are
+    /// not at an epoch's end (so they are never reported as an epoch's result). `shouldStop` is
+    /// asked after every step (the optimizer's update done: a safe point); when it says yes, the
+    /// run returns `.stopped` there, and `snapshot` continues it. A stop asked after an epoch's
+    /// last step still finishes that epoch (its test and report) first.
+    @discardableResult
+    public func run(progress: (StepProgress) -> Void = { _ in }, epochEnded: (EpochReport) -> Void = { _ in },
+                    shouldStop: () -> Bool = { false }) throws(TrainingError) -> TrainingOutcome {
+        while epochsCompleted < options.epochs {
+            guard let report = try runSteps(epochsCompleted + 1, progress: progress, shouldStop: shouldStop) else { return .stopped }
+            epochEnded(report)
+            if epochsCompleted < options.epochs, shouldStop() { return .stopped }
         }
+        return .finished
     }
 
+    /// Runs epoch `epoch` (which must be the next one) to its end.
     public func runEpoch(_ epoch: Int, progress: (StepProgress) -> Void = { _ in }) throws(TrainingError) -> EpochReport {
+        precondition(epoch == epochsCompleted + 1, "runEpoch(\(epoch)) after \(epochsCompleted) epochs")
+        return try runSteps(epoch, progress: progress, shouldStop: { false })!
+    }
+
+    /// Where the run stands (see `TrainerSnapshot`); with the network's state dict, all a
+    /// resumed run needs.
+    public var snapshot: TrainerSnapshot {
+        TrainerSnapshot(epochsCompleted: epochsCompleted, stepInEpoch: stepInEpoch, stepsTaken: stepsTaken, order: order,
+                        shuffleDraws: shuffler.drawCount, augmentationDraws: augmenter.drawCount, dropoutDraws: network.dropoutDraws,
+                        epochLossSum: epochLossSum, epochCorrect: epochCorrect, optimizer: optimizer.snapshot)
+    }
+
+    /// Continues from `snapshot` of a trainer of the same options (any `epochs` at least its
+    /// finished ones) and data, over a network that holds that run's weights and statistics. The
+    /// schedule is replayed to the snapshot's epoch under these options' epoch count.
+    public func restore(_ snapshot: TrainerSnapshot) throws(TrainingError) {
+        let steps = (training.count + options.batchSize - 1) / options.batchSize
+        guard snapshot.epochsCompleted >= 0, snapshot.stepInEpoch >= 0, snapshot.stepInEpoch < steps else {
+            throw .invalidData("resume point epoch \(snapshot.epochsCompleted) step \(snapshot.stepInEpoch): an epoch has \(steps) steps")
+        }
+        guard snapshot.epochsCompleted + (snapshot.stepInEpoch > 0 ? 1 : 0) <= options.epochs,
+              snapshot.epochsCompleted < options.epochs else {
+            throw .invalidConfiguration("the run already trained \(snapshot.epochsCompleted) epochs"
+                                        + (snapshot.stepInEpoch > 0 ? " and \(snapshot.stepInEpoch) steps" : "")
+                                        + "; ask for more than \(snapshot.epochsCompleted) (--epochs)")
+        }
+        guard snapshot.order.count == training.count, Set(snapshot.order).count == training.count,
+              snapshot.order.allSatisfy({ (0..<training.count).contains($0) }) else {
+            throw .invalidData("the saved image order is not a permutation of the \(training.count) training images")
+        }
+        guard snapshot.dropoutDraws.count == network.dropoutDraws.count else {
+            throw .invalidData("dropout state for \(snapshot.dropoutDraws.count) blocks, the network has \(network.dropoutDraws.count)")
+        }
+        try optimizer.restore(snapshot.optimizer)
+        var scheduler = try LearningRateScheduler(options.schedule, baseLearningRate: options.optimizer.learningRate, epochs: options.epochs)
+        for _ in 0..<snapshot.epochsCompleted { scheduler.step() }
+        self.scheduler = scheduler
+        epochsCompleted = snapshot.epochsCompleted
+        stepInEpoch = snapshot.stepInEpoch
+        stepsTaken = snapshot.stepsTaken
+        order = snapshot.order
+        shuffler = ParameterGenerator(seed: options.seed ^ Self.shuffleSeed, draws: snapshot.shuffleDraws)
+        augmenter = ParameterGenerator(seed: options.seed ^ Self.augmentationSeed, draws: snapshot.augmentationDraws)
+        network.dropoutDraws = snapshot.dropoutDraws
+        epochLossSum = snapshot.epochLossSum
+        epochCorrect = snapshot.epochCorrect
+    }
+
+    private static let shuffleSeed: UInt64 = 0x5348_5546_464C_4500
+    private static let augmentationSeed: UInt64 = 0x4155_474D_454E_5400
+
+    /// The steps of `epoch` from `stepInEpoch` on; nil when `shouldStop` stopped it before its end.
+    private func runSteps(_ epoch: Int, progress: (StepProgress) -> Void, shouldStop: () -> Bool) throws(TrainingError) -> EpochReport? {
         let learningRate = scheduler.learningRate
         optimizer.learningRate = learningRate
-        if options.shuffle {
+        if options.shuffle, stepInEpoch == 0 {
             for i in stride(from: order.count - 1, to: 0, by: -1) {
                 order.swapAt(i, Int(shuffler.next() % UInt64(i + 1)))
             }
         }
         let batch = options.batchSize, steps = (training.count + batch - 1) / batch
+        let firstStep = stepInEpoch
         let start = monotonicSeconds()
         var afterFirstStep = start
-        var lossSum = 0.0, correct = 0
-        for step in 0..<steps {
+        for step in firstStep..<steps {
             let range = (step * batch)..<min(training.count, (step + 1) * batch)
             let count = gather(range)
             let result = try network.trainingStep(images: UnsafeBufferPointer(rebasing: batchImages[0..<(count * training.valuesPerImage)]),
                                                   labels: UnsafeBufferPointer(rebasing: batchLabels[0..<count]), batch: count)
-            stepsTaken += 1
             guard result.loss.isFinite else {
-                throw .diverged(step: stepsTaken, what: "the loss is \(result.loss) in epoch \(epoch), step \(step + 1) (try a lower --lr)")
+                throw .diverged(step: stepsTaken + 1, what: "the loss is \(result.loss) in epoch \(epoch), step \(step + 1) of \(steps) (try a lower --lr)")
             }
+            stepsTaken += 1
             optimizer.step(parameters: parameterValues, gradients: parameterGradients, team: network.team)
-            lossSum += result.loss * Double(count)
-            correct += result.correct
+            epochLossSum += result.loss * Double(count)
+            epochCorrect += result.correct
+            stepInEpoch = step + 1
             let now = monotonicSeconds()
-            if step == 0 { afterFirstStep = now }
+            if step == firstStep { afterFirstStep = now }
+            let seen = range.upperBound - firstStep * batch
             progress(StepProgress(epoch: epoch, step: step + 1, steps: steps, loss: result.loss,
-                                  imagesPerSecond: Double(range.upperBound) / max(now - start, 1e-9),
-                                  runningAccuracy: Double(correct) / Double(range.upperBound)))
+                                  imagesPerSecond: Double(seen) / max(now - start, 1e-9),
+                                  runningAccuracy: Double(epochCorrect) / Double(range.upperBound)))
+            if step + 1 < steps, shouldStop() { return nil }
         }
         let end = monotonicSeconds()
+        if let bad = firstNonFinite() {
+            throw .diverged(step: stepsTaken, what: "after epoch \(epoch), step \(steps) of \(steps), '\(bad.key)' holds \(bad.value) (try a lower --lr)")
+        }
         scheduler.step()
-        let steadyImages = training.count - min(batch, training.count)
+        let steadyImages = training.count - min(batch, training.count) - firstStep * batch
         var testLoss: Double?, testAccuracy: Double?
         if let test {
             let result = try evaluate(test)
             (testLoss, testAccuracy) = (result.loss, result.accuracy)
         }
-        return EpochReport(epoch: epoch, learningRate: learningRate, trainLoss: lossSum / Double(training.count),
-                           trainAccuracy: Double(correct) / Double(training.count), testLoss: testLoss, testAccuracy: testAccuracy,
-                           seconds: end - start,
-                           steadyImagesPerSecond: steps > 1 ? Double(steadyImages) / max(end - afterFirstStep, 1e-9) : nil)
+        let report = EpochReport(epoch: epoch, learningRate: learningRate, trainLoss: epochLossSum / Double(training.count),
+                                 trainAccuracy: Double(epochCorrect) / Double(training.count), testLoss: testLoss, testAccuracy: testAccuracy,
+                                 seconds: end - start,
+                                 steadyImagesPerSecond: steps - firstStep > 1 ? Double(steadyImages) / max(end - afterFirstStep, 1e-9) : nil)
+        epochsCompleted = epoch
+        stepInEpoch = 0
+        epochLossSum = 0
+        epochCorrect = 0
+        return report
+    }
+
+    /// The first parameter or running statistic that is NaN or infinite, and that value.
+    private func firstNonFinite() -> (key: String, value: Float)? {
+        for tensor in network.tensors {
+            let buffer: TrainingBuffer
+            switch tensor.storage {
+            case .parameter(let value, _): buffer = value
+            case .statistic(let statistic): buffer = statistic
+            case .batchesTracked: continue
+            }
+            if let bad = buffer.values.first(where: { !$0.isFinite }) { return (tensor.entry.key, bad) }
+        }
+        return nil
     }
 
     /// Mean loss and accuracy over `data` in evaluation mode, in batches of the training batch size.
