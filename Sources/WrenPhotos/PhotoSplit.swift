@@ -26,7 +26,7 @@ public struct PhotoSplit: Sendable, Equatable {
     public static func stratified(classOf: [Int], classes: Int, trainFraction: Double, seed: UInt64) -> PhotoSplit {
         var members = [[Int]](repeating: [], count: classes)
         for (index, classIndex) in classOf.enumerated() { members[classIndex].append(index) }
-        var generator = SplitMix64(state: seed)
+        var generator = SplitMix64(seed: seed)
         var train: [Int] = [], test: [Int] = []
         for var indices in members {
             for i in stride(from: indices.count - 1, to: 0, by: -1) {
@@ -40,11 +40,14 @@ public struct PhotoSplit: Sendable, Equatable {
     }
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014), as `java.util.SplittableRandom` and NumPy's seeding use it.
-struct SplitMix64 {
-    var state: UInt64
+/// SplitMix64 (Steele, Lea & Flood 2014), as `java.util.SplittableRandom` and NumPy's seeding use it:
+/// the seeded generator of the split and of the CLI's synthetic inputs.
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
 
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,6 +1,7 @@
 import ArgumentParser
 import WrenCore
 import WrenHost
+import WrenPhotos
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
