@@ -70,3 +70,23 @@ public func requantizeS8(
 public func roundedAwayFraction(_ value: Int64, _ fractionBits: Int32) -> Int64 {
     fractionBits == 0 ? value : Int64(roundingDivideByPowerOfTwo(Int32(clamping: value), fractionBits))
 }
+
+extension Conv2DParameters {
+    /// Output pixel `pixel`'s receptive field in the packed weights' depth order `(ky, kx, i)`:
+    /// `body(k, index)` for every depth index `k`, with the NHWC input element it reads, or nil on
+    /// a padding tap. The scalar references' im2col (one definition for the int8 and wide ones).
+    @inlinable
+    public func forEachTap(ofPixel pixel: Int, _ body: (_ k: Int, _ inputIndex: Int?) -> Void) {
+        let oy = pixel / outWidth, ox = pixel % outWidth
+        var k = 0
+        for ky in 0..<kernelSize {
+            let iy = oy * stride + ky - padding
+            for kx in 0..<kernelSize {
+                let ix = ox * stride + kx - padding
+                let inside = iy >= 0 && iy < inHeight && ix >= 0 && ix < inWidth
+                for i in 0..<inChannels { body(k + i, inside ? (iy * inWidth + ix) * inChannels + i : nil) }
+                k += inChannels
+            }
+        }
+    }
+}

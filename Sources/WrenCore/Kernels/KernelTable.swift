@@ -55,19 +55,7 @@ func s8Conv2DReferenceTile(_ tile: S8Conv2DTile) {
         bias[o] = tile.unsignedInputBias[o] &+ (p.inputZeroPoint &+ 128) &* weightSum
     }
     for pixel in tile.firstPixel..<(tile.firstPixel + tile.pixelCount) {
-        let oy = pixel / p.outWidth, ox = pixel % p.outWidth
-        var k = 0
-        for ky in 0..<p.kernelSize {
-            let iy = oy * p.stride + ky - p.padding
-            for kx in 0..<p.kernelSize {
-                let ix = ox * p.stride + kx - p.padding
-                let inside = iy >= 0 && iy < p.inHeight && ix >= 0 && ix < p.inWidth
-                for i in 0..<p.inChannels {
-                    patch[k + i] = inside ? Int32(tile.input[(iy * p.inWidth + ix) * p.inChannels + i]) - p.inputZeroPoint : 0
-                }
-                k += p.inChannels
-            }
-        }
+        p.forEachTap(ofPixel: pixel) { k, index in patch[k] = index.map { Int32(tile.input[$0]) - p.inputZeroPoint } ?? 0 }
         for o in 0..<p.outChannels {
             var acc = bias[o]
             for j in 0..<depth {

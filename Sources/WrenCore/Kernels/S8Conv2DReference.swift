@@ -19,22 +19,9 @@ public func s8Conv2DReference(
     let paddedDepth = PackedConvWeights.paddedDepth(depth)
     for oy in 0..<p.outHeight {
         for ox in 0..<p.outWidth {
-            // Gather the receptive field as (x - zx), zero for padding taps.
-            var k = 0
-            for ky in 0..<p.kernelSize {
-                let iy = oy * p.stride + ky - p.padding
-                for kx in 0..<p.kernelSize {
-                    let ix = ox * p.stride + kx - p.padding
-                    if iy >= 0 && iy < p.inHeight && ix >= 0 && ix < p.inWidth {
-                        let row = input + (iy * p.inWidth + ix) * p.inChannels
-                        for i in 0..<p.inChannels { patch[k + i] = Int32(row[i]) - p.inputZeroPoint }
-                    } else {
-                        for i in 0..<p.inChannels { patch[k + i] = 0 }
-                    }
-                    k += p.inChannels
-                }
-            }
             let pixel = oy * p.outWidth + ox
+            // The receptive field as (x - zx), zero for padding taps.
+            p.forEachTap(ofPixel: pixel) { k, index in patch[k] = index.map { Int32(input[$0]) - p.inputZeroPoint } ?? 0 }
             let out = output + pixel * p.outChannels
             let res = residual.map { $0 + pixel * p.outChannels }
             for o in 0..<p.outChannels {

@@ -85,19 +85,8 @@ public func wideConv2DReference(_ tile: WideConv2DTile) {
     let depth = p.depth
     var patch = [Int64](repeating: 0, count: depth)
     for pixel in tile.firstPixel..<(tile.firstPixel + tile.pixelCount) {
-        let oy = pixel / p.outWidth, ox = pixel % p.outWidth
-        var k = 0
-        for ky in 0..<p.kernelSize {
-            let iy = oy * p.stride + ky - p.padding
-            for kx in 0..<p.kernelSize {
-                let ix = ox * p.stride + kx - p.padding
-                let inside = iy >= 0 && iy < p.inHeight && ix >= 0 && ix < p.inWidth
-                for i in 0..<p.inChannels {
-                    patch[k + i] = inside
-                        ? Int64(tile.inputType.load(tile.input, (iy * p.inWidth + ix) * p.inChannels + i)) - Int64(p.inputZeroPoint) : 0
-                }
-                k += p.inChannels
-            }
+        p.forEachTap(ofPixel: pixel) { k, index in
+            patch[k] = index.map { Int64(tile.inputType.load(tile.input, $0)) - Int64(p.inputZeroPoint) } ?? 0
         }
         for o in 0..<p.outChannels {
             var acc = Int64(tile.bias[o])
