@@ -95,13 +95,7 @@ public struct ActivationHistogram: Sendable, Equatable {
     /// the other bound held, twice round (the int8 scale couples them). Ties keep the wider range.
     public func mseRange(candidates: Int = 256) -> ClosedRange<Float> {
         guard binWidth > 0 else { return low...high }
-        // The non-empty bins once, as (center, count), signed.
-        var bins: [(center: Double, count: Double)] = []
-        for index in 0..<binCount {
-            let center = (Double(index) + 0.5) * binWidth
-            if positive[index] > 0 { bins.append((center, Double(positive[index]))) }
-            if negative[index] > 0 { bins.append((-center, Double(negative[index]))) }
-        }
+        let bins = nonEmptyBins
         let factors = (0..<candidates).map { 1 - Double($0) / Double(candidates) * (15.0 / 16) }
         var (lower, upper) = (low, high)
         for _ in 0..<2 {
@@ -133,13 +127,18 @@ public struct ActivationHistogram: Sendable, Equatable {
     /// Σ count · (dequantize(quantize(center)) − center)² over the bins; exact zeros cost nothing
     /// (the zero point is an integer).
     func squaredError(quantizedWith quantization: ActivationQuantization) -> Double {
+        Self.squaredError(nonEmptyBins, quantizedWith: quantization)
+    }
+
+    /// The non-empty bins as (signed center, count), each side's in order.
+    private var nonEmptyBins: [(center: Double, count: Double)] {
         var bins: [(center: Double, count: Double)] = []
         for index in 0..<binCount {
             let center = (Double(index) + 0.5) * binWidth
-            bins.append((center, Double(positive[index])))
-            bins.append((-center, Double(negative[index])))
+            if positive[index] > 0 { bins.append((center, Double(positive[index]))) }
+            if negative[index] > 0 { bins.append((-center, Double(negative[index]))) }
         }
-        return Self.squaredError(bins, quantizedWith: quantization)
+        return bins
     }
 
     private static func squaredError(_ bins: [(center: Double, count: Double)], quantizedWith quantization: ActivationQuantization) -> Double {
