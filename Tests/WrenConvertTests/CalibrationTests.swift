@@ -253,16 +253,14 @@ import WrenTestSupport
     /// nothing worth clipping, and a Gaussian with one far outlier is clipped where the outlier's
     /// error and the rounding noise balance.
     @Test func mseTradesRoundingNoiseAgainstClipping() {
-        // Hand-computed: 4 bins of width 1 over [0, 4], one value per bin at centers .5, 1.5, 2.5,
-        // 3.5; range 0...4 → scale 4/255, zero point −128.
+        // 4 bins of width 1 over [0, 4], counts 1, 1, 1, 2 (4 lands in the closed top bin) at centers
+        // .5, 1.5, 2.5, 3.5; range 0...4 → scale Float(4/255), zero point −128. The expected sum of
+        // squared errors from Python (float64, round-half-even):
+        //   s = float(np.float32(4/255)); sum(n * (s * (min(max(round(c/s) - 128, -128), 127) + 128) - c)**2
+        //       for c, n in [(.5, 1), (1.5, 1), (2.5, 1), (3.5, 2)])
         let small = Self.histogram([0.5, 1.5, 2.5, 3.5, 4], bins: 4)
         let quantization = ActivationQuantization(range: 0...4)
-        var expected = 0.0
-        for (center, count) in [(0.5, 1.0), (1.5, 1), (2.5, 1), (3.5, 2)] {  // 4 lands in the closed top bin
-            let scale = Double(quantization.scale)
-            let level = min(max((center / scale).rounded(.toNearestOrEven) - 128, -128), 127)
-            expected += count * pow(scale * (level + 128) - center, 2)
-        }
+        let expected = 8.073598407266555e-05
         #expect(abs(small.squaredError(quantizedWith: quantization) - expected) <= 1e-15)
 
         let uniform = Self.histogram((0...10_000).map { Float($0) / 1000 })
