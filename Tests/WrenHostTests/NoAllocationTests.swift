@@ -11,16 +11,8 @@ import WrenHost
     /// Also with int16 tensors kept wider (.wren 2.0), whose layers run on the wide kernels.
     @Test(arguments: [false, true])
     func runAllocatesNothingWithAnyKernel(keepWider: Bool) throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let models = root.appendingPathComponent("fixtures/models")
-        let checkpoint = try CheckpointLoader.load(path: models.appendingPathComponent("wrn10_2_c3_bias.pth").path)
-        let inputArray = try NumpyArray.read(path: models.appendingPathComponent("wrn10_2_c3_bias.input.npy").path)
-        let input = try inputArray.floats()
-        let batch = inputArray.shape[0]
-        var options = ConversionOptions()
-        if keepWider { options.keepWider = ["input", "block2.layer.0.relu1", "block2.layer.0", "relu"] }
-        let converted = try Converter.convert(checkpoint: checkpoint, calibration: input, count: batch, options: options)
-        let model = try WrenModel(bytes: converted.bytes)
+        let fixture = try KeepWiderFixture(keepWider: keepWider)
+        let (model, input, batch) = (fixture.model, fixture.input, fixture.batch)
         var logits = [Float](repeating: 0, count: batch * model.numClasses)
 
         // The counter itself must see allocations, or a zero below would prove nothing.

@@ -160,20 +160,10 @@ import WrenTestSupport
     /// Whole digits models with kept-wider tensors: every activation (int8 and int16) and the logits
     /// identical across kernel tables and thread counts.
     @Test func keepWiderModelsAreIdenticalAcrossKernelsAndThreads() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let models = root.appendingPathComponent("fixtures/models")
-        let checkpoint = try CheckpointLoader.load(path: models.appendingPathComponent("wrn10_2_c3_bias.pth").path)
-        let inputArray = try NumpyArray.read(path: models.appendingPathComponent("wrn10_2_c3_bias.input.npy").path)
-        let input = try inputArray.floats()
-        let batch = inputArray.shape[0]
-        var options = ConversionOptions()
-        // The model input (the stem reads int16), an affine output two convolutions read, a block
-        // output (residual and affine input), and the pooled features.
-        options.keepWider = ["input", "block2.layer.0.relu1", "block2.layer.0", "relu"]
-        let converted = try Converter.convert(checkpoint: checkpoint, calibration: input, count: batch, options: options)
-        let model = try WrenModel(bytes: converted.bytes)
+        let fixture = try KeepWiderFixture(keepWider: true)
+        let (model, input, batch) = (fixture.model, fixture.input, fixture.batch)
         #expect(model.description.majorVersion == 2)
-        #expect(model.description.tensors.filter { $0.elementType == .int16 }.map(\.name).sorted() == options.keepWider.sorted())
+        #expect(model.description.tensors.filter { $0.elementType == .int16 }.map(\.name).sorted() == KeepWiderFixture.keptWider.sorted())
 
         func activations(_ table: KernelTable, threads: Int) throws -> ([Float], [[Int32]]) {
             let pool = ThreadPool(workers: threads)
