@@ -8,11 +8,12 @@
 //   WrenNetwork   the WRN description: block layout, state_dict keys, float32 parameters (no BLAS)
 //   WrenReference float32 WRN forward pass over WrenNetwork's parameters, convolutions through OpenBLAS
 //   WrenTrain     float32 training: layers with backward passes, optimizers, the training loop
-//   WrenImage     JPEG (libjpeg) decode, letterbox to 32x32, normalize
+//   WrenImage     JPEG (libjpeg) and PNG (libpng) decode, letterbox to 32x32, normalize
 //   WrenPhotos    a folder of photos (one subfolder per class): discovery, split, decoded cache
 //   wren          the command-line tool
 //
-// System libraries (Debian): libopenblas-dev (CBLAS), libjpeg-dev (CJPEG), libcmocka-dev (C API tests).
+// System libraries (Debian): libopenblas-dev (CBLAS), libjpeg-dev (CJPEG), libpng-dev (CPNG),
+// libcmocka-dev (C API tests).
 import PackageDescription
 
 #if arch(x86_64)
@@ -56,6 +57,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "CJPEG", path: "Sources/CJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
         .target(name: "WrenCore", path: "Sources/WrenCore"),
         // AVX-512 VNNI kernels: compiled for x86-64-v4 + VNNI (Zen 4 has it too) and only ever
         // called after WrenHost has checked the CPU. Its sources are empty on other architectures.
@@ -92,7 +94,7 @@ let package = Package(
         .target(name: "WrenFiles", path: "Sources/WrenFiles"),
         // SVG assembly for the charts the CLI writes (validation report, training curves).
         .target(name: "WrenCharts", path: "Sources/WrenCharts"),
-        .target(name: "WrenImage", dependencies: ["CJPEG", "WrenFiles"], path: "Sources/WrenImage"),
+        .target(name: "WrenImage", dependencies: ["CJPEG", "CPNG", "WrenFiles"], path: "Sources/WrenImage"),
         // A folder of photos, one subfolder per class, for `wren train DATA_DIR`: discovery by content,
         // the stratified split and split files, and the decoded, letterboxed images cached in memory.
         .target(name: "WrenPhotos", dependencies: ["WrenImage", "WrenFiles"], path: "Sources/WrenPhotos"),
@@ -103,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "wren",
             dependencies: [
-                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost", "WrenTrain", "WrenCharts", "WrenPhotos",
+                "WrenCore", "WrenConvert", "WrenNetwork", "WrenReference", "WrenImage", "WrenHost", "WrenTrain", "WrenCharts", "WrenPhotos", "WrenFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/wren"),

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Wren builds against, only when one is missing:
-# libopenblas-dev (float reference GEMM), libjpeg-dev (image decoding), libcmocka-dev (C API tests),
+# libopenblas-dev (float reference GEMM), libjpeg-dev and libpng-dev (image decoding), libcmocka-dev (C API tests),
 # qemu-system-arm (runs WrenCore bare-metal on emulated AArch64 cores: tools/run-embedded-qemu.sh).
 set -euo pipefail
-packages=(libopenblas-dev libjpeg-dev libcmocka-dev qemu-system-arm)
+packages=(libopenblas-dev libjpeg-dev libpng-dev libcmocka-dev qemu-system-arm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -3,9 +3,10 @@
 
 Four classes of coloured shapes on random muted backgrounds, JPEGs of varied sizes and aspect
 ratios, and the clutter a real folder has: a stray `.ipynb_checkpoints` folder (holding a JPEG that
-must be ignored), a hidden `.DS_Store`, a `notes.txt`, a PNG (Wren has no PNG decoder yet, so it is
-listed as skipped), a JPEG without an extension and one with an upper-case `.JPG` (read by content),
-and one truncated `.jpg` (corrupt: skipped with a warning, or an error with --strict).
+must be ignored), a hidden `.DS_Store`, a `notes.txt`, a PNG (read like the JPEGs), a GIF (a format
+Wren does not read: listed as skipped), a JPEG without an extension and one with an upper-case
+`.JPG` (read by content), and one truncated `.jpg` (corrupt: skipped with a warning, or an error
+with --strict).
 
     python3 tools/make_photo_folder.py fixtures/photos            # the committed test fixture
     python3 tools/make_photo_folder.py /tmp/shapes --scale 10      # 10x as many images per class
@@ -102,12 +103,14 @@ def main():
         f.write(jpeg_bytes(make_image(rng, "circle", (220, 40, 40)), rng))
     with open(os.path.join(root, "triangle", "IMG_0001.JPG"), "wb") as f:
         f.write(jpeg_bytes(make_image(rng, "triangle", (40, 190, 60)), rng))
-    # A PNG: an image, but Wren has no PNG decoder yet.
+    # A PNG among the JPEGs.
     make_image(rng, "square", (40, 70, 220)).save(os.path.join(root, "blue square", "extra.png"))
     # A corrupt JPEG: the first 200 bytes of a real one.
     data = jpeg_bytes(make_image(rng, "star", (235, 200, 30)), rng)
     with open(os.path.join(root, "étoile", "broken.jpg"), "wb") as f:
         f.write(data[:200])
+    # A GIF: an image, in a format Wren does not read.
+    make_image(rng, "square", (40, 70, 220)).save(os.path.join(root, "blue square", "logo.gif"))
 
     total = sum(len(files) for _, _, files in os.walk(root))
     print(f"wrote {root}: {len(CLASSES)} classes, {total} files")

@@ -1,6 +1,6 @@
 import WrenImage
 
-/// A folder's photos decoded once and kept in memory as the network's input tensors: each JPEG
+/// A folder's photos decoded once and kept in memory as the network's input tensors: each image
 /// decoded by `ImageDecoder`, letterboxed and normalized by `Preprocess.letterboxNormalize`, the
 /// very code `wren run` applies to an image, so training sees what inference will see.
 public struct PhotoCache: Sendable {

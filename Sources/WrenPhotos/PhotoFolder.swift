@@ -6,8 +6,8 @@ import WrenImage
 ///
 /// - The classes are the subfolders' names in sorted order (Swift's `String` order: Unicode
 ///   scalar order for names in NFC, as Python's `sorted`); class `i` is the i-th name.
-/// - Files are read by content, not by extension: the first bytes decide (JPEG `FF D8 FF`).
-///   Images in other formats (PNG, GIF, ...) and files that are no image are skipped and listed,
+/// - Files are read by content, not by extension: the first bytes decide (JPEG or PNG, see
+///   `ImageFormat`). Images in other formats (GIF, WebP, ...) and files that are no image are skipped and listed,
 ///   as are files directly in DATA_DIR and folders inside a class folder.
 /// - Names starting with `.` (`.ipynb_checkpoints`, `.DS_Store`) are ignored, at every level.
 public struct PhotoFolder: Sendable {
@@ -17,7 +17,7 @@ public struct PhotoFolder: Sendable {
         public var classIndex: Int
     }
 
-    /// A file that is not used, and why ("not an image", "PNG: no PNG decoder yet", ...).
+    /// A file that is not used, and why ("not an image", "GIF: only JPEG or PNG is read", ...).
     public struct Skipped: Sendable, Equatable {
         public var relativePath: String
         public var reason: String
@@ -39,7 +39,7 @@ public struct PhotoFolder: Sendable {
     }
 
     /// Scans `root`. Throws when it is not a folder, has fewer than `minimumClasses` (training: 2)
-    /// class folders, or no class folder holds a JPEG image. A class folder without images is
+    /// class folders, or no class folder holds a JPEG or PNG image. A class folder without images is
     /// refused later, after decoding (`PhotoCache.load`), so that a class of only corrupt files is
     /// refused the same way.
     public static func scan(_ root: String, minimumClasses: Int = 2) throws(PhotoFolderError) -> PhotoFolder {
@@ -74,16 +74,16 @@ public struct PhotoFolder: Sendable {
                     skipped.append(Skipped(relativePath: relative, reason: "unreadable: \(error.reason)"))
                     continue
                 }
-                switch ImageFormatSniffer.detect(prefix) {
-                case "JPEG":
+                if ImageFormat(signatureOf: prefix) != nil {
                     if entry.name.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" }) {
                         throw .unsupportedName(path: join(folder, entry.name))
                     }
                     photos.append(Photo(relativePath: relative, classIndex: classIndex))
-                case "PNG":
-                    skipped.append(Skipped(relativePath: relative, reason: "PNG: no PNG decoder yet, convert it to JPEG"))
+                    continue
+                }
+                switch ImageFormatSniffer.format(of: prefix) {
                 case let format?:
-                    skipped.append(Skipped(relativePath: relative, reason: "\(format): only JPEG is read"))
+                    skipped.append(Skipped(relativePath: relative, reason: "\(format): only \(ImageFormat.readable) is read"))
                 case nil:
                     skipped.append(Skipped(relativePath: relative, reason: "not an image"))
                 }

@@ -1,3 +1,5 @@
+import WrenImage
+
 /// Why a folder of photos cannot be trained on, or a split file cannot be used. Each case names
 /// the folder, file or line, and the description says what to do next.
 public enum PhotoFolderError: Error, Equatable, CustomStringConvertible {
@@ -9,7 +11,7 @@ public enum PhotoFolderError: Error, Equatable, CustomStringConvertible {
     case noClassFolders(root: String)
     /// Exactly one class folder.
     case singleClass(root: String, name: String)
-    /// Class folders exist but none holds a JPEG image.
+    /// Class folders exist but none holds a JPEG or PNG image.
     case noImages(root: String)
     /// This class folder holds no usable image (`corrupt` of its images could not be decoded).
     case emptyClass(root: String, name: String, corrupt: Int)
@@ -39,10 +41,10 @@ public enum PhotoFolderError: Error, Equatable, CustomStringConvertible {
         case .singleClass(let root, let name):
             return "'\(root)' holds a single class folder ('\(name)'): a classifier needs at least 2 classes"
         case .noImages(let root):
-            return "the class folders of '\(root)' hold no JPEG images"
+            return "the class folders of '\(root)' hold no \(ImageFormat.readable) images"
         case .emptyClass(let root, let name, let corrupt):
-            let detail = corrupt > 0 ? " (its \(corrupt) JPEG file\(corrupt == 1 ? " is" : "s are") corrupt)" : ""
-            return "class folder '\(root)/\(name)' holds no usable JPEG image\(detail): add images or remove the folder"
+            let detail = corrupt > 0 ? " (its \(corrupt) image file\(corrupt == 1 ? " is" : "s are") corrupt)" : ""
+            return "class folder '\(root)/\(name)' holds no usable image\(detail): add images or remove the folder"
         case .unsupportedName(let path):
             return "'\(path)': names with a tab or a line break are not supported; rename it"
         case .corruptImage(let path, let reason):

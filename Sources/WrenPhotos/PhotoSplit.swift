@@ -66,7 +66,7 @@ public struct SplitMix64: RandomNumberGenerator {
 ///     <relative/path>\t<class name>
 ///
 /// Lines starting with `#` and blank lines are ignored when read back. Each listed path must be a
-/// usable (decodable) JPEG image of DATA_DIR's class folders, in the folder of the class its line names, listed once.
+/// usable (decodable) image of DATA_DIR's class folders, in the folder of the class its line names, listed once.
 public enum SplitFile {
     public static func text(_ split: PhotoSplit, of folder: PhotoFolder, comment: String) -> String {
         var lines = ["# " + comment, "[train]"]
@@ -104,7 +104,7 @@ public enum SplitFile {
             let relative = String(fields[0]), className = String(fields[1])
             guard let index = indexOfPath[relative] else {
                 throw .invalidSplitLine(path: path, line: number,
-                                        reason: "'\(relative)' is not one of the usable JPEG images in the class folders of '\(folder.root)'")
+                                        reason: "'\(relative)' is not one of the usable images in the class folders of '\(folder.root)'")
             }
             let actual = folder.classes[folder.photos[index].classIndex]
             guard className == actual else {

@@ -48,13 +48,17 @@ struct Convert: ParsableCommand {
             (int16_selection).
 
             CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the
-            model was trained, a folder of JPEG images, or a `wren train` photo folder (one
-            subfolder per class: all its JPEGs, corrupt ones skipped with a warning);
-            images are letterboxed to 32x32 on black, then normalized with --mean/--std.
-            Use a few hundred representative training images. Without --calibration, Wren
-            calibrates on synthetic noise images and warns: accuracy will suffer. A
-            checkpoint written by `wren train` from photos carries its class names, mean
-            and std; they are used unless --labels/--mean/--std are given.
+            model was trained (used whole), a folder of JPEG/PNG images, or a `wren train`
+            photo folder (one subfolder per class, read by content, corrupt images skipped
+            with a warning). From a folder, --calibration-samples N (default 512) images
+            are drawn, seeded; from a photo folder only training images: the [train] part
+            of --split-file, or the split `wren train` recorded in the checkpoint, rebuilt
+            (else every image, and Wren says so). Images are letterboxed to 32x32 on black,
+            then normalized with --mean/--std. Use a few hundred representative training
+            images. Without --calibration, Wren calibrates on synthetic noise images and
+            warns: accuracy will suffer. A checkpoint written by `wren train` from photos
+            carries its class names, mean and std; they are used unless
+            --labels/--mean/--std are given.
 
             Examples:
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --labels labels.txt
@@ -71,8 +75,14 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the .wren file.")
     var output: String
 
-    @Option(help: "Calibration inputs: a .npy [N,3,32,32] float32 (normalized), a folder of JPEG images or of class folders.")
+    @Option(help: "Calibration inputs: a .npy [N,3,32,32] float32 (normalized), a folder of JPEG/PNG images or of class folders.")
     var calibration: String?
+
+    @Option(help: "At most this many images of a --calibration folder, a seeded sample (0: all; a .npy is used whole).")
+    var calibrationSamples: Int = 512
+
+    @Option(help: "A --calibration photo folder: calibrate on the [train] images of this split file (`wren train --save-split`).")
+    var splitFile: String?
 
     @Option(help: "Per-channel mean the model was trained with (comma-separated, 3 values; default: the checkpoint's metadata from `wren train`, else 0.5,0.5,0.5).")
     var mean: String?
@@ -117,11 +127,15 @@ struct Convert: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        guard calibrationSamples >= 0 else { throw ValidationError("--calibration-samples takes a count >= 0 (got \(calibrationSamples))") }
+        if splitFile != nil, calibration.map(FileSystem.isDirectory) != true {
+            throw ValidationError("--split-file is for a --calibration photo folder (one subfolder per class)")
+        }
         guard autoKeepWider >= 0 else { throw ValidationError("--auto-keep-wider takes a count >= 0 (got \(autoKeepWider))") }
         if let keepWider, keptWiderNames(keepWider).isEmpty {
             throw ValidationError("--keep-wider takes comma-separated activation names, e.g. block3.layer.1.relu1 (see `wren validate`)")
         }
-        for input in [checkpoint, calibration].compactMap({ $0 }) where FileSystem.sameFile(input, output) {
+        for input in [checkpoint, calibration, splitFile].compactMap({ $0 }) where FileSystem.sameFile(input, output) {
             throw ValidationError("-o \(output) would overwrite the input \(input)")
         }
         let folder = FileSystem.parentFolder(output)
@@ -171,17 +185,16 @@ struct Convert: ParsableCommand {
 
         var batch: InputBatch
         if let calibration {
-            if FileSystem.isDirectory(calibration), (try? Inputs.expandFolders([calibration])) == nil,
-               let folder = try? PhotoFolder.scan(calibration) {
-                // A training folder (one subfolder per class): all its JPEG images, corrupt ones skipped.
-                var skipped = 0
-                let cache = try PhotoCache.load(folder, mean: options.mean, std: options.std, strict: false, allowEmptyClasses: true,
-                                                warn: { skipped += 1; Diagnostics.note("warning: skipped \($0.error)") })
-                batch = InputBatch(values: cache.values, names: cache.photos.map(\.relativePath))
-                Diagnostics.note("calibrating on the \(cache.count) JPEG images of the \(folder.classes.count) class folders of \(calibration)"
-                                 + (skipped + folder.skipped.count > 0 ? " (skipped \(skipped) corrupt, \(folder.skipped.count) not JPEG)" : ""))
+            let limit = calibrationSamples == 0 ? Int.max : calibrationSamples
+            if FileSystem.isDirectory(calibration), !(try FileSystem.listFolders(calibration)).isEmpty {
+                batch = try photoFolderCalibration(calibration, limit: limit, options: options, split: SplitRecord(metadata: stored))
+            } else if FileSystem.isDirectory(calibration) {
+                let images = try Inputs.expandFolders([calibration])
+                let chosen = PhotoSplit.sample(Array(images.indices), count: limit, seed: 0).map { images[$0] }
+                batch = try Inputs.load(chosen, size: 32, mean: options.mean, std: options.std)
+                Diagnostics.note("calibrating on \(chosen.count == images.count ? "all \(images.count)" : "\(chosen.count) (a seeded sample) of the \(images.count)") images of \(calibration)")
             } else {
-                batch = try Inputs.load(Inputs.expandFolders([calibration]), size: 32, mean: options.mean, std: options.std)
+                batch = try Inputs.load([calibration], size: 32, mean: options.mean, std: options.std)
             }
             options.calibrationSource = FileSystem.fileName(calibration)
         } else {
@@ -193,8 +206,7 @@ struct Convert: ParsableCommand {
         let result = try about(checkpoint) { try Converter.convert(
             checkpoint: loaded, calibration: batch.values, count: batch.count, options: options,
             progress: { Diagnostics.progress("calibrating", $0, $1) }) }
-        var inputs = [checkpoint]
-        if let calibration { inputs.append(calibration) }
+        let inputs = [checkpoint, calibration, splitFile].compactMap { $0 }
         try AtomicFile.write(result.bytes, to: output, refusingToOverwrite: inputs)
         let architecture = result.reference.architecture
         print("wrote \(output): \(architecture), \(architecture.numClasses) classes, \(result.bytes.count) bytes, "
@@ -202,6 +214,22 @@ struct Convert: ParsableCommand {
               + "on \(batch.count) inputs in \(Clock.format(Clock.now() - start))")
         let wide = result.quantized.tensors.filter { $0.elementType == .int16 }.map(\.name)
         if !wide.isEmpty { print("int16 activations (.wren 2.0): \(wide.joined(separator: ", "))") }
+    }
+
+    /// A seeded sample of at most `limit` training images of a photo folder (`split` is the
+    /// checkpoint's record of how `wren train` split it), saying what it used and skipped.
+    private func photoFolderCalibration(_ root: String, limit: Int, options: ConversionOptions, split: SplitRecord?) throws -> InputBatch {
+        let loaded = try ClassFolderData.load(root, size: 32, mean: options.mean, std: options.std)
+        let cache = loaded.cache
+        let part = try ClassFolderData.choose(.train, of: loaded, splitFile: splitFile, record: split, recordSource: checkpoint)
+        let pool = part?.indices ?? Array(0..<cache.count)
+        let chosen = PhotoSplit.sample(pool, count: limit, seed: split?.seed ?? 0)
+        let subset = cache.subset(chosen)
+        let which = part.map { "training images \($0.how)" }
+            ?? "images (the training split is not known, so test images may be among them: pass --split-file)"
+        let count = chosen.count == pool.count ? "all \(pool.count)" : "\(chosen.count) (a seeded sample) of the \(pool.count)"
+        Diagnostics.note("calibrating on \(count) \(which) of \(root)" + (loaded.skippedSummary.map { "; \($0)" } ?? ""))
+        return InputBatch(values: subset.values, names: subset.photos.map(\.relativePath))
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import WrenConvert
+import WrenFiles
 import WrenImage
 
 /// A batch of normalized NCHW float32 images and a display name for each.
@@ -10,8 +11,6 @@ struct InputBatch {
 }
 
 enum Inputs {
-    static let imageExtensions: Set<String> = ["jpg", "jpeg"]
-
     static func fileExtension(_ path: String) -> String {
         guard let dot = path.lastIndex(of: "."), !path[dot...].contains("/") else { return "" }
         return path[path.index(after: dot)...].lowercased()
@@ -41,17 +40,33 @@ enum Inputs {
         return batch
     }
 
-    /// Expands folders into the image files they hold (sorted), keeps files as they are.
+    /// Expands folders into the image files they hold (sorted; JPEG and PNG, recognised by content,
+    /// hidden files ignored, other files listed once in a note), keeps files as they are.
     static func expandFolders(_ paths: [String]) throws -> [String] {
         var result: [String] = []
         for path in paths {
-            if FileSystem.isDirectory(path) {
-                let images = try FileSystem.listFiles(path).filter { imageExtensions.contains(fileExtension($0)) }
-                guard !images.isEmpty else { throw CLIError("\(path): folder holds no .jpg/.jpeg images") }
-                result += images
-            } else {
+            guard FileSystem.isDirectory(path) else {
                 result.append(path)
+                continue
             }
+            var images: [String] = []
+            var skipped: [String] = []
+            for file in try FileSystem.listFiles(path) where !FileSystem.fileName(file).hasPrefix(".") {
+                let prefix = (try? DirectoryListing.prefix(of: file, count: ImageFormatSniffer.prefixLength)) ?? []
+                if ImageFormat(signatureOf: prefix) != nil {
+                    images.append(file)
+                } else {
+                    skipped.append(FileSystem.fileName(file) + (ImageFormatSniffer.format(of: prefix).map { " (\($0))" } ?? ""))
+                }
+            }
+            guard !images.isEmpty else {
+                throw CLIError("\(path): folder holds no \(ImageFormat.readable) images" + (skipped.isEmpty ? "" : " (only \(skipped.joined(separator: ", ")))"))
+            }
+            if !skipped.isEmpty {
+                Diagnostics.note("\(path): skipped \(skipped.count) file\(skipped.count == 1 ? "" : "s") that \(skipped.count == 1 ? "is" : "are") not \(ImageFormat.readable) images: "
+                                 + skipped.joined(separator: ", "))
+            }
+            result += images
         }
         return result
     }

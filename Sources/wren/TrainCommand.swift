@@ -3,6 +3,7 @@ import Synchronization
 import WrenCharts
 import WrenConvert
 import WrenHost
+import WrenImage
 import WrenNetwork
 import WrenPhotos
 import WrenTrain
@@ -18,15 +19,18 @@ struct Train: ParsableCommand {
             Two forms.
 
             Photos: `wren train DATA_DIR -o MODEL.safetensors`. DATA_DIR holds one
-            subfolder of JPEG images per class; the class names are the folder names in
-            sorted order. Files are read by content (a JPEG named scan_07 or IMG.JPG
-            counts); names starting with '.' (.ipynb_checkpoints, .DS_Store) are ignored;
-            other files (notes.txt, PNG: no PNG decoder yet) are listed once as skipped. A
-            corrupt JPEG is skipped with a warning naming it (--strict: an error). Each
-            class is split on its own, seeded by --seed: --split 0.7 (default) of its
-            images train, the rest test (--val DIR: a separate folder tests instead).
-            --save-split FILE writes the lists ("[train]", "[test]", then one
-            relative/path<TAB>class per line); --split-file FILE reads them back. Every
+            subfolder of JPEG or PNG images per class; the class names are the folder
+            names in sorted order. Files are read by content (a JPEG named scan_07 or a PNG
+            named IMG.JPG counts); names starting with '.' (.ipynb_checkpoints, .DS_Store)
+            are ignored; other files (notes.txt, GIF) are listed once as skipped. A corrupt
+            image is skipped with a warning naming it (--strict: an error). Each class is
+            split on its own, seeded by --seed: --split 0.7 (default) of its images train,
+            the rest test (--val DIR: a separate folder tests instead). The fraction, seed
+            and image count go into the checkpoint's metadata, so `wren convert
+            --calibration DATA_DIR` samples training images and `wren validate --data
+            DATA_DIR` tests on the held-out ones. --save-split FILE writes the lists
+            ("[train]", "[test]", then one relative/path<TAB>class per line); --split-file
+            FILE reads them back. Every
             image is decoded once and letterboxed on black to 32x32 and normalized with
             --mean/--std (default 0.5, 0.5, 0.5) by the code `wren run` uses on images,
             then kept in memory. Training images are augmented with --augment (default
@@ -97,7 +101,7 @@ struct Train: ParsableCommand {
                   --optimizer adam --lr 1e-4 --epochs 5 -o tuned.safetensors
             """)
 
-    @Argument(help: "A folder of photos, one subfolder of JPEG images per class (the photo form).")
+    @Argument(help: "A folder of photos, one subfolder of JPEG or PNG images per class (the photo form).")
     var dataDir: String?
 
     @Option(help: "Training images: .npy float32 [N,3,H,W], normalized (the array form).")
@@ -363,6 +367,8 @@ struct Train: ParsableCommand {
         var std: [Float]?
         /// Files read (never overwritten).
         var inputs: [String]
+        /// Photos split by --split (or trained whole with --val): what rebuilds the split later.
+        var splitRecord: SplitRecord? = nil
     }
 
     func run() throws {
@@ -484,6 +490,7 @@ struct Train: ParsableCommand {
             metadata[TrainingMetadata.mean] = mean.map { "\($0)" }.joined(separator: ",")
             metadata[TrainingMetadata.std] = std.map { "\($0)" }.joined(separator: ",")
         }
+        if let record = prepared.splitRecord { metadata.merge(record.metadata) { $1 } }
         let inputs = prepared.inputs
         let epochs = resolved.epochs
         var reports: [EpochReport] = resumed?.reports ?? []
@@ -597,10 +604,10 @@ struct Train: ParsableCommand {
         let folder = try PhotoFolder.scan(root)
         let counts = folder.countsByClass
         print("found \(folder.classes.count) classes in \(root): "
-              + zip(folder.classes, counts).map { "\($0) (\($1))" }.joined(separator: ", ") + "; \(folder.photos.count) JPEG files")
+              + zip(folder.classes, counts).map { "\($0) (\($1))" }.joined(separator: ", ") + "; \(folder.photos.count) image files")
         if !folder.skipped.isEmpty {
             let count = folder.skipped.count
-            print("skipped \(count) file\(count == 1 ? "" : "s") that \(count == 1 ? "is" : "are") not JPEG images: "
+            print("skipped \(count) file\(count == 1 ? "" : "s") that \(count == 1 ? "is" : "are") not \(ImageFormat.readable) images: "
                   + folder.skipped.map { "\($0.relativePath) (\($0.reason))" }.joined(separator: ", "))
         }
         let cache = try load(folder, size: size, mean: mean, std: std, allowEmptyClasses: false)
@@ -616,7 +623,8 @@ struct Train: ParsableCommand {
             return PreparedData(
                 training: (cache.values, cache.labels, size, size, root),
                 test: (testCache!.values, testCache!.labels, size, size, testName),
-                classNames: folder.classes, mean: mean, std: std, inputs: inputs)
+                classNames: folder.classes, mean: mean, std: std, inputs: inputs,
+                splitRecord: SplitRecord(fraction: 1, seed: seed, imageCount: cache.count))
         }
         // The split is over the images that decoded, in folder order.
         let usable = PhotoFolder(root: root, classes: folder.classes, photos: cache.photos, skipped: [])
@@ -648,7 +656,8 @@ struct Train: ParsableCommand {
         return PreparedData(
             training: (train.values, train.labels, size, size, root),
             test: test.map { ($0.values, $0.labels, size, size, root) },
-            classNames: folder.classes, mean: mean, std: std, inputs: inputs)
+            classNames: folder.classes, mean: mean, std: std, inputs: inputs,
+            splitRecord: splitFile == nil ? SplitRecord(fraction: split ?? 0.7, seed: seed, imageCount: cache.count) : nil)
     }
 
     private func load(_ folder: PhotoFolder, size: Int, mean: [Float], std: [Float], allowEmptyClasses: Bool) throws -> PhotoCache {

@@ -3,6 +3,7 @@ import Foundation
 import WrenConvert
 import WrenCore
 import WrenHost
+import WrenImage
 import WrenNetwork
 import WrenPhotos
 
@@ -18,15 +19,17 @@ struct Validate: ParsableCommand {
             same layer, with the worst layers named.
 
             DATA is a .npy float32 [N,3,32,32] already normalized (labels from --labels
-            Y.npy), or a folder with one subfolder of JPEG images per class, as training
-            data is often laid out: labels then come from the folder names (matched to the
-            model's labels when it has them, else sorted folder i is class i). A folder of
-            JPEGs without subfolders is unlabeled. Class folders are read as `wren train`
-            reads them: by content, hidden names ignored, other files listed as skipped,
-            corrupt JPEGs skipped with a warning; --split-file FILE (from `wren train
-            --save-split`) keeps only its [test] images, so the float vs int8 comparison is
-            on photos the model did not train on. Images are letterboxed to 32x32 and
-            normalized with the model's mean/std.
+            Y.npy), or a folder with one subfolder of JPEG or PNG images per class, as
+            training data is often laid out: labels then come from the folder names
+            (matched to the model's labels when it has them, else sorted folder i is class
+            i). A folder of images without subfolders is unlabeled. Class folders are read
+            as `wren train` reads them: by content, hidden names ignored, other files
+            listed as skipped, corrupt images skipped with a warning. Only the test images
+            are used, so the float vs int8 comparison is on photos the model did not train
+            on: the [test] part of --split-file FILE (from `wren train --save-split`), or
+            else the split `wren train` recorded in the reference checkpoint, rebuilt. With
+            neither, every image is used. Images are letterboxed to 32x32 and normalized
+            with the model's mean/std.
 
             --json writes the full report for scripts; --chart writes an SVG (per-layer
             SQNR bars and, with labels, the float and int8 confusion matrices) that a
@@ -45,10 +48,10 @@ struct Validate: ParsableCommand {
     @Option(help: "The float checkpoint the model was converted from (.pth, .pdparams or .safetensors).")
     var reference: String
 
-    @Option(help: "Inputs: a .npy [N,3,32,32] float32 (normalized), or a folder of class subfolders of JPEGs.")
+    @Option(help: "Inputs: a .npy [N,3,32,32] float32 (normalized), a folder of class subfolders of JPEG/PNG images, or a folder of images.")
     var data: String
 
-    @Option(help: "A folder DATA: use only the [test] images of this split file (as `wren train --save-split` writes it).")
+    @Option(help: "A folder DATA: use only the [test] images of this split file (as `wren train --save-split` writes it; default: the split recorded in the reference).")
     var splitFile: String?
 
     @Option(help: "Integer class labels (.npy, one per input) for a .npy DATA.")
@@ -104,7 +107,7 @@ struct Validate: ParsableCommand {
             Diagnostics.note("warning: \(reference) is not the checkpoint \(model) was converted from (SHA-256 differs)")
         }
 
-        var inputs = try loadData(description: description)
+        var inputs = try loadData(description: description, split: SplitRecord(metadata: checkpoint.metadata))
         if let limit, limit < inputs.count {
             let perImage = 3 * description.input.height * description.input.width
             inputs = Validator.Inputs(
@@ -130,8 +133,9 @@ struct Validate: ParsableCommand {
         }
     }
 
-    /// DATA as normalized images with names and, when known, labels.
-    func loadData(description: ModelDescription) throws -> Validator.Inputs {
+    /// DATA as normalized images with names and, when known, labels. A class folder gives its test
+    /// split: from --split-file, else rebuilt from the reference's `split` record (`wren train`).
+    func loadData(description: ModelDescription, split: SplitRecord?) throws -> Validator.Inputs {
         let size = description.input.height
         guard description.input.width == size else {
             throw CLIError("\(model): input is \(description.input.height)x\(description.input.width); only square inputs are supported")
@@ -144,25 +148,17 @@ struct Validate: ParsableCommand {
                 let batch = try Inputs.load(Inputs.expandFolders([data]), size: size, mean: mean, std: std)
                 return Validator.Inputs(values: batch.values, count: batch.count, names: batch.names, labels: nil)
             }
-            // One subfolder per class, read as `wren train` reads it (by content, hidden names
-            // ignored, other files listed once, corrupt JPEGs skipped with a warning).
-            let found = try PhotoFolder.scan(data, minimumClasses: 1)
+            let loaded = try ClassFolderData.load(data, size: size, mean: mean, std: std)
             let classes = try about(data) {
-                try ClassFolders.classIndices(folders: found.classes, modelLabels: description.labels, numClasses: description.numClasses)
+                try ClassFolders.classIndices(folders: loaded.folder.classes, modelLabels: description.labels, numClasses: description.numClasses)
             }
-            if !found.skipped.isEmpty {
-                Diagnostics.note("skipped \(found.skipped.count) file\(found.skipped.count == 1 ? "" : "s") that are not JPEG images: "
-                                 + found.skipped.map { "\($0.relativePath) (\($0.reason))" }.joined(separator: ", "))
-            }
-            let cache = try PhotoCache.load(found, size: size, mean: mean, std: std, strict: false, allowEmptyClasses: true,
-                                            warn: { Diagnostics.note("warning: skipped \($0.error)") })
+            let cache = loaded.cache
             var chosen = Array(0..<cache.count)
-            if let splitFile {
-                let usable = PhotoFolder(root: data, classes: found.classes, photos: cache.photos, skipped: [])
-                let text = try about(splitFile) { try FileSystem.readText(splitFile) }
-                chosen = try SplitFile.parse(text, path: splitFile, folder: usable, requireTraining: false).test
-                guard !chosen.isEmpty else { throw CLIError("\(splitFile): the [test] part lists no image") }
-                Diagnostics.note("validating on the \(chosen.count) test images listed in \(splitFile)")
+            if let (indices, how) = try ClassFolderData.choose(.test, of: loaded, splitFile: splitFile, record: split, recordSource: reference) {
+                chosen = indices
+                Diagnostics.note("validating on the \(chosen.count) test images \(how)")
+            } else {
+                Diagnostics.note("validating on all \(cache.count) images of \(data)")
             }
             let subset = cache.subset(chosen)
             let classIndex = classes.map(\.classIndex)  // folder order → the model's class
@@ -171,7 +167,7 @@ struct Validate: ParsableCommand {
                                     labels: subset.photos.map { classIndex[$0.classIndex] })
         }
         guard Inputs.fileExtension(data) == "npy" else {
-            throw CLIError("\(data): DATA must be a .npy batch or a folder of class subfolders of JPEG images")
+            throw CLIError("\(data): DATA must be a .npy batch or a folder of class subfolders of \(ImageFormat.readable) images")
         }
         let batch = try Inputs.load([data], size: size, mean: mean, std: std)
         var truth: [Int]?

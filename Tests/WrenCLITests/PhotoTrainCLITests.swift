@@ -19,19 +19,26 @@ struct PhotoTrainCLITests {
         return try #require(json["__metadata__"] as? [String: String])
     }
 
+    /// A safetensors file's tensor data: everything after the 8-byte length and the JSON header.
+    static func tensorBytes(_ path: String) throws -> Data {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let length = bytes.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        return bytes.subdata(in: (8 + length)..<bytes.count)
+    }
+
     @Test func reportsClassesSkippedFilesCorruptImagesAndTheSplit() throws {
         let folder = try TemporaryFolder()
         let output = folder.path("m.safetensors")
         let result = try WrenExecutable.run(["train", Self.photos, "-o", output, "--epochs", "1"] + Self.small)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.first == "found 4 classes in \(Self.photos): blue square (12), circle (15), triangle (17), étoile (11); 55 JPEG files")
-        #expect(lines.contains("skipped 2 files that are not JPEG images: notes.txt (not in a class folder), "
-                               + "blue square/extra.png (PNG: no PNG decoder yet, convert it to JPEG)"), "\(result.stdout)")
-        #expect(lines.contains { $0.hasPrefix("decoded 54 images of \(Self.photos) once in ") && $0.hasSuffix(
+        #expect(lines.first == "found 4 classes in \(Self.photos): blue square (13), circle (15), triangle (17), étoile (11); 56 image files")
+        #expect(lines.contains("skipped 2 files that are not JPEG or PNG images: notes.txt (not in a class folder), "
+                               + "blue square/logo.gif (GIF: only JPEG or PNG is read)"), "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("decoded 55 images of \(Self.photos) once in ") && $0.hasSuffix(
             "(letterboxed to 32x32, mean 0.5,0.5,0.5, std 0.5,0.5,0.5); skipped 1 corrupt") }, "\(result.stdout)")
-        #expect(lines.contains("split 0.7 per class (seed 0): 38 train, 16 test (blue square 8/4, circle 11/4, triangle 12/5, étoile 7/3)"))
-        #expect(lines.contains { $0.hasPrefix("training WRN-10-1 (4 classes, ") && $0.contains("on 38 images of 32x32, testing on 16; adam lr 0.001")
+        #expect(lines.contains("split 0.7 per class (seed 0): 39 train, 16 test (blue square 9/4, circle 11/4, triangle 12/5, étoile 7/3)"))
+        #expect(lines.contains { $0.hasPrefix("training WRN-10-1 (4 classes, ") && $0.contains("on 39 images of 32x32, testing on 16; adam lr 0.001")
                 && $0.contains("batch 32, augment hflip,vflip, recipe tutorial") }, "\(result.stdout)")
         let warnings = result.stderr.split(separator: "\n").filter { $0.hasPrefix("warning: ") }
         #expect(warnings == ["warning: skipped corrupt JPEG '\(Self.photos)/étoile/broken.jpg': Premature end of JPEG file"], "\(result.stderr)")
@@ -46,6 +53,8 @@ struct PhotoTrainCLITests {
         #expect(metadata["wren.labels"] == "blue square\ncircle\ntriangle\nétoile")
         #expect(metadata["wren.mean"] == "0.5,0.5,0.5" && metadata["wren.std"] == "0.5,0.5,0.5")
         #expect(metadata["wren.architecture"] == "WRN-10-1" && metadata["wren.recipe"] == "tutorial" && metadata["format"] == "pt")
+        // What rebuilds the split for `wren convert` and `wren validate`.
+        #expect(metadata["wren.split_fraction"] == "0.7" && metadata["wren.split_seed"] == "0" && metadata["wren.split_images"] == "55")
     }
 
     @Test func strictStopsAtTheCorruptImage() throws {
@@ -77,9 +86,9 @@ struct PhotoTrainCLITests {
         try manager.copyItem(atPath: Self.photos + "/circle/circle_000.jpg", toPath: root + "/cat/1.jpg")
         #expect(try error() == "Error: '\(root)' holds a single class folder ('cat'): a classifier needs at least 2 classes")
         try manager.createDirectory(atPath: root + "/dog", withIntermediateDirectories: true)
-        #expect(try error() == "Error: class folder '\(root)/dog' holds no usable JPEG image: add images or remove the folder")
+        #expect(try error() == "Error: class folder '\(root)/dog' holds no usable image: add images or remove the folder")
         try manager.removeItem(atPath: root + "/cat/1.jpg")
-        #expect(try error() == "Error: the class folders of '\(root)' hold no JPEG images")
+        #expect(try error() == "Error: the class folders of '\(root)' hold no JPEG or PNG images")
         let missing = try WrenExecutable.run(["train", folder.path("nowhere"), "-o", output])
         expectCleanFailure(missing, "train nowhere")
         #expect(missing.stderr.contains("Error: '\(folder.path("nowhere"))' is not a folder"), "\(missing.stderr)")
@@ -118,8 +127,8 @@ struct PhotoTrainCLITests {
         let saved = try String(contentsOfFile: folder.path("a.txt"), encoding: .utf8)
         let lines = saved.split(separator: "\n")
         #expect(lines.first == "# wren train: split 0.7 per class (seed 5) of \(Self.photos) (paths relative to it)")
-        #expect(lines.count == 1 + 1 + 38 + 1 + 16 && lines[1] == "[train]" && lines[40] == "[test]")
-        #expect(lines.dropFirst(2).prefix(38).allSatisfy { line in
+        #expect(lines.count == 1 + 1 + 39 + 1 + 16 && lines[1] == "[train]" && lines[41] == "[test]")
+        #expect(lines.dropFirst(2).prefix(39).allSatisfy { line in
             let fields = line.split(separator: "\t")
             return fields.count == 2 && fields[0].hasPrefix(fields[1] + "/")
         })
@@ -128,18 +137,19 @@ struct PhotoTrainCLITests {
                                              "--split-file", folder.path("a.txt"), "--save-split", folder.path("b.txt"),
                                              "--log", folder.path("b.jsonl")] + Self.small)
         #expect(second.status == 0, "stderr: \(second.stderr)")
-        #expect(second.stdout.contains("split from \(folder.path("a.txt")): 38 train, 16 test (blue square 8/4, circle 11/4, triangle 12/5, étoile 7/3)"),
+        #expect(second.stdout.contains("split from \(folder.path("a.txt")): 39 train, 16 test (blue square 9/4, circle 11/4, triangle 12/5, étoile 7/3)"),
                 "\(second.stdout)")
         let reread = try String(contentsOfFile: folder.path("b.txt"), encoding: .utf8)
         #expect(reread.split(separator: "\n").dropFirst() == lines.dropFirst())
-        // Same split, seed and threads: the same weights.
-        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path("a.safetensors")))
-                == Data(contentsOf: URL(fileURLWithPath: folder.path("b.safetensors"))))
+        // Same split, seed and threads: the same weights (the metadata differs: only a split by --split is recorded).
+        #expect(try Self.tensorBytes(folder.path("a.safetensors")) == Self.tensorBytes(folder.path("b.safetensors")))
+        #expect(try Self.metadata(folder.path("a.safetensors"))["wren.split_seed"] == "5")
+        #expect(try Self.metadata(folder.path("b.safetensors"))["wren.split_seed"] == nil)
 
         try Data((saved + "circle/missing.jpg\tcircle\n").utf8).write(to: URL(fileURLWithPath: folder.path("bad.txt")))
         let bad = try WrenExecutable.run(["train", Self.photos, "-o", folder.path("c.safetensors"), "--split-file", folder.path("bad.txt")] + Self.small)
         expectCleanFailure(bad, "train --split-file bad.txt")
-        #expect(bad.stderr.contains("Error: \(folder.path("bad.txt")):58: 'circle/missing.jpg' is not one of the usable JPEG images"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("Error: \(folder.path("bad.txt")):59: 'circle/missing.jpg' is not one of the usable images"), "\(bad.stderr)")
     }
 
     @Test func valFolderTestsInsteadOfASplit() throws {
@@ -147,8 +157,8 @@ struct PhotoTrainCLITests {
         let result = try WrenExecutable.run(["train", Self.photos, "-o", folder.path("m.safetensors"), "--epochs", "1",
                                              "--val", Self.photos, "--augment", "none"] + Self.small)
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        #expect(result.stdout.contains("testing on \(Self.photos): 54 images"), "\(result.stdout)")
-        #expect(result.stdout.contains("on 54 images of 32x32, testing on 54;") && result.stdout.contains("augment none"), "\(result.stdout)")
+        #expect(result.stdout.contains("testing on \(Self.photos): 55 images"), "\(result.stdout)")
+        #expect(result.stdout.contains("on 55 images of 32x32, testing on 55;") && result.stdout.contains("augment none"), "\(result.stdout)")
     }
 
     /// The image `wren run` reads and the image `wren train` trained on are the same tensor: the
@@ -181,7 +191,7 @@ struct PhotoTrainCLITests {
         let last = train.stdout.split(separator: "\n").last { $0.hasPrefix("epoch 12/12") }.map(String.init) ?? ""
         let testAccuracy = last.components(separatedBy: "test loss ").dropFirst().first?
             .components(separatedBy: "acc ").dropFirst().first?.split(separator: "%").first.flatMap { Double($0) }
-        // Colored shapes are easy: 12 epochs of WRN-10-1 on 38 images get ≥ 14 of the 16 test images (seen: 16/16).
+        // Colored shapes are easy: 12 epochs of WRN-10-1 on 39 images get ≥ 14 of the 16 test images (seen: 16/16).
         #expect((testAccuracy ?? 0) >= 87.5, "last epoch: \(last)")
         try TrainCLITests.checkCurves(folder.path("curves.svg"), epochs: 12)
         let log = try String(contentsOfFile: folder.path("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
@@ -191,22 +201,28 @@ struct PhotoTrainCLITests {
         let convert = try WrenExecutable.run(["convert", model, "-o", wren, "--calibration", Self.photos])
         #expect(convert.status == 0, "stderr: \(convert.stderr)")
         #expect(convert.stderr.contains("using the mean, std, class names stored in \(model) by wren train"), "\(convert.stderr)")
-        #expect(convert.stderr.contains("calibrating on the 54 JPEG images of the 4 class folders of \(Self.photos) (skipped 1 corrupt, 2 not JPEG)"),
-                "\(convert.stderr)")
+        // Only training images calibrate: the split wren train recorded, rebuilt (all 39 of them: fewer than 512).
+        #expect(convert.stderr.contains("calibrating on all 39 training images (split 0.7 per class, seed 0, recorded in \(model)) of \(Self.photos); "
+                                        + "skipped 1 corrupt image and 2 files that are not JPEG or PNG images"), "\(convert.stderr)")
+        let sampled = try WrenExecutable.run(["convert", model, "-o", folder.path("sampled.wren"), "--calibration", Self.photos,
+                                              "--calibration-samples", "10"])
+        #expect(sampled.stderr.contains("calibrating on 10 (a seeded sample) of the 39 training images (split 0.7 per class, seed 0, "
+                                        + "recorded in \(model)) of \(Self.photos)"), "\(sampled.stderr)")
         let inspect = try WrenExecutable.run(["inspect", wren])
         #expect(inspect.stdout.contains("étoile"), "\(inspect.stdout)")
-        // wren validate on the photo folder: all usable photos, or only the [test] part of the saved split.
-        let all = try WrenExecutable.run(["validate", wren, "--reference", model, "--data", Self.photos, "--json", folder.path("all.json")])
-        #expect(all.status == 0, "stderr: \(all.stderr)")
-        #expect(all.stderr.contains("warning: skipped corrupt JPEG '\(Self.photos)/étoile/broken.jpg'"), "\(all.stderr)")
-        #expect(all.stderr.contains("skipped 2 files that are not JPEG images: notes.txt (not in a class folder), blue square/extra.png"),
-                "\(all.stderr)")
-        let allReport = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.path("all.json")))) as? [String: Any])
-        #expect((allReport["report"] as? [String: Any])?["imageCount"] as? Int == 54)
+        // wren validate on the photo folder: the test split the checkpoint records, or the [test] part of the
+        // saved split file (the same 16 photos); all usable photos when the reference records no split.
+        let recorded = try WrenExecutable.run(["validate", wren, "--reference", model, "--data", Self.photos, "--json", folder.path("recorded.json")])
+        #expect(recorded.status == 0, "stderr: \(recorded.stderr)")
+        #expect(recorded.stderr.contains("warning: skipped corrupt JPEG '\(Self.photos)/étoile/broken.jpg'"), "\(recorded.stderr)")
+        #expect(recorded.stderr.contains("skipped 2 files that are not JPEG or PNG images: notes.txt (not in a class folder), blue square/logo.gif"),
+                "\(recorded.stderr)")
+        #expect(recorded.stderr.contains("validating on the 16 test images (split 0.7 per class, seed 0, recorded in \(model))"), "\(recorded.stderr)")
         let test = try WrenExecutable.run(["validate", wren, "--reference", model, "--data", Self.photos, "--split-file", folder.path("split.txt"),
                                            "--json", folder.path("test.json")])
         #expect(test.status == 0, "stderr: \(test.stderr)")
-        #expect(test.stderr.contains("validating on the 16 test images listed in \(folder.path("split.txt"))"), "\(test.stderr)")
+        #expect(test.stderr.contains("validating on the 16 test images (listed in \(folder.path("split.txt")))"), "\(test.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path("test.json"))) == Data(contentsOf: URL(fileURLWithPath: folder.path("recorded.json"))))
         let testReport = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder.path("test.json")))) as? [String: Any])
         let report = try #require(testReport["report"] as? [String: Any])
         #expect(report["imageCount"] as? Int == 16)

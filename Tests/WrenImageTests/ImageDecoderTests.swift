@@ -35,16 +35,16 @@ import Testing
 
     @Test func truncatedFileIsCorruptWithLibjpegMessage() throws {
         let path = ImageFixtures.path("truncated.jpg")
-        #expect(throws: ImageError.corruptJPEG(source: path, message: "Premature end of JPEG file")) {
+        #expect(throws: ImageError.corrupt(format: .jpeg, source: path, message: "Premature end of JPEG file")) {
             try ImageDecoder.decode(path: path)
         }
     }
 
-    @Test func pngIsNamedAndRefused() throws {
-        let path = ImageFixtures.path("not_a_jpeg.png")
-        let error = #expect(throws: ImageError.self) { try ImageDecoder.decode(path: path) }
-        #expect(error == .notJPEG(source: path, detectedFormat: "PNG"))
-        #expect(error?.description.contains("PNG is not supported yet") == true)
+    @Test func otherFormatsAreNamedAndRefused() throws {
+        let gif = Array("GIF89a".utf8) + [0, 0, 0, 0]
+        let error = #expect(throws: ImageError.self) { try ImageDecoder.decode(bytes: gif) }
+        #expect(error == .unsupportedFormat(source: "<memory>", detectedFormat: "GIF"))
+        #expect(error?.description == "'<memory>' is a GIF file; only JPEG or PNG images are read")
     }
 
     @Test func missingFileIsUnreadable() throws {
@@ -67,19 +67,17 @@ import Testing
         }
     }
 
-    @Test func emptyAndShortInputsAreNotJPEG() {
-        #expect(throws: ImageError.notJPEG(source: "<memory>", detectedFormat: nil)) { try ImageDecoder.decode(bytes: []) }
-        #expect(throws: ImageError.notJPEG(source: "<memory>", detectedFormat: nil)) { try ImageDecoder.decode(bytes: [0xFF, 0xD8]) }
-        #expect(throws: ImageError.notJPEG(source: "<memory>", detectedFormat: "GIF")) {
-            try ImageDecoder.decode(bytes: Array("GIF89a".utf8) + [0, 0, 0, 0])
-        }
+    @Test func emptyAndShortInputsAreNoImage() {
+        #expect(throws: ImageError.unsupportedFormat(source: "<memory>", detectedFormat: nil)) { try ImageDecoder.decode(bytes: []) }
+        #expect(throws: ImageError.unsupportedFormat(source: "<memory>", detectedFormat: nil)) { try ImageDecoder.decode(bytes: [0xFF, 0xD8]) }
+        #expect(throws: ImageError.unsupportedFormat(source: "<memory>", detectedFormat: nil)) { try ImageDecoder.decode(bytes: [0x89, 0x50, 0x4E, 0x47]) }
     }
 
     @Test func garbageAfterJPEGMarkerIsCorrupt() {
         let bytes: [UInt8] = [0xFF, 0xD8, 0xFF] + [UInt8](repeating: 0x42, count: 64)
         let error = #expect(throws: ImageError.self) { try ImageDecoder.decode(bytes: bytes) }
-        guard case .corruptJPEG(_, let message)? = error else {
-            Issue.record("expected corruptJPEG, got \(String(describing: error))")
+        guard case .corrupt(.jpeg, _, let message)? = error else {
+            Issue.record("expected a corrupt JPEG, got \(String(describing: error))")
             return
         }
         #expect(!message.isEmpty)
@@ -95,7 +93,8 @@ import Testing
         bytes[sof + 6] = UInt8(height & 0xFF)
         bytes[sof + 7] = UInt8(width >> 8)
         bytes[sof + 8] = UInt8(width & 0xFF)
-        #expect(throws: ImageError.tooLarge(source: "<memory>", width: width, height: height, maxDimension: 16_384)) {
+        #expect(throws: ImageError.tooLarge(format: .jpeg, source: "<memory>", width: width, height: height,
+                                            limit: "images larger than 16384x16384 are refused")) {
             try ImageDecoder.decode(bytes: bytes)
         }
     }
