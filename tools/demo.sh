@@ -16,13 +16,12 @@ echo "== train: WRN-16-2 on $photos (70/30 split per class, 8 epochs, SGD-Nester
 "$wren" train "$photos" -o "$out/digits-photos.safetensors" --save-split "$out/split.txt" \
   --depth 16 --widen 2 --epochs 8 --optimizer sgd --nesterov --schedule cosine --augment crop \
   --curves "$out/curves.svg"
-echo "== convert (class names, mean and std come from the checkpoint)"
+echo "== convert (class names, mean and std come from the checkpoint; calibration on 512 training photos)"
 "$wren" convert "$out/digits-photos.safetensors" -o "$out/digits-photos.wren" --calibration "$photos"
-echo "== validate: int8 against float on the held-out 30%"
-"$wren" validate "$out/digits-photos.wren" --reference "$out/digits-photos.safetensors" \
-  --data "$photos" --split-file "$out/split.txt" | head -8
-echo "== classify photos"
-"$wren" run "$out/digits-photos.wren" "$photos"/seven/0007.jpg "$photos"/three/0003.jpg "$photos"/nine/0009.jpg
+echo "== validate: int8 against float on the held-out 30% (the split the checkpoint records)"
+"$wren" validate "$out/digits-photos.wren" --reference "$out/digits-photos.safetensors" --data "$photos" | head -8
+echo "== classify photos (a JPEG, a 16-bit gray PNG, a palette PNG)"
+"$wren" run "$out/digits-photos.wren" "$photos"/nine/0092.jpg "$photos"/seven/0007.png "$photos"/three/0003.png
 
 echo
 echo "== convert the bundled PyTorch-trained model (fixtures/digits/wrn16_2_digits.pth)"
