@@ -31,6 +31,15 @@ public struct PhotoFolder: Sendable {
 
     public func path(of photo: Photo) -> String { Self.join(root, photo.relativePath) }
 
+    /// "skipped 2 files that are not JPEG or PNG images: notes.txt (not in a class folder), ...",
+    /// or nil when nothing was skipped: what every command reading a folder prints once.
+    public var skippedListing: String? {
+        guard !skipped.isEmpty else { return nil }
+        let count = skipped.count
+        return "skipped \(count) file\(count == 1 ? "" : "s") that \(count == 1 ? "is" : "are") not \(ImageFormat.readable) images: "
+            + skipped.map { "\($0.relativePath) (\($0.reason))" }.joined(separator: ", ")
+    }
+
     /// How many photos each class has.
     public var countsByClass: [Int] {
         var counts = [Int](repeating: 0, count: classes.count)

@@ -28,11 +28,7 @@ enum ClassFolderData {
 
     static func load(_ root: String, size: Int, mean: [Float], std: [Float]) throws -> Loaded {
         let folder = try PhotoFolder.scan(root, minimumClasses: 1)
-        if !folder.skipped.isEmpty {
-            let count = folder.skipped.count
-            Diagnostics.note("skipped \(count) file\(count == 1 ? "" : "s") that \(count == 1 ? "is" : "are") not \(ImageFormat.readable) images: "
-                             + folder.skipped.map { "\($0.relativePath) (\($0.reason))" }.joined(separator: ", "))
-        }
+        if let listing = folder.skippedListing { Diagnostics.note(listing) }
         var corrupt = 0
         let cache = try PhotoCache.load(folder, size: size, mean: mean, std: std, strict: false, allowEmptyClasses: true,
                                         warn: { corrupt += 1; Diagnostics.note("warning: skipped \($0.error)") })

@@ -3,7 +3,6 @@ import Synchronization
 import WrenCharts
 import WrenConvert
 import WrenHost
-import WrenImage
 import WrenNetwork
 import WrenPhotos
 import WrenTrain
@@ -605,11 +604,7 @@ struct Train: ParsableCommand {
         let counts = folder.countsByClass
         print("found \(folder.classes.count) classes in \(root): "
               + zip(folder.classes, counts).map { "\($0) (\($1))" }.joined(separator: ", ") + "; \(folder.photos.count) image files")
-        if !folder.skipped.isEmpty {
-            let count = folder.skipped.count
-            print("skipped \(count) file\(count == 1 ? "" : "s") that \(count == 1 ? "is" : "are") not \(ImageFormat.readable) images: "
-                  + folder.skipped.map { "\($0.relativePath) (\($0.reason))" }.joined(separator: ", "))
-        }
+        if let listing = folder.skippedListing { print(listing) }
         let cache = try load(folder, size: size, mean: mean, std: std, allowEmptyClasses: false)
         var inputs = [root] + [`init`].compactMap { $0 }
         var testCache: PhotoCache?
