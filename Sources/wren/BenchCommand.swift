@@ -24,16 +24,16 @@ struct Bench: ParsableCommand {
     @Argument(help: "The .wren model to run.")
     var model: String
 
-    @Option(help: "Threads (default: the machine's processors).")
+    @Option(parsing: .unconditional, help: "Threads (default: the machine's processors).")
     var threads: Int?
 
-    @Option(help: "Images per call.")
+    @Option(parsing: .unconditional, help: "Images per call.")
     var batch: Int = 1
 
-    @Option(help: "Timed calls.")
+    @Option(parsing: .unconditional, help: "Timed calls.")
     var iterations: Int = 100
 
-    @Option(help: "Untimed calls first.")
+    @Option(parsing: .unconditional, help: "Untimed calls first.")
     var warmup: Int = 10
 
     @Option(help: "Kernels: auto (fastest this CPU supports), avx512vnni, avx2, neondot, portable, reference, or a full kernel name; an unavailable one is an error that lists what this CPU offers. (default: $WREN_KERNELS, else auto)")

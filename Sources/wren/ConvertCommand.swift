@@ -92,13 +92,13 @@ struct Convert: ParsableCommand {
     @Flag(help: "Keep the classifier's bias as trained (no correction for the int8 model's mean logit error).")
     var noBiasCorrection = false
 
-    @Option(help: "Threads for calibration and the int8 pass (default: the machine's processors; the file does not depend on it).")
+    @Option(parsing: .unconditional, help: "Threads for calibration and the int8 pass (default: the machine's processors; the file does not depend on it).")
     var threads: Int?
 
     @Option(help: "Activation tensors to store as int16 instead of int8 (comma-separated names, as `wren validate` lists them).")
     var keepWider: String?
 
-    @Option(help: "Also store as int16 the K activation tensors with the lowest int8 SQNR on the calibration inputs.")
+    @Option(parsing: .unconditional, help: "Also store as int16 the K activation tensors with the lowest int8 SQNR on the calibration inputs.")
     var autoKeepWider: Int = 0
 
     func validate() throws {
@@ -181,7 +181,8 @@ struct Convert: ParsableCommand {
                 Diagnostics.note("calibrating on the \(cache.count) JPEG images of the \(folder.classes.count) class folders of \(calibration)"
                                  + (skipped + folder.skipped.count > 0 ? " (skipped \(skipped) corrupt, \(folder.skipped.count) not JPEG)" : ""))
             } else {
-                batch = try Inputs.load(Inputs.expandFolders([calibration]), size: 32, mean: options.mean, std: options.std)
+                batch = try Inputs.load(Inputs.expandFolders([calibration]), height: 32, width: 32, mean: options.mean, std: options.std,
+                                        model: "wren convert (32x32 inputs)")
             }
             options.calibrationSource = FileSystem.fileName(calibration)
         } else {
@@ -229,7 +230,8 @@ func parseTriple(_ text: String, name: String) throws -> [Float] {
 func parseLabels(_ argument: String) throws -> [String] {
     if FileSystem.isDirectory(argument) { throw ValidationError("--labels: '\(argument)' is a folder") }
     if Inputs.fileExtension(argument) == "txt" || (!argument.contains(",") && FileSystem.exists(argument)) {
-        return try FileSystem.readText(argument).split(separator: "\n", omittingEmptySubsequences: true)
+        // Any line ending: "\r\n" is one Character, so splitting on "\n" would keep a CRLF file in one piece.
+        return try FileSystem.readText(argument).split(whereSeparator: \.isNewline)
             .map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
     }
     return argument.split(separator: ",").map { String($0.trimmingWhitespace()) }

@@ -21,8 +21,11 @@ enum FileSystem {
         return [UInt8](data)
     }
 
+    /// The file as UTF-8, without the byte order mark some editors write first.
     static func readText(_ path: String) throws -> String {
-        String(decoding: try readBytes(path), as: UTF8.self)
+        let bytes = try readBytes(path)
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        return String(decoding: bytes.starts(with: bom) ? bytes.dropFirst(3) : bytes[...], as: UTF8.self)
     }
 
     static func fileName(_ path: String) -> String {

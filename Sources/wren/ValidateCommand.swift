@@ -3,6 +3,7 @@ import Foundation
 import WrenConvert
 import WrenCore
 import WrenHost
+import WrenImage
 import WrenNetwork
 import WrenPhotos
 
@@ -60,10 +61,10 @@ struct Validate: ParsableCommand {
     @Option(help: "Write the per-layer SQNR chart (and confusion matrices) as SVG.")
     var chart: String?
 
-    @Option(help: "Use only the first N inputs.")
+    @Option(parsing: .unconditional, help: "Use only the first N inputs.")
     var limit: Int?
 
-    @Option(help: "How many layers the printed table shows (all are in --json and --chart).")
+    @Option(parsing: .unconditional, help: "How many layers the printed table shows (all are in --json and --chart).")
     var layers: Int?
 
     func validate() throws {
@@ -97,12 +98,8 @@ struct Validate: ParsableCommand {
         let description = wren.description
         let checkpoint = try about(reference) { try CheckpointLoader.load(path: reference) }
         let network = try about(reference) { try WideResNet(stateDict: checkpoint.tensors) }
-        guard network.architecture.numClasses == description.numClasses else {
-            throw CLIError("the reference \(reference) has \(network.architecture.numClasses) classes, the model \(description.numClasses)")
-        }
-        if let source = description.metadataValue("source_sha256"), source != checkpoint.sha256 {
-            Diagnostics.note("warning: \(reference) is not the checkpoint \(model) was converted from (SHA-256 differs)")
-        }
+        try ReferenceCheck.check(model: description, modelPath: model, reference: network.architecture, referencePath: reference,
+                                 referenceSHA256: checkpoint.sha256)
 
         var inputs = try loadData(description: description)
         if let limit, limit < inputs.count {
@@ -132,16 +129,18 @@ struct Validate: ParsableCommand {
 
     /// DATA as normalized images with names and, when known, labels.
     func loadData(description: ModelDescription) throws -> Validator.Inputs {
-        let size = description.input.height
-        guard description.input.width == size else {
-            throw CLIError("\(model): input is \(description.input.height)x\(description.input.width); only square inputs are supported")
-        }
+        let (height, width) = (description.input.height, description.input.width)
         let mean = description.input.mean
         let std = description.input.std
         if FileSystem.isDirectory(data) {
+            let size = height
+            guard width == size, size <= Preprocess.maxLetterboxSize else {
+                throw CLIError("\(model) takes \(height)x\(width) inputs, and images are only letterboxed into squares of up to "
+                               + "\(Preprocess.maxLetterboxSize) pixels; give --data a .npy [N, 3, \(height), \(width)] instead")
+            }
             let folders = try FileSystem.listFolders(data)
             if folders.isEmpty {
-                let batch = try Inputs.load(Inputs.expandFolders([data]), size: size, mean: mean, std: std)
+                let batch = try Inputs.load(Inputs.expandFolders([data]), height: height, width: width, mean: mean, std: std, model: model)
                 return Validator.Inputs(values: batch.values, count: batch.count, names: batch.names, labels: nil)
             }
             // One subfolder per class, read as `wren train` reads it (by content, hidden names
@@ -173,10 +172,10 @@ struct Validate: ParsableCommand {
         guard Inputs.fileExtension(data) == "npy" else {
             throw CLIError("\(data): DATA must be a .npy batch or a folder of class subfolders of JPEG images")
         }
-        let batch = try Inputs.load([data], size: size, mean: mean, std: std)
+        let batch = try Inputs.load([data], height: height, width: width, mean: mean, std: std, model: model)
         var truth: [Int]?
         if let labels {
-            let values = try readLabels(labels)
+            let values = try readLabels(labels, classes: description.numClasses)
             guard values.count == batch.count else {
                 throw CLIError("--labels \(labels) holds \(values.count) labels for \(batch.count) inputs in \(data)")
             }
