@@ -126,6 +126,6 @@ let package = Package(
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenPhotosTests", dependencies: ["WrenPhotos", "WrenImage"], path: "Tests/WrenPhotosTests"),
         // WrenConvert and WrenCore build the odd .wren files (other input sizes, hostile scales) the CLI must survive.
-        .testTarget(name: "WrenCLITests", dependencies: ["wren", "WrenPhotos", "WrenConvert", "WrenCore", "WrenTestSupport"], path: "Tests/WrenCLITests"),
+        .testTarget(name: "WrenCLITests", dependencies: ["wren", "WrenPhotos", "WrenImage", "WrenConvert", "WrenCore", "WrenTestSupport"], path: "Tests/WrenCLITests"),
     ]
 )
