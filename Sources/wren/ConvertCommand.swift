@@ -121,11 +121,7 @@ struct Convert: ParsableCommand {
         if let keepWider, keptWiderNames(keepWider).isEmpty {
             throw ValidationError("--keep-wider takes comma-separated activation names, e.g. block3.layer.1.relu1 (see `wren validate`)")
         }
-        for input in [checkpoint, calibration].compactMap({ $0 }) where FileSystem.sameFile(input, output) {
-            throw ValidationError("-o \(output) would overwrite the input \(input)")
-        }
-        let folder = FileSystem.parentFolder(output)
-        guard FileSystem.isDirectory(folder) else { throw ValidationError("-o: folder '\(folder)' does not exist") }
+        try FileSystem.checkOutput(output, option: "-o", inputs: [checkpoint, calibration, labels].compactMap { $0 })
     }
 
     func run() throws {

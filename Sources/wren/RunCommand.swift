@@ -63,9 +63,7 @@ struct Run: ParsableCommand {
         if let logits, Inputs.fileExtension(logits) != "npy" {
             throw ValidationError("--logits writes a .npy file (got '\(logits)')")
         }
-        if let logits, ([model] + inputs + [reference, labels].compactMap { $0 }).contains(where: { FileSystem.sameFile($0, logits) }) {
-            throw ValidationError("--logits \(logits) would overwrite an input")
-        }
+        if let logits { try FileSystem.checkOutput(logits, option: "--logits", inputs: [model] + inputs + [reference, labels].compactMap { $0 }) }
     }
 
     func run() throws {

@@ -79,13 +79,8 @@ struct Validate: ParsableCommand {
             throw ValidationError("--labels is for a .npy DATA; a folder's labels come from its class subfolders")
         }
         let inputs = [model, reference, data, labels, splitFile].compactMap { $0 }
-        for output in [json, chart].compactMap({ $0 }) {
-            if let input = inputs.first(where: { FileSystem.sameFile($0, output) }) {
-                throw ValidationError("\(output) would overwrite the input \(input)")
-            }
-            let folder = FileSystem.parentFolder(output)
-            guard FileSystem.isDirectory(folder) else { throw ValidationError("folder '\(folder)' for \(output) does not exist") }
-        }
+        if let json { try FileSystem.checkOutput(json, option: "--json", inputs: inputs) }
+        if let chart { try FileSystem.checkOutput(chart, option: "--chart", inputs: inputs) }
         if let json, let chart, FileSystem.sameFile(json, chart) { throw ValidationError("--json and --chart name the same file") }
     }
 
