@@ -159,6 +159,7 @@ struct Convert: ParsableCommand {
         options.calibrationMethod = try CalibrationMethod(parsing: calibrationMethod)
         options.weightGranularity = try WeightGranularity(parsing: weights)
         options.biasCorrection = !noBiasCorrection
+        options.producer = "wren \(wrenVersion)"
         options.kernels = try Runtime.selectedKernels()
         let pool = ThreadPool(workers: threads ?? Runtime.processorCount)
         options.parallelism = pool.parallelism

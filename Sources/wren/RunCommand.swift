@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import WrenConvert
 import WrenCore
 import WrenNetwork
@@ -28,6 +29,7 @@ struct Run: ParsableCommand {
               wren run model.wren digit.jpg --top 3
               wren run model.wren test_x.npy --logits logits.npy
               wren run model.wren test_x.npy --reference model.pth --labels test_y.npy
+              wren run model.wren photos/ --top 3 --json
             """)
 
     @Argument(help: "A .wren file (int8 runtime) or a PyTorch checkpoint (float reference).")
@@ -57,9 +59,17 @@ struct Run: ParsableCommand {
     @Flag(help: "Do not print per-input predictions (summary lines only).")
     var quiet = false
 
+    @Flag(help: "Print the predictions as one JSON object (per input: file and top-K classes with probabilities) instead of text.")
+    var json = false
+
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one input (.npy or image file)") }
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+        if json && quiet { throw ValidationError("--json prints the predictions; --quiet leaves them out: choose one") }
+        // Missing files are named before a single input is classified.
+        for path in [model] + inputs + [reference, labels].compactMap({ $0 }) where !FileSystem.exists(path) {
+            throw ValidationError("\(path): no such file or folder")
+        }
         if let logits, Inputs.fileExtension(logits) != "npy" {
             throw ValidationError("--logits writes a .npy file (got '\(logits)')")
         }
@@ -89,7 +99,9 @@ struct Run: ParsableCommand {
         let elapsed = Clock.now() - start
         try classifier.checkFinite(output, batch)
 
-        if !quiet {
+        if json {
+            try printJSON(output, batch: batch, classifier: classifier)
+        } else if !quiet {
             for (index, name) in batch.names.enumerated() {
                 let row = Array(output[(index * classes)..<((index + 1) * classes)])
                 let ranked = topK(softmax(row), k: min(top, classes))
@@ -126,6 +138,19 @@ struct Run: ParsableCommand {
             try NumpyArray.write(floats: output, shape: [batch.count, classes], to: logits, refusingToOverwrite: protected)
             Diagnostics.note("wrote \(logits)")
         }
+    }
+
+    /// {"model", "kind", "inputs": [{"file", "top": [{"class", "label", "probability"}]}]} on stdout.
+    private func printJSON(_ output: [Float], batch: InputBatch, classifier: Classifier) throws {
+        let classes = classifier.numClasses
+        let entries: [[String: Any]] = batch.names.enumerated().map { index, name in
+            let row = Array(output[(index * classes)..<((index + 1) * classes)])
+            let ranked = topK(softmax(row), k: min(top, classes))
+            return ["file": name, "top": ranked.map { ["class": $0.index, "label": classifier.label($0.index), "probability": Double($0.probability)] }]
+        }
+        let document: [String: Any] = ["model": model, "kind": classifier.kind, "inputs": entries]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
     }
 
     /// The --reference checkpoint, refused unless it is the same network as MODEL.

@@ -69,6 +69,9 @@ struct Validate: ParsableCommand {
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        for path in [model, reference, data, labels, splitFile].compactMap({ $0 }) where !FileSystem.exists(path) {
+            throw ValidationError("\(path): no such file or folder")
+        }
         if let layers, layers < 1 { throw ValidationError("--layers must be at least 1") }
         if let json, Inputs.fileExtension(json) != "json" { throw ValidationError("--json writes a .json file (got '\(json)')") }
         if let chart, Inputs.fileExtension(chart) != "svg" { throw ValidationError("--chart writes an .svg file (got '\(chart)')") }
