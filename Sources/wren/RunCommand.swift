@@ -149,7 +149,7 @@ struct Run: ParsableCommand {
             return ["file": name, "top": ranked.map { ["class": $0.index, "label": classifier.label($0.index), "probability": Double($0.probability)] }]
         }
         let document: [String: Any] = ["model": model, "kind": classifier.kind, "inputs": entries]
-        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         print(String(decoding: data, as: UTF8.self))
     }
 

@@ -68,4 +68,19 @@ struct ConventionsCLITests {
         let refused = try WrenExecutable.run(["bench", model, "--seconds", "0"])
         expectCleanFailure(refused, "bench --seconds 0")
     }
+
+    @Test func inspectJSONDescribesTheModel() throws {
+        let folder = try TemporaryFolder()
+        let model = try SyntheticModels.write(try SyntheticModels.biasModel(height: 40, width: 40).quantized, to: folder, as: "m.wren")
+        let result = try WrenExecutable.run(["inspect", model, "--json"])
+        try #require(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["architecture"] as? String == "WRN-10-2")
+        #expect(object["numClasses"] as? Int == 3)
+        #expect((object["input"] as? [String: Any])?["shape"] as? [Int] == [3, 40, 40])
+        let layers = try #require(object["layers"] as? [[String: Any]])
+        #expect(layers.last?["output"] as? String == "logits")
+        #expect((object["tensors"] as? [[String: Any]])?.first?["name"] as? String == "input")
+        #expect((object["metadata"] as? [String: String])?["depth"] == "10")
+    }
 }
