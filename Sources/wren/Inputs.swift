@@ -32,13 +32,13 @@ enum Inputs {
         var batch = InputBatch(height: height, width: width)
         for path in paths {
             if fileExtension(path) == "npy" {
-                let array: NumpyArray
-                do {
-                    array = try NumpyArray.read(path: path)
-                } catch NumpyError.unsupportedDType(_, let descr) {
-                    throw CLIError("\(path): holds '\(descr)' values; inputs must be float32 or float64, already normalized as in training")
-                } catch {
-                    throw CLIError("\("\(error)".contains(path) ? "" : path + ": ")\(error)")
+                let array = try about(path) {
+                    do {
+                        return try NumpyArray.read(path: path)
+                    } catch NumpyError.unsupportedDType(_, let descr) {
+                        // The reader's own message lists the integer types too, which inputs may not be.
+                        throw CLIError("\(path): holds '\(descr)' values; inputs must be float32 or float64, already normalized as in training")
+                    }
                 }
                 guard array.dtype == .float32 || array.dtype == .float64 else {
                     throw CLIError("\(path): holds \(array.dtype) values; inputs must be float32 or float64, already normalized "
