@@ -127,6 +127,7 @@ let package = Package(
         .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenNetwork", "WrenConvert", "WrenTestSupport", "AllocationCounter"], path: "Tests/WrenTrainTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenPhotosTests", dependencies: ["WrenPhotos", "WrenImage"], path: "Tests/WrenPhotosTests"),
-        .testTarget(name: "WrenCLITests", dependencies: ["wren", "WrenPhotos"], path: "Tests/WrenCLITests"),
+        // WrenConvert and WrenCore build the odd .wren files (other input sizes, hostile scales) the CLI must survive.
+        .testTarget(name: "WrenCLITests", dependencies: ["wren", "WrenPhotos", "WrenImage", "WrenConvert", "WrenCore", "WrenTestSupport"], path: "Tests/WrenCLITests"),
     ]
 )

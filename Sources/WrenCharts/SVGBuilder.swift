@@ -22,10 +22,11 @@ public struct SVGBuilder {
     public static func number(_ value: Double) -> String { fixed(value, 1) }
 
     /// `value` with exactly `digits` decimals, without Foundation's String(format:).
+    /// NaN, ±Inf and magnitudes whose scaled digits would not fit an Int print as Swift does ("1e+38").
     public static func fixed(_ value: Double, _ digits: Int) -> String {
-        guard value.isFinite else { return "\(value)" }
         var factor = 1.0
         for _ in 0..<digits { factor *= 10 }
+        guard value.isFinite, abs(value) * factor < 1e15 else { return "\(value)" }
         let scaled = (abs(value) * factor).rounded()
         let whole = Int(scaled / factor)
         var fraction = String(Int(scaled - Double(whole) * factor))

@@ -37,8 +37,15 @@ public enum Runtime {
         let tables = availableKernels()
         if choice.isEmpty || choice == "auto" { return tables[0] }
         if let match = tables.first(where: { $0.name == choice || $0.name.hasSuffix("-" + choice) }) { return match }
+        if knownKernelISAs.contains(where: { choice == $0 || choice.hasSuffix("-" + $0) }) {
+            throw RuntimeError.unavailableKernels(choice, available: tables.map(\.name))
+        }
         throw RuntimeError.unknownKernels(choice, available: tables.map(\.name))
     }
+
+    /// The last part of every kernel table's name on any CPU Wren supports, so a table built for
+    /// another CPU is reported as unavailable here rather than unknown.
+    public static let knownKernelISAs = ["avx512vnni", "avx2", "neondot", "portable", "reference"]
 
     /// Online processors, for a default thread count.
     public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
@@ -46,11 +53,15 @@ public enum Runtime {
 
 public enum RuntimeError: Error, CustomStringConvertible {
     case unknownKernels(String, available: [String])
+    /// Kernels Wren has, but not for this CPU (e.g. neondot on x86-64).
+    case unavailableKernels(String, available: [String])
 
     public var description: String {
         switch self {
         case .unknownKernels(let name, let available):
             return "unknown kernels '\(name)'; this machine offers: \(available.joined(separator: ", "))"
+        case .unavailableKernels(let name, let available):
+            return "kernels '\(name)' are not available on this CPU; it offers: \(available.joined(separator: ", "))"
         }
     }
 }

@@ -81,9 +81,12 @@ public enum Preprocess {
         }
     }
 
+    /// The largest square `letterboxNormalize` fills.
+    public static let maxLetterboxSize = 4096
+
     private static func validate(_ image: RGBImage, size: Int, mean: [Float], std: [Float]) throws(ImageError) {
-        guard size >= 1, size <= 4096 else {
-            throw .invalidArgument("letterbox size \(size) is outside 1...4096")
+        guard size >= 1, size <= maxLetterboxSize else {
+            throw .invalidArgument("letterbox size \(size) is outside 1...\(maxLetterboxSize)")
         }
         guard image.width >= 1, image.height >= 1,
               image.width <= ImageDecoder.maxDimension, image.height <= ImageDecoder.maxDimension else {

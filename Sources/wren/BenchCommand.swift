@@ -19,21 +19,25 @@ struct Bench: ParsableCommand {
               wren bench model.wren
               wren bench model.wren --threads 2 --batch 32 --iterations 50
               wren bench model.wren --kernels portable --json
+              wren bench model.wren --seconds 10
             """)
 
     @Argument(help: "The .wren model to run.")
     var model: String
 
-    @Option(help: "Threads (default: the machine's processors).")
+    @Option(parsing: .unconditional, help: "Threads (default: the machine's processors).")
     var threads: Int?
 
-    @Option(help: "Images per call.")
+    @Option(parsing: .unconditional, help: "Images per call.")
     var batch: Int = 1
 
-    @Option(help: "Timed calls.")
+    @Option(parsing: .unconditional, help: "Timed calls.")
     var iterations: Int = 100
 
-    @Option(help: "Untimed calls first.")
+    @Option(help: "Time calls for this many seconds instead of --iterations calls.")
+    var seconds: Double?
+
+    @Option(parsing: .unconditional, help: "Untimed calls first.")
     var warmup: Int = 10
 
     @Option(help: "Kernels: auto (fastest this CPU supports), avx512vnni, avx2, neondot, portable, reference, or a full kernel name; an unavailable one is an error that lists what this CPU offers. (default: $WREN_KERNELS, else auto)")
@@ -47,6 +51,7 @@ struct Bench: ParsableCommand {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative") }
         if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1...256") }
+        if let seconds, !(seconds > 0 && seconds <= 86_400) { throw ValidationError("--seconds must be in (0, 86400]") }
     }
 
     func run() throws {
@@ -65,7 +70,8 @@ struct Bench: ParsableCommand {
         try input.withUnsafeBufferPointer { inputBuffer in
             try logits.withUnsafeMutableBufferPointer { logitsBuffer in
                 for _ in 0..<warmup { try context.run(input: inputBuffer, batch: batch, logits: logitsBuffer) }
-                for _ in 0..<iterations {
+                let end = seconds.map { Clock.now() + $0 }
+                while end.map({ times.isEmpty || Clock.now() < $0 }) ?? (times.count < iterations) {
                     let start = Clock.now()
                     try context.run(input: inputBuffer, batch: batch, logits: logitsBuffer)
                     times.append(Clock.now() - start)
@@ -75,15 +81,15 @@ struct Bench: ParsableCommand {
         times.sort()
         let median = times[times.count / 2] * 1000
         let p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))] * 1000
-        let imagesPerSecond = Double(batch) / (median / 1000)
+        let imagesPerSecond = median > 0 ? Double(batch) / (median / 1000) : 0
         if json {
             print("{\"model\": \"\(model)\", \"kernels\": \"\(table.name)\", \"threads\": \(threadCount), \"batch\": \(batch), "
-                  + "\"iterations\": \(iterations), \"median_ms\": \(median), \"p90_ms\": \(p90), \"images_per_s\": \(imagesPerSecond), "
+                  + "\"iterations\": \(times.count), \"median_ms\": \(median), \"p90_ms\": \(p90), \"images_per_s\": \(imagesPerSecond), "
                   + "\"arena_bytes\": \(context.arenaSize)}")
         } else {
             print("model:      \(model) (\(loaded.description.metadataValue("architecture") ?? "?"))")
             print("kernels:    \(table.name), \(threadCount) thread(s), batch \(batch), arena \(context.arenaSize) bytes")
-            print("latency:    median \(format(Float(median))) ms, p90 \(format(Float(p90))) ms over \(iterations) calls")
+            print("latency:    median \(format(Float(median))) ms, p90 \(format(Float(p90))) ms over \(times.count) calls")
             print("throughput: \(format(Float(imagesPerSecond))) images/s")
         }
     }

@@ -102,13 +102,13 @@ struct Convert: ParsableCommand {
     @Flag(help: "Keep the classifier's bias as trained (no correction for the int8 model's mean logit error).")
     var noBiasCorrection = false
 
-    @Option(help: "Threads for calibration and the int8 pass (default: the machine's processors; the file does not depend on it).")
+    @Option(parsing: .unconditional, help: "Threads for calibration and the int8 pass (default: the machine's processors; the file does not depend on it).")
     var threads: Int?
 
     @Option(help: "Activation tensors to store as int16 instead of int8 (comma-separated names, as `wren validate` lists them).")
     var keepWider: String?
 
-    @Option(help: "Also store as int16 the K activation tensors with the lowest int8 SQNR on the calibration inputs.")
+    @Option(parsing: .unconditional, help: "Also store as int16 the K activation tensors with the lowest int8 SQNR on the calibration inputs.")
     var autoKeepWider: Int = 0
 
     func validate() throws {
@@ -135,11 +135,7 @@ struct Convert: ParsableCommand {
         if let keepWider, keptWiderNames(keepWider).isEmpty {
             throw ValidationError("--keep-wider takes comma-separated activation names, e.g. block3.layer.1.relu1 (see `wren validate`)")
         }
-        for input in [checkpoint, calibration, splitFile].compactMap({ $0 }) where FileSystem.sameFile(input, output) {
-            throw ValidationError("-o \(output) would overwrite the input \(input)")
-        }
-        let folder = FileSystem.parentFolder(output)
-        guard FileSystem.isDirectory(folder) else { throw ValidationError("-o: folder '\(folder)' does not exist") }
+        try FileSystem.checkOutput(output, option: "-o", inputs: [checkpoint, calibration, labels, splitFile].compactMap { $0 })
     }
 
     func run() throws {
@@ -177,6 +173,7 @@ struct Convert: ParsableCommand {
         options.calibrationMethod = try CalibrationMethod(parsing: calibrationMethod)
         options.weightGranularity = try WeightGranularity(parsing: weights)
         options.biasCorrection = !noBiasCorrection
+        options.producer = "wren \(wrenVersion)"
         options.kernels = try Runtime.selectedKernels()
         let pool = ThreadPool(workers: threads ?? Runtime.processorCount)
         options.parallelism = pool.parallelism
@@ -191,10 +188,11 @@ struct Convert: ParsableCommand {
             } else if FileSystem.isDirectory(calibration) {
                 let images = try Inputs.expandFolders([calibration])
                 let chosen = PhotoSplit.sample(Array(images.indices), count: limit, seed: 0).map { images[$0] }
-                batch = try Inputs.load(chosen, size: 32, mean: options.mean, std: options.std)
+                batch = try Inputs.load(chosen, height: 32, width: 32, mean: options.mean, std: options.std, model: "wren convert (32x32 inputs)")
                 Diagnostics.note("calibrating on \(chosen.count == images.count ? "all \(images.count)" : "\(chosen.count) (a seeded sample) of the \(images.count)") images of \(calibration)")
             } else {
-                batch = try Inputs.load([calibration], size: 32, mean: options.mean, std: options.std)
+                batch = try Inputs.load([calibration], height: 32, width: 32, mean: options.mean, std: options.std,
+                                        model: "wren convert (32x32 inputs)")
             }
             options.calibrationSource = FileSystem.fileName(calibration)
         } else {
@@ -257,7 +255,8 @@ func parseTriple(_ text: String, name: String) throws -> [Float] {
 func parseLabels(_ argument: String) throws -> [String] {
     if FileSystem.isDirectory(argument) { throw ValidationError("--labels: '\(argument)' is a folder") }
     if Inputs.fileExtension(argument) == "txt" || (!argument.contains(",") && FileSystem.exists(argument)) {
-        return try FileSystem.readText(argument).split(separator: "\n", omittingEmptySubsequences: true)
+        // Any line ending: "\r\n" is one Character, so splitting on "\n" would keep a CRLF file in one piece.
+        return try FileSystem.readText(argument).split(whereSeparator: \.isNewline)
             .map { String($0.trimmingWhitespace()) }.filter { !$0.isEmpty }
     }
     return argument.split(separator: ",").map { String($0.trimmingWhitespace()) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WrenConvert
 
 enum FileSystem {
     static func isDirectory(_ path: String) -> Bool {
@@ -21,8 +22,11 @@ enum FileSystem {
         return [UInt8](data)
     }
 
+    /// The file as UTF-8, without the byte order mark some editors write first.
     static func readText(_ path: String) throws -> String {
-        String(decoding: try readBytes(path), as: UTF8.self)
+        let bytes = try readBytes(path)
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        return String(decoding: bytes.starts(with: bom) ? bytes.dropFirst(3) : bytes[...], as: UTF8.self)
     }
 
     static func fileName(_ path: String) -> String {
@@ -37,15 +41,34 @@ extension FileSystem {
 }
 
 extension FileSystem {
-    /// True when both paths name the same existing file (after resolving links), or are equal.
+    /// True when both paths name the same existing file (after following symbolic links, so a link
+    /// to an input counts as the input), or are equal.
     static func sameFile(_ a: String, _ b: String) -> Bool {
         if a == b { return true }
-        let fm = FileManager.default
-        guard let x = try? fm.attributesOfItem(atPath: a), let y = try? fm.attributesOfItem(atPath: b) else {
+        var x = stat()
+        var y = stat()
+        guard stat(a, &x) == 0, stat(b, &y) == 0 else {
             return (a as NSString).standardizingPath == (b as NSString).standardizingPath
         }
-        return (x[.systemNumber] as? NSNumber) == (y[.systemNumber] as? NSNumber)
-            && (x[.systemFileNumber] as? NSNumber) == (y[.systemFileNumber] as? NSNumber)
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
+    }
+
+    /// Refuses, before any work starts, an output `option` cannot or must not write: one of the
+    /// `inputs` (also through a link), a folder, a FIFO or device (which the final rename would
+    /// silently replace), or a file in a missing or read-only folder.
+    static func checkOutput(_ path: String, option: String, inputs: [String]) throws {
+        if let input = inputs.first(where: { sameFile($0, path) }) {
+            throw ValidationError("\(option) \(path) would overwrite the input \(input)")
+        }
+        let folder = parentFolder(path)
+        guard isDirectory(folder) else { throw ValidationError("\(option): folder '\(folder)' does not exist") }
+        if isDirectory(path) { throw ValidationError("\(option) \(path) is a folder; name a file in it") }
+        if let kind = AtomicFile.specialFileKind(path) {
+            throw ValidationError("\(option) \(path) is \(kind), not a regular file; choose another output path")
+        }
+        guard access(folder, W_OK) == 0 else {
+            throw ValidationError("\(option): cannot write in folder '\(folder)' (\(String(cString: strerror(errno))))")
+        }
     }
 
     static func parentFolder(_ path: String) -> String {

@@ -3,11 +3,19 @@ import WrenConvert
 import WrenFiles
 import WrenImage
 
-/// A batch of normalized NCHW float32 images and a display name for each.
+/// A batch of normalized NCHW float32 images of one size and a display name for each.
 struct InputBatch {
     var values: [Float] = []
     var names: [String] = []
+    var height = 32
+    var width = 32
     var count: Int { names.count }
+
+    /// Image `index` alone, for tracing where it went wrong.
+    func image(_ index: Int) -> [Float] {
+        let perImage = 3 * height * width
+        return Array(values[(index * perImage)..<((index + 1) * perImage)])
+    }
 }
 
 enum Inputs {
@@ -16,24 +24,38 @@ enum Inputs {
         return path[path.index(after: dot)...].lowercased()
     }
 
-    /// Loads `.npy` batches ([N,3,H,W] float32, already normalized) and image files (letterboxed to
-    /// `size` and normalized with `mean`/`std`), in the order given.
-    static func load(_ paths: [String], size: Int, mean: [Float], std: [Float]) throws -> InputBatch {
-        var batch = InputBatch()
+    /// Loads `.npy` batches ([N,3,H,W] float32 or float64, already normalized; H and W those of
+    /// the model) and image files (letterboxed to `height` x `width`, which must be square, and
+    /// normalized with `mean`/`std`), in the order given. `model` names the model in errors.
+    static func load(_ paths: [String], height: Int, width: Int, mean: [Float], std: [Float], model: String) throws -> InputBatch {
+        var batch = InputBatch(height: height, width: width)
         for path in paths {
             if fileExtension(path) == "npy" {
-                let array = try about(path) { try NumpyArray.read(path: path) }
+                let array = try about(path) {
+                    do {
+                        return try NumpyArray.read(path: path)
+                    } catch NumpyError.unsupportedDType(_, let descr) {
+                        // The reader's own message lists the integer types too, which inputs may not be.
+                        throw CLIError("\(path): holds '\(descr)' values; inputs must be float32 or float64, already normalized as in training")
+                    }
+                }
                 guard array.dtype == .float32 || array.dtype == .float64 else {
-                    throw CLIError("\(path): holds \(array.dtype.rawValue) values; inputs must be float32 already normalized as in training (raw pixels belong in image files)")
+                    throw CLIError("\(path): holds \(array.dtype) values; inputs must be float32 or float64, already normalized "
+                                   + "as in training (raw pixels belong in image files)")
                 }
-                guard array.shape.count == 4, array.shape[1] == 3, array.shape[2] == size, array.shape[3] == size else {
-                    throw CLIError("\(path): expected a float32 array of shape [N, 3, \(size), \(size)], got \(array.shape)")
+                guard array.shape.count == 4, array.shape[1] == 3, array.shape[2] == height, array.shape[3] == width else {
+                    throw CLIError("\(path): holds an array of shape \(array.shape); \(model) takes [N, 3, \(height), \(width)]")
                 }
+                guard array.shape[0] > 0 else { throw CLIError("\(path): holds no inputs (shape \(array.shape))") }
                 batch.values += try about(path) { try array.floats() }
                 batch.names += (0..<array.shape[0]).map { "\(path)[\($0)]" }
             } else {
+                guard height == width, height <= Preprocess.maxLetterboxSize else {
+                    throw CLIError("\(path): \(model) takes \(height)x\(width) inputs, and images are only letterboxed into squares "
+                                   + "of up to \(Preprocess.maxLetterboxSize) pixels; give it a .npy [N, 3, \(height), \(width)] instead")
+                }
                 let image = try about(path) { try ImageDecoder.decode(path: path) }
-                batch.values += try about(path) { try Preprocess.letterboxNormalize(image, size: size, mean: mean, std: std) }
+                batch.values += try about(path) { try Preprocess.letterboxNormalize(image, size: height, mean: mean, std: std) }
                 batch.names.append(path)
             }
         }

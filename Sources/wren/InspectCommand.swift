@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import WrenCore
 import WrenHost
 
@@ -13,17 +14,27 @@ struct Inspect: ParsableCommand {
             --keep-wider) list them and get a bits column (input → output element bits; *
             marks the layers that run with 16-bit activations).
 
+            --json prints the same as one JSON object, for scripts.
+
             Examples:
               wren inspect model.wren
+              wren inspect model.wren --json
             """)
 
     @Argument(help: "The .wren file to describe.")
     var model: String
 
+    @Flag(help: "Print one JSON object (file, format, architecture, input, metadata, tensors, layers) instead of text.")
+    var json = false
+
     func run() throws {
         let bytes = try FileSystem.readBytes(model)
         let loaded = try about(model) { try WrenModel(bytes: bytes) }
         let d = loaded.description
+        if json {
+            try printJSON(d, bytes: bytes.count)
+            return
+        }
         print("file:         \(model) (\(bytes.count) bytes, CRC-32 \(hex(d.checksum)))")
         print("format:       .wren \(d.majorVersion).\(d.minorVersion)")
         print("architecture: \(d.metadataValue("architecture") ?? "unknown"), \(d.numClasses) classes")
@@ -65,6 +76,36 @@ struct Inspect: ParsableCommand {
         if wide { header.insert("bits", at: 5) }
         printTable(header: header, rows: rows)
         if wide { print("* runs with 16-bit activations (int16 tensors kept wider by wren convert --keep-wider)") }
+    }
+
+    private func printJSON(_ d: ModelDescription, bytes: Int) throws {
+        let kernels = try Runtime.selectedKernels()
+        // Swift's own description keeps a scale exact and survives any value JSON has no number for.
+        func scale(_ value: Float) -> Any { value.isFinite ? Double(value) : "\(value)" }
+        let tensors: [[String: Any]] = d.tensors.map { t in
+            ["name": t.name, "shape": [t.channels, t.height, t.width], "scale": scale(t.scale), "zeroPoint": Int(t.zeroPoint),
+             "type": t.elementType == .int16 ? "int16" : "int8"]
+        }
+        let layers: [[String: Any]] = d.layers.map { layer in
+            var entry: [String: Any] = [
+                "op": "\(layer.op)", "input": d.tensors[layer.input].name, "kernelSize": layer.kernelSize, "stride": layer.stride,
+                "relu": layer.relu,
+                "constantBytes": layer.weights.length + layer.bias.length + layer.multipliers.length + layer.shifts.length + layer.offsets.length,
+            ]
+            entry["output"] = layer.output.map { d.tensors[$0].name } ?? "logits"
+            if let residual = layer.residual { entry["residual"] = d.tensors[residual].name }
+            return entry
+        }
+        let document: [String: Any] = [
+            "file": model, "bytes": bytes, "crc32": hex(d.checksum), "format": "\(d.majorVersion).\(d.minorVersion)",
+            "architecture": d.metadataValue("architecture") ?? NSNull(), "numClasses": d.numClasses,
+            "input": ["shape": [3, d.input.height, d.input.width], "mean": d.input.mean.map(Double.init), "std": d.input.std.map(Double.init)],
+            "arenaBytes": ArenaPlan(model: d, maxBatch: 1, kernels: kernels).size, "kernels": kernels.name,
+            "metadata": Dictionary(d.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first }),
+            "tensors": tensors, "layers": layers,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
     }
 
     private func shape(_ t: TensorInfo) -> String { "\(t.channels)x\(t.height)x\(t.width)" }

@@ -1,9 +1,11 @@
 import ArgumentParser
+import Foundation
 import WrenConvert
 import WrenCore
 import WrenNetwork
 import WrenReference
 import WrenHost
+import WrenImage
 
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +29,7 @@ struct Run: ParsableCommand {
               wren run model.wren digit.jpg --top 3
               wren run model.wren test_x.npy --logits logits.npy
               wren run model.wren test_x.npy --reference model.pth --labels test_y.npy
+              wren run model.wren photos/ --top 3 --json
             """)
 
     @Argument(help: "A .wren file (int8 runtime) or a PyTorch checkpoint (float reference).")
@@ -38,7 +41,7 @@ struct Run: ParsableCommand {
     @Option(help: "Write the logits as a float32 .npy of shape [N, classes].")
     var logits: String?
 
-    @Option(help: "How many classes to print per input.")
+    @Option(parsing: .unconditional, help: "How many classes to print per input.")
     var top: Int = 1
 
     @Option(help: "A checkpoint to compare against (float reference): prints top-1 agreement and logit error.")
@@ -56,28 +59,49 @@ struct Run: ParsableCommand {
     @Flag(help: "Do not print per-input predictions (summary lines only).")
     var quiet = false
 
+    @Flag(help: "Print the predictions as one JSON object (per input: file and top-K classes with probabilities) instead of text.")
+    var json = false
+
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one input (.npy or image file)") }
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+        if json && quiet { throw ValidationError("--json prints the predictions; --quiet leaves them out: choose one") }
+        // Missing files are named before a single input is classified.
+        for path in [model] + inputs + [reference, labels].compactMap({ $0 }) where !FileSystem.exists(path) {
+            throw ValidationError("\(path): no such file or folder")
+        }
         if let logits, Inputs.fileExtension(logits) != "npy" {
             throw ValidationError("--logits writes a .npy file (got '\(logits)')")
         }
-        if let logits, ([model] + inputs + [reference, labels].compactMap { $0 }).contains(where: { FileSystem.sameFile($0, logits) }) {
-            throw ValidationError("--logits \(logits) would overwrite an input")
-        }
+        if let logits { try FileSystem.checkOutput(logits, option: "--logits", inputs: [model] + inputs + [reference, labels].compactMap { $0 }) }
     }
 
     func run() throws {
         let classifier = try Classifier.open(model, mean: try parseTriple(mean ?? "0.5,0.5,0.5", name: "--mean"),
                                              std: try parseTriple(std ?? "0.5,0.5,0.5", name: "--std"),
                                              explicitNormalization: mean != nil || std != nil)
-        let batch = try Inputs.load(Inputs.expandFolders(inputs), size: 32, mean: classifier.mean, std: classifier.std)
+        let classes = classifier.numClasses
+        let batch = try Inputs.load(Inputs.expandFolders(inputs), height: classifier.height, width: classifier.width,
+                                    mean: classifier.mean, std: classifier.std, model: model)
+        // Everything that can be refused is refused before the first prediction is printed.
+        var truth: [Int64]?
+        if let labels {
+            let values = try readLabels(labels, classes: classes)
+            guard values.count == batch.count else {
+                throw CLIError("--labels \(labels) holds \(values.count) labels for \(batch.count) inputs")
+            }
+            truth = values
+        }
+        let float = try reference.map { try openReference($0, for: classifier) }
+
         let start = Clock.now()
         let output = try classifier.classify(batch)
         let elapsed = Clock.now() - start
-        let classes = classifier.numClasses
+        try classifier.checkFinite(output, batch)
 
-        if !quiet {
+        if json {
+            try printJSON(output, batch: batch, classifier: classifier)
+        } else if !quiet {
             for (index, name) in batch.names.enumerated() {
                 let row = Array(output[(index * classes)..<((index + 1) * classes)])
                 let ranked = topK(softmax(row), k: min(top, classes))
@@ -88,19 +112,12 @@ struct Run: ParsableCommand {
         Diagnostics.note("\(classifier.kind): \(batch.count) inputs in \(Clock.format(elapsed))")
 
         let predictions = argmaxRows(output, classes: classes)
-        if let labels {
-            let truth = try readLabels(labels)
-            guard truth.count == batch.count else {
-                throw CLIError("--labels \(labels) holds \(truth.count) labels for \(batch.count) inputs")
-            }
+        if let truth {
             print("\(classifier.kind) accuracy: \(ratio(zip(predictions, truth).filter { Int64($0) == $1 }.count, batch.count))")
         }
-        if let reference {
-            let float = try Classifier.open(reference, mean: classifier.mean, std: classifier.std)
-            guard float.numClasses == classes else {
-                throw CLIError("the reference \(reference) has \(float.numClasses) classes, the model \(classes)")
-            }
+        if let float {
             let floatOutput = try float.classify(batch)
+            try float.checkFinite(floatOutput, batch)
             let floatPredictions = argmaxRows(floatOutput, classes: classes)
             let agree = zip(predictions, floatPredictions).filter { $0 == $1 }.count
             var maxDelta: Float = 0
@@ -109,8 +126,7 @@ struct Run: ParsableCommand {
                 maxDelta = max(maxDelta, abs(a - b))
                 sumDelta += Double(abs(a - b))
             }
-            if let labels {
-                let truth = try readLabels(labels)
+            if let truth {
                 print("\(float.kind) accuracy: \(ratio(zip(floatPredictions, truth).filter { Int64($0) == $1 }.count, batch.count))")
             }
             print("top-1 agreement \(classifier.kind) vs \(float.kind): \(ratio(agree, batch.count))")
@@ -123,6 +139,34 @@ struct Run: ParsableCommand {
             Diagnostics.note("wrote \(logits)")
         }
     }
+
+    /// {"model", "kind", "inputs": [{"file", "top": [{"class", "label", "probability"}]}]} on stdout.
+    private func printJSON(_ output: [Float], batch: InputBatch, classifier: Classifier) throws {
+        let classes = classifier.numClasses
+        let entries: [[String: Any]] = batch.names.enumerated().map { index, name in
+            let row = Array(output[(index * classes)..<((index + 1) * classes)])
+            let ranked = topK(softmax(row), k: min(top, classes))
+            return ["file": name, "top": ranked.map { ["class": $0.index, "label": classifier.label($0.index), "probability": Double($0.probability)] }]
+        }
+        let document: [String: Any] = ["model": model, "kind": classifier.kind, "inputs": entries]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// The --reference checkpoint, refused unless it is the same network as MODEL.
+    private func openReference(_ path: String, for classifier: Classifier) throws -> Classifier {
+        let float = try Classifier.open(path, mean: classifier.mean, std: classifier.std)
+        guard let architecture = float.architecture, let sha256 = float.sha256 else {
+            throw CLIError("--reference \(path) is a .wren model; give the float checkpoint (.pth, .pdparams or .safetensors)")
+        }
+        if let wren = classifier.wren {
+            try ReferenceCheck.check(model: wren.description, modelPath: model, reference: architecture, referencePath: path,
+                                     referenceSHA256: sha256)
+        } else if let modelArchitecture = classifier.architecture {
+            try ReferenceCheck.check(model: modelArchitecture, modelPath: model, reference: architecture, referencePath: path)
+        }
+        return float
+    }
 }
 
 /// Either runtime behind one interface: the int8 `.wren` runtime or the float reference.
@@ -132,9 +176,23 @@ struct Classifier {
     var mean: [Float]
     var std: [Float]
     var labels: [String]?
+    /// The input size the model takes: images are letterboxed to it, .npy shapes must match it.
+    var height = 32
+    var width = 32
+    /// The `.wren` model, or for a checkpoint its architecture and SHA-256 (to check a --reference against).
+    var wren: WrenModel?
+    var architecture: WRNArchitecture?
+    var sha256: String?
     var classify: (InputBatch) throws -> [Float]
+    /// Where image `index` of the batch first went non-finite, for the error that reports it.
+    var traceNonFinite: (InputBatch, Int) -> String?
 
     func label(_ index: Int) -> String { labels?[index] ?? "\(index)" }
+
+    /// NaN or infinite logits are an error naming the input and where they first appeared, never output.
+    func checkFinite(_ output: [Float], _ batch: InputBatch) throws {
+        try NonFiniteTrace.check(logits: output, classes: numClasses, model: kind, names: batch.names) { traceNonFinite(batch, $0) }
+    }
 
     /// `mean`/`std` apply to a checkpoint; unless `explicitNormalization`, a `wren train` checkpoint's stored ones win.
     static func open(_ path: String, mean: [Float], std: [Float], explicitNormalization: Bool = true) throws -> Classifier {
@@ -143,15 +201,15 @@ struct Classifier {
         if bytes.starts(with: WrenFormat.magic) {
             let model = try about(path) { try WrenModel(bytes: bytes) }
             let description = model.description
+            let kernels = try Runtime.selectedKernels()
             return Classifier(
                 kind: "int8", numClasses: model.numClasses, mean: description.input.mean, std: description.input.std,
-                labels: description.labels,
+                labels: description.labels, height: description.input.height, width: description.input.width, wren: model,
                 classify: { batch in
                     let chunk = 64
                     let pool = ThreadPool(workers: Runtime.processorCount)
                     let context = try WrenContext(
-                        model: model, maxBatch: min(chunk, max(batch.count, 1)), kernels: try Runtime.selectedKernels(),
-                        parallelism: pool.parallelism)
+                        model: model, maxBatch: min(chunk, max(batch.count, 1)), kernels: kernels, parallelism: pool.parallelism)
                     let perImage = 3 * description.input.height * description.input.width
                     var output: [Float] = []
                     var start = 0
@@ -161,7 +219,8 @@ struct Classifier {
                         start += n
                     }
                     return output
-                })
+                },
+                traceNonFinite: { batch, index in NonFiniteTrace.firstLayer(model: model, image: batch.image(index), kernels: kernels) })
         }
         let checkpoint = try about(path) {
             do {
@@ -171,15 +230,19 @@ struct Classifier {
             }
         }
         let network = try about(path) { try WideResNet(stateDict: checkpoint.tensors) }
-        // A checkpoint from `wren train` names its classes and its normalization.
+        // A checkpoint from `wren train` names its classes, its normalization and its input size.
         var names = TrainingMetadata.labels(checkpoint.metadata)
         if names?.count != network.architecture.numClasses { names = nil }
+        let size = checkpoint.metadata[TrainingMetadata.inputSize].flatMap { Int($0) }.flatMap { (1...Preprocess.maxLetterboxSize).contains($0) ? $0 : nil } ?? 32
         return Classifier(
             kind: "float", numClasses: network.architecture.numClasses,
             mean: explicitNormalization ? mean : TrainingMetadata.triple(checkpoint.metadata, TrainingMetadata.mean) ?? mean,
             std: explicitNormalization ? std : TrainingMetadata.triple(checkpoint.metadata, TrainingMetadata.std) ?? std,
-            labels: names,
-            classify: { batch in try network.forward(batch.values, batch: batch.count) })
+            labels: names, height: size, width: size, architecture: network.architecture, sha256: checkpoint.sha256,
+            classify: { batch in try network.forward(batch.values, batch: batch.count, height: batch.height, width: batch.width) },
+            traceNonFinite: { batch, index in
+                NonFiniteTrace.firstLayer(reference: network, image: batch.image(index), height: batch.height, width: batch.width)
+            })
     }
 }
 
@@ -204,25 +267,35 @@ func argmaxRows(_ values: [Float], classes: Int) -> [Int] {
     }
 }
 
-func percent(_ p: Float) -> String { "\(Double(Int(p * 1000)) / 10)%" }
+/// A probability in percent, truncated to one decimal; a non-finite one prints as it is ("nan%") rather than trapping.
+func percent(_ p: Float) -> String {
+    let tenths = (Double(p) * 1000).rounded(.towardZero)
+    guard tenths.isFinite, abs(tenths) < 1e15 else { return "\(Double(p) * 100)%" }
+    return "\(tenths / 10)%"
+}
 
 func ratio(_ hits: Int, _ total: Int) -> String {
     "\(hits)/\(total) (\(Double(Int(Double(hits) / Double(max(total, 1)) * 10000)) / 100)%)"
 }
 
+/// Four decimals for ordinary magnitudes; tiny, huge and non-finite values as Swift prints them ("1e+38", "nan").
 func format(_ value: Float) -> String {
     let magnitude = abs(value)
-    if magnitude != 0 && (magnitude < 1e-3 || magnitude >= 1e5) { return "\(value)" }
+    if !value.isFinite || (magnitude != 0 && (magnitude < 1e-3 || magnitude >= 1e5)) { return "\(value)" }
     return "\(Double(Int((Double(value) * 10000).rounded())) / 10000)"
 }
 
-/// Integer class labels from a .npy.
-func readLabels(_ path: String) throws -> [Int64] {
+/// Integer class labels from a .npy; with `classes`, each must be a class of a model with that many.
+func readLabels(_ path: String, classes: Int? = nil) throws -> [Int64] {
     try about(path) {
         let array = try NumpyArray.read(path: path)
         guard array.dtype == .int64 || array.dtype == .int32 || array.dtype == .uint8 || array.dtype == .int8 else {
-            throw CLIError("\(path): --labels needs integer class indices, got \(array.dtype.rawValue)")
+            throw CLIError("\(path): --labels needs integer class indices (int64, int32, uint8 or int8), got \(array.dtype)")
         }
-        return try array.int64s()
+        let values = try array.int64s()
+        if let classes, let bad = values.firstIndex(where: { $0 < 0 || $0 >= Int64(classes) }) {
+            throw CLIError("\(path): label \(values[bad]) of input \(bad) is not a class of the model (0...\(classes - 1))")
+        }
+        return values
     }
 }

@@ -63,14 +63,17 @@ struct Validate: ParsableCommand {
     @Option(help: "Write the per-layer SQNR chart (and confusion matrices) as SVG.")
     var chart: String?
 
-    @Option(help: "Use only the first N inputs.")
+    @Option(parsing: .unconditional, help: "Use only the first N inputs.")
     var limit: Int?
 
-    @Option(help: "How many layers the printed table shows (all are in --json and --chart).")
+    @Option(parsing: .unconditional, help: "How many layers the printed table shows (all are in --json and --chart).")
     var layers: Int?
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        for path in [model, reference, data, labels, splitFile].compactMap({ $0 }) where !FileSystem.exists(path) {
+            throw ValidationError("\(path): no such file or folder")
+        }
         if let layers, layers < 1 { throw ValidationError("--layers must be at least 1") }
         if let json, Inputs.fileExtension(json) != "json" { throw ValidationError("--json writes a .json file (got '\(json)')") }
         if let chart, Inputs.fileExtension(chart) != "svg" { throw ValidationError("--chart writes an .svg file (got '\(chart)')") }
@@ -81,13 +84,8 @@ struct Validate: ParsableCommand {
             throw ValidationError("--labels is for a .npy DATA; a folder's labels come from its class subfolders")
         }
         let inputs = [model, reference, data, labels, splitFile].compactMap { $0 }
-        for output in [json, chart].compactMap({ $0 }) {
-            if let input = inputs.first(where: { FileSystem.sameFile($0, output) }) {
-                throw ValidationError("\(output) would overwrite the input \(input)")
-            }
-            let folder = FileSystem.parentFolder(output)
-            guard FileSystem.isDirectory(folder) else { throw ValidationError("folder '\(folder)' for \(output) does not exist") }
-        }
+        if let json { try FileSystem.checkOutput(json, option: "--json", inputs: inputs) }
+        if let chart { try FileSystem.checkOutput(chart, option: "--chart", inputs: inputs) }
         if let json, let chart, FileSystem.sameFile(json, chart) { throw ValidationError("--json and --chart name the same file") }
     }
 
@@ -100,12 +98,8 @@ struct Validate: ParsableCommand {
         let description = wren.description
         let checkpoint = try about(reference) { try CheckpointLoader.load(path: reference) }
         let network = try about(reference) { try WideResNet(stateDict: checkpoint.tensors) }
-        guard network.architecture.numClasses == description.numClasses else {
-            throw CLIError("the reference \(reference) has \(network.architecture.numClasses) classes, the model \(description.numClasses)")
-        }
-        if let source = description.metadataValue("source_sha256"), source != checkpoint.sha256 {
-            Diagnostics.note("warning: \(reference) is not the checkpoint \(model) was converted from (SHA-256 differs)")
-        }
+        try ReferenceCheck.check(model: description, modelPath: model, reference: network.architecture, referencePath: reference,
+                                 referenceSHA256: checkpoint.sha256)
 
         var inputs = try loadData(description: description, split: SplitRecord(metadata: checkpoint.metadata))
         if let limit, limit < inputs.count {
@@ -136,16 +130,18 @@ struct Validate: ParsableCommand {
     /// DATA as normalized images with names and, when known, labels. A class folder gives its test
     /// split: from --split-file, else rebuilt from the reference's `split` record (`wren train`).
     func loadData(description: ModelDescription, split: SplitRecord?) throws -> Validator.Inputs {
-        let size = description.input.height
-        guard description.input.width == size else {
-            throw CLIError("\(model): input is \(description.input.height)x\(description.input.width); only square inputs are supported")
-        }
+        let (height, width) = (description.input.height, description.input.width)
         let mean = description.input.mean
         let std = description.input.std
         if FileSystem.isDirectory(data) {
+            let size = height
+            guard width == size, size <= Preprocess.maxLetterboxSize else {
+                throw CLIError("\(model) takes \(height)x\(width) inputs, and images are only letterboxed into squares of up to "
+                               + "\(Preprocess.maxLetterboxSize) pixels; give --data a .npy [N, 3, \(height), \(width)] instead")
+            }
             let folders = try FileSystem.listFolders(data)
             if folders.isEmpty {
-                let batch = try Inputs.load(Inputs.expandFolders([data]), size: size, mean: mean, std: std)
+                let batch = try Inputs.load(Inputs.expandFolders([data]), height: height, width: width, mean: mean, std: std, model: model)
                 return Validator.Inputs(values: batch.values, count: batch.count, names: batch.names, labels: nil)
             }
             let loaded = try ClassFolderData.load(data, size: size, mean: mean, std: std)
@@ -169,10 +165,10 @@ struct Validate: ParsableCommand {
         guard Inputs.fileExtension(data) == "npy" else {
             throw CLIError("\(data): DATA must be a .npy batch or a folder of class subfolders of \(ImageFormat.readable) images")
         }
-        let batch = try Inputs.load([data], size: size, mean: mean, std: std)
+        let batch = try Inputs.load([data], height: height, width: width, mean: mean, std: std, model: model)
         var truth: [Int]?
         if let labels {
-            let values = try readLabels(labels)
+            let values = try readLabels(labels, classes: description.numClasses)
             guard values.count == batch.count else {
                 throw CLIError("--labels \(labels) holds \(values.count) labels for \(batch.count) inputs in \(data)")
             }

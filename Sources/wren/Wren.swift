@@ -12,5 +12,9 @@ struct Wren: ParsableCommand {
               wren run model.wren photo.jpg --top 3
               wren run model.wren test_x.npy --reference model.pth --labels test_y.npy
             """,
+        version: wrenVersion,
         subcommands: [Convert.self, Run.self, Inspect.self, Bench.self, Validate.self, Train.self])
 }
+
+/// What `wren --version` prints and what `wren convert` records as the producer.
+let wrenVersion = "0.1.0"

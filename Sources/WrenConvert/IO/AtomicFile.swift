@@ -17,6 +17,9 @@ public enum AtomicFileError: Error, Equatable, CustomStringConvertible {
     case renameFailed(destination: String, reason: String)
     /// An empty destination path.
     case emptyPath
+    /// The destination exists and is a FIFO, a device, a socket...: renaming over it would silently
+    /// replace it with a plain file.
+    case notARegularFile(destination: String, kind: String)
 
     public var description: String {
         switch self {
@@ -34,12 +37,19 @@ public enum AtomicFileError: Error, Equatable, CustomStringConvertible {
             return "cannot replace '\(destination)': \(reason)"
         case .emptyPath:
             return "the output path is empty"
+        case .notARegularFile(let destination, let kind):
+            return "refusing to write '\(destination)': it is \(kind), not a regular file; choose another output path"
         }
     }
 }
 
 /// Replaces a file all at once: readers see either the old content or the new, never a partial
 /// file, even if the process dies mid-write.
+///
+/// A writer killed mid-write leaves its hidden temporary file (`.NAME.tmp-XXXXXX`) behind; the next
+/// write of NAME removes such leftovers. A live writer holds an exclusive flock(2) on its temporary
+/// file until the rename, and the lock dies with its process, so a temporary file that can be
+/// locked is one nobody is writing any more.
 public enum AtomicFile {
     /// Writes `bytes` to a temporary file beside `path` (same directory, so the rename cannot
     /// cross filesystems), fsyncs it, renames it over `path`, then fsyncs the directory (best
@@ -65,15 +75,10 @@ public enum AtomicFile {
         guard (directoryStatus.st_mode & S_IFMT) == S_IFDIR else {
             throw .notADirectory(directory: directory, destination: path)
         }
+        if let kind = specialFileKind(path) { throw .notARegularFile(destination: path, kind: kind) }
 
-        // Keep the temporary name well under NAME_MAX whatever the destination's name.
-        var template = Array("\(directory)/.\(name.prefix(100)).tmp-XXXXXX".utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard descriptor >= 0 else {
-            throw .cannotCreateTemporaryFile(directory: directory, reason: describe(errno))
-        }
-        let temporaryPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var open = true
+        removeStaleTemporaryFiles(directory: directory, name: name)
+        let (descriptor, temporaryPath) = try createLockedTemporaryFile(directory: directory, name: name)
         do throws(AtomicFileError) {
             try writeAll(bytes, to: descriptor, destination: path)
             var existing = stat()
@@ -81,19 +86,79 @@ public enum AtomicFile {
             guard fchmod(descriptor, mode) == 0, fsync(descriptor) == 0 else {
                 throw .writeFailed(destination: path, reason: describe(errno))
             }
-            open = false
-            guard close(descriptor) == 0 else {
-                throw .writeFailed(destination: path, reason: describe(errno))
-            }
+            // Renamed while still open and locked, so no other writer's cleanup can take it first.
             guard rename(temporaryPath, path) == 0 else {
                 throw .renameFailed(destination: path, reason: describe(errno))
             }
         } catch {
-            if open { _ = close(descriptor) }
             _ = unlink(temporaryPath)
+            _ = close(descriptor)
             throw error
         }
+        _ = close(descriptor)  // the data is already synced and in place
         syncDirectory(directory)
+    }
+
+    /// The temporary file's name for `name`: hidden, and well under NAME_MAX whatever `name` is
+    /// (mkstemp replaces the six X's).
+    static func temporaryPrefix(_ name: String) -> String { ".\(name.prefix(100)).tmp-" }
+
+    /// A new temporary file beside the destination, exclusively locked. If another write's cleanup
+    /// removed it between mkstemp and flock (it looked abandoned), try again with a new one.
+    private static func createLockedTemporaryFile(directory: String, name: String) throws(AtomicFileError) -> (Int32, String) {
+        for _ in 0..<3 {
+            var template = Array("\(directory)/\(temporaryPrefix(name))XXXXXX".utf8CString)
+            let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+            guard descriptor >= 0 else {
+                throw .cannotCreateTemporaryFile(directory: directory, reason: describe(errno))
+            }
+            let temporaryPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            var status = stat()
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0, fstat(descriptor, &status) == 0, status.st_nlink > 0 {
+                return (descriptor, temporaryPath)
+            }
+            _ = close(descriptor)
+        }
+        throw .cannotCreateTemporaryFile(directory: directory, reason: "other writers kept removing it")
+    }
+
+    /// Removes the temporary files of writes of `name` that died before their rename: ours by name
+    /// (`temporaryPrefix` + six characters), regular files, and lockable (no live writer holds them).
+    static func removeStaleTemporaryFiles(directory: String, name: String) {
+        guard let folder = opendir(directory) else { return }
+        defer { closedir(folder) }
+        let prefix = temporaryPrefix(name)
+        while let entry = readdir(folder) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard entryName.hasPrefix(prefix) else { continue }
+            let suffix = entryName.dropFirst(prefix.count)
+            guard suffix.count == 6, suffix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { continue }
+            let candidate = directory == "/" ? "/" + entryName : directory + "/" + entryName
+            let descriptor = Glibc.open(candidate, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+            guard descriptor >= 0 else { continue }
+            var status = stat()
+            if fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
+                _ = unlink(candidate)
+            }
+            _ = close(descriptor)
+        }
+    }
+
+    /// What `path` is when it exists and is neither a regular file (or a link to one) nor a
+    /// directory (which the rename refuses by itself): "a FIFO", "a character device", ...
+    public static func specialFileKind(_ path: String) -> String? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        switch status.st_mode & S_IFMT {
+        case S_IFREG, S_IFDIR: return nil
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
+        }
     }
 
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, destination: String) throws(AtomicFileError) {

@@ -17,7 +17,8 @@ extension ValidationReport {
         let width = left + labelWidth + barWidth + 190
 
         let finite = layers.compactMap(\.sqnrDB)
-        let axisMax = max(40, ((finite.max() ?? 40) / 10).rounded(.up) * 10)
+        // Capped: past 200 dB every bar is full anyway, and the ticks (one per 10 dB) stay few whatever the report holds.
+        let axisMax = min(Self.maxAxisSQNR, max(40, ((finite.max() ?? 40) / 10).rounded(.up) * 10))
         var svg = SVGBuilder()
 
         // Title and summary.
@@ -106,6 +107,9 @@ extension ValidationReport {
         }
         return svg.document(width: max(width, 2 * Double(classNames.count) * 26 + 300), height: height)
     }
+
+    /// The right end of the SQNR axis never lies further out (dB).
+    static let maxAxisSQNR = 200.0
 
     /// White → dark blue by share.
     static func blue(_ share: Double) -> String {

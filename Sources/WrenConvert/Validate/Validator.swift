@@ -84,6 +84,14 @@ public enum Validator {
             start += n
             progress(start, inputs.count)
         }
+        // NaN or infinite logits would make every number of the report meaningless: say where they came from instead.
+        let image = { (index: Int) in Array(inputs.values[(index * perImage)..<((index + 1) * perImage)]) }
+        try NonFiniteTrace.check(logits: int8Logits, classes: classes, model: "int8", names: inputs.names) {
+            NonFiniteTrace.firstLayer(model: model, image: image($0), kernels: kernels)
+        }
+        try NonFiniteTrace.check(logits: floatLogits, classes: classes, model: "float", names: inputs.names) {
+            NonFiniteTrace.firstLayer(reference: reference, image: image($0), height: info.height, width: info.width)
+        }
         return report(
             description: description, inputs: inputs, statistics: statistics, compared: compared,
             int8Logits: int8Logits, floatLogits: floatLogits, modelFile: modelFile, referenceFile: referenceFile)
