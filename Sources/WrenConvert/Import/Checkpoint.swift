@@ -39,6 +39,15 @@ public enum CheckpointLoader {
         let fileName = URL(fileURLWithPath: path).lastPathComponent
         // Read, not mapped: the hash and the parse see the same bytes.
         let bytes = try readFile(path: path, fileName: fileName, limit: limits.maxFileBytes)
+        let (tensors, metadata) = try Self.tensors(bytes, fileName: fileName, limits: limits)
+        return Checkpoint(tensors: tensors, sha256: sha256Hex(bytes), sourceName: fileName, metadata: metadata)
+    }
+
+    /// The checkpoint's float tensors and (safetensors only) metadata, from the file's bytes: what
+    /// `load` does once the file is read (and what the `convert` fuzz target runs).
+    static func tensors(
+        _ bytes: [UInt8], fileName: String, limits: ImportLimits = .default
+    ) throws -> (tensors: [String: FloatTensor], metadata: [String: String]) {
         let head = Array(bytes.prefix(legacyTorchMagic.count))
         let tensors: [String: FloatTensor]
         var metadata: [String: String] = [:]
@@ -58,7 +67,7 @@ public enum CheckpointLoader {
             throw ImportError.unrecognizedFormat(file: fileName, firstBytes: head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
         }
         try requireFinite(tensors, fileName: fileName)
-        return Checkpoint(tensors: tensors, sha256: sha256Hex(bytes), sourceName: fileName, metadata: metadata)
+        return (tensors, metadata)
     }
 
     /// Refuses infinities and NaNs (in key order, so the error names the same tensor every time):
