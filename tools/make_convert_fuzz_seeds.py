@@ -7,6 +7,7 @@ Needs: Python 3 and numpy. The weights are fixtures/safetensors/wrn10_1_c10_bf16
 
   wrn10_1.safetensors  that file as it is (bfloat16)
   wrn10_1.pdparams     the same weights as float16 NumPy arrays, pickled (protocol 4) as paddle.save does
+                       (fc.weight as [in, out], Paddle's layout)
   wrn10_1.pth          the same weights as torch.HalfStorage entries of a torch.save-shaped zip (stored)
 """
 
@@ -81,14 +82,18 @@ def main():
     tensors = read_safetensors(SOURCE)
     write("wrn10_1.safetensors", open(SOURCE, "rb").read())
     half = {name: array.astype(np.float16) for name, array in tensors.items()}
-    write("wrn10_1.pdparams", pickle.dumps(half, protocol=4))
-    buffer = zipfile.ZipFile(os.path.join(OUT, "wrn10_1.pth.tmp"), "w", compression=zipfile.ZIP_STORED)
-    with buffer as z:
-        z.writestr("archive/data.pkl", torch_pickle(half))
-        z.writestr("archive/byteorder", b"little")
+    # Paddle's Linear stores its weight as [in, out]; PaddleNaming transposes it back.
+    paddle = {name: (array.T.copy() if name == "fc.weight" else array) for name, array in half.items()}
+    write("wrn10_1.pdparams", pickle.dumps(paddle, protocol=4))
+    def entry(name):
+        return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # a fixed date: reproducible bytes
+
+    with zipfile.ZipFile(os.path.join(OUT, "wrn10_1.pth.tmp"), "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr(entry("archive/data.pkl"), torch_pickle(half))
+        z.writestr(entry("archive/byteorder"), b"little")
         for index, array in enumerate(half.values()):
-            z.writestr(f"archive/data/{index}", array.astype("<f2").tobytes())
-        z.writestr("archive/version", b"3\n")
+            z.writestr(entry(f"archive/data/{index}"), array.astype("<f2").tobytes())
+        z.writestr(entry("archive/version"), b"3\n")
     data = open(os.path.join(OUT, "wrn10_1.pth.tmp"), "rb").read()
     os.remove(os.path.join(OUT, "wrn10_1.pth.tmp"))
     write("wrn10_1.pth", data)
