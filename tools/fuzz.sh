@@ -52,9 +52,11 @@ products=$(swift build --scratch-path "$scratch" -c debug --show-bin-path "${fla
 # Object files of the library and everything it depends on.
 objects=()
 modules=(WrenCore)
-if [[ $library == WrenConvert ]]; then modules+=(WrenFiles WrenReference ZIPFoundation WrenConvert); fi
-# The convert target runs the float network and the int8 one as well.
-if [[ $target == convert ]]; then modules+=(WrenNetwork WrenCharts WrenTrainKernelsX86 CWrenCPU); fi
+# Every module WrenConvert depends on: the linker resolves the references of all its objects, not
+# only of the code a harness reaches.
+if [[ $library == WrenConvert ]]; then
+    modules+=(WrenFiles WrenNetwork WrenCharts WrenTrainKernelsX86 CWrenCPU WrenReference ZIPFoundation WrenConvert)
+fi
 for module in "${modules[@]}"; do
     objects+=("$products/$module.build"/*.o)
 done
