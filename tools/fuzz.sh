@@ -5,6 +5,8 @@
 #   TARGET: wren-model   bytes → WrenModel (read, validate) → WrenContext (plan) → run one image
 #           unpickler    bytes → Unpickler.parse → state-dict search → tensor references
 #           checkpoint   bytes → TorchCheckpoint.floatTensors (zip + pickle + storages)
+#           convert      bytes → any importer → calibration on two 8x8 images → quantize → write, with
+#                        each input's peak RSS checked against its size
 #   e.g. tools/fuzz.sh wren-model 600
 #   To keep fuzzing past a crash (while it is being fixed), use fork mode:
 #        tools/fuzz.sh checkpoint 600 -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1
@@ -36,7 +38,8 @@ case "$target" in
     wren-model) source_dir=Sources/FuzzWrenModel; library=WrenCore ;;
     unpickler)  source_dir=Sources/FuzzUnpickler; library=WrenConvert ;;
     checkpoint) source_dir=Sources/FuzzCheckpoint; library=WrenConvert ;;
-    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint)" >&2; exit 2 ;;
+    convert)    source_dir=Sources/FuzzConvert; library=WrenConvert ;;
+    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint, convert)" >&2; exit 2 ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "error: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
 
@@ -49,7 +52,11 @@ products=$(swift build --scratch-path "$scratch" -c debug --show-bin-path "${fla
 # Object files of the library and everything it depends on.
 objects=()
 modules=(WrenCore)
-if [[ $library == WrenConvert ]]; then modules+=(WrenFiles WrenReference ZIPFoundation WrenConvert); fi
+# Every module WrenConvert depends on: the linker resolves the references of all its objects, not
+# only of the code a harness reaches.
+if [[ $library == WrenConvert ]]; then
+    modules+=(WrenFiles WrenNetwork WrenCharts WrenTrainKernelsX86 CWrenCPU WrenReference ZIPFoundation WrenConvert)
+fi
 for module in "${modules[@]}"; do
     objects+=("$products/$module.build"/*.o)
 done
@@ -67,6 +74,10 @@ findings=$scratch/findings/$target
 seeds=fixtures/fuzz-corpus/$target
 mkdir -p "$corpus" "$findings"
 echo "fuzzing $target for $seconds s (corpus $corpus, seeds $seeds, findings $findings)" >&2
-SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$binary" \
+# The convert target measures each input's peak RSS: a small quarantine keeps ASan's freed-but-held
+# memory from counting against the input.
+asan_options=detect_leaks=0
+if [[ $target == convert ]]; then asan_options+=:quarantine_size_mb=16; fi
+SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$asan_options "$binary" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=262144 \
     -print_final_stats=1 -artifact_prefix="$findings/" "$@" "$corpus" "$seeds"

@@ -3,8 +3,8 @@
 Run from the repository root:   python3 tools/make_hostile_fixtures.py
                                 python3 tools/make_hostile_fixtures.py --zip-only
 Made with: Python 3, torch 2.15.0 (tools/requirements.txt). --zip-only writes just the hand-made
-zip_*.pth / zip64_*.pth archives, with the standard library alone (and leaves legacy_format.pth,
-which changes on every run, alone).
+zip_*.pth / zip64_*.pth archives and the bomb_*.pth memory bombs, with the standard library alone
+(and leaves legacy_format.pth, which changes on every run, alone).
 
 The payloads would run `touch /tmp/wren_pwned` if unpickled naively. This script only
 *builds* them (pickling calls __reduce__, which returns a callable without calling it) and
@@ -250,6 +250,75 @@ def write_zip_fixtures():
     write("zip64_locator_disagrees.pth", variant(lambda e: None, locator_offset=control_record - 8))
 
 
+# MARK: Memory bombs
+
+# Deflate's best ratio is about 1030:1, so 64 MiB of one repeated byte is a 64 KB entry.
+FLOOD_BYTES = 64 << 20
+
+
+def deflated_zip(entries):
+    """A zip of (name, bytes or (length, fill byte)) entries, each deflated at level 9 and streamed,
+    so a gigabyte of zeros never sits in memory."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in entries:
+            with z.open(name, "w", force_zip64=not isinstance(data, bytes)) as entry:
+                if isinstance(data, bytes):
+                    entry.write(data)
+                    continue
+                length, fill = data
+                chunk = bytes([fill]) * (1 << 20)
+                for _ in range(length // len(chunk)):
+                    entry.write(chunk)
+                entry.write(bytes([fill]) * (length % len(chunk)))
+    return buffer.getvalue()
+
+
+def big_tensor_pickle(tensors):
+    """Protocol-2 pickle of {name: float32 [numel] tensor in storage `key`} for (name, key, numel)."""
+    def text(value):
+        data = value.encode()
+        return b"X" + u32(len(data)) + data
+
+    def integer(value):
+        return b"J" + struct.pack("<i", value)
+
+    def global_(module, name):
+        return b"c" + f"{module}\n{name}\n".encode()
+
+    def tuple_(*items):
+        return b"(" + b"".join(items) + b"t"
+
+    body = b""
+    for name, key, numel in tensors:
+        storage = tuple_(text("storage"), global_("torch", "FloatStorage"), text(key), text("cpu"), integer(numel)) + b"Q"
+        hooks = global_("collections", "OrderedDict") + b")R"
+        body += text(name) + global_("torch._utils", "_rebuild_tensor_v2") + tuple_(
+            storage, integer(0), tuple_(integer(numel)), tuple_(integer(1)), b"\x89", hooks) + b"R"
+    return b"\x80\x02}(" + body + b"u."
+
+
+def write_bomb_fixtures():
+    """Small files that cost gigabytes to a reader that trusts them (issue 15, item 6). Each is a
+    torch.save-shaped zip whose entries are deflated, which torch.save never writes but any zip
+    reader accepts."""
+    # data.pkl: PROTO 2, then 64 Mi NONE opcodes (each one value for the unpickler to hold), STOP.
+    flood = b"\x80\x02" + b"N" * FLOOD_BYTES + b"."
+    write("bomb_pickle_flood.pth", deflated_zip([("archive/data.pkl", flood), ("archive/byteorder", b"little")]))
+
+    # data.pkl: PROTO 4, one NONE, then 64 Mi MEMOIZE opcodes (each a new memo entry for it), STOP.
+    memoize = b"\x80\x04N" + b"\x94" * FLOOD_BYTES + b"."
+    write("bomb_memoize_flood.pth", deflated_zip([("archive/data.pkl", memoize), ("archive/byteorder", b"little")]))
+
+    # A well-formed state dict of two float32 [2^27] tensors whose storages are 512 MiB of zeros
+    # each, deflated: 1 GiB of storage (and 1 GiB of floats) from a 1 MB file.
+    numel = 1 << 27
+    pickle_bytes = big_tensor_pickle([("a", "0", numel), ("b", "1", numel)])
+    write("bomb_storage_inflation.pth", deflated_zip([
+        ("archive/data.pkl", pickle_bytes), ("archive/byteorder", b"little"),
+        ("archive/data/0", (4 * numel, 0)), ("archive/data/1", (4 * numel, 0)), ("archive/version", b"3\n")]))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     marker_existed = os.path.exists(MARKER)
@@ -258,6 +327,7 @@ def main():
     if sys.argv[1:] == []:
         write_pickle_fixtures()
     write_zip_fixtures()
+    write_bomb_fixtures()
     assert os.path.exists(MARKER) == marker_existed, f"{MARKER} appeared: something unpickled a payload"
     print(f"{MARKER} not created: ok")
 

@@ -481,6 +481,16 @@ private func expectRefused(_ outcome: LoadOutcome, mentioning phrases: [String],
 
     // MARK: Views and storages
 
+    @Test func nonFiniteStoragesAreRefusedNamingTheTensor() throws {
+        // Element 4 of w's six floats is NaN: no int8 scale holds it, so the import stops there.
+        let outcome = try load(zip(checkpointEntries(storage: floats([-1, -0.5, 0, 0.5, .nan, 1.5]))))
+        guard case .nonFiniteValue(file: "hostile.pth", key: "w", index: 4, let value) = outcome.error, value.isNaN else {
+            Issue.record("a NaN weight gave \(String(describing: outcome.error))")
+            return
+        }
+        expectRefused(outcome, mentioning: ["tensor 'w'", "index 4"])
+    }
+
     @Test func viewsReachingPastTheirStorageAreRefused() throws {
         let cases: [(name: String, tensor: [UInt8], expected: ImportError)] = [
             // A stride that walks past the end: element (1, 2) is storage index 1·4 + 2 = 6 of 6.

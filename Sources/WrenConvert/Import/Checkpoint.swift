@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import WrenNetwork
 
 /// A trained network's float tensors, as imported from a checkpoint file.
@@ -32,34 +33,89 @@ public enum CheckpointLoader {
     static let zipLocalHeader: [UInt8] = [0x50, 0x4B, 0x03, 0x04]
 
     /// Loads the checkpoint at `path`. Throws `ImportError` (or `SafetensorsError` for a
-    /// `.safetensors` file) naming the file and what is wrong with it.
-    public static func load(path: String) throws -> Checkpoint {
-        let url = URL(fileURLWithPath: path)
-        let fileName = url.lastPathComponent
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)  // read, not mapped: the hash and the parse see the same bytes
-        } catch {
-            throw ImportError.unreadableFile(path: path, reason: error.localizedDescription)
-        }
-        let head = [UInt8](data.prefix(legacyTorchMagic.count))
+    /// `.safetensors` file) naming the file and what is wrong with it, including a file that would
+    /// make the importer hold more than `limits` allow, or whose tensors are not finite.
+    public static func load(path: String, limits: ImportLimits = .default) throws -> Checkpoint {
+        let fileName = URL(fileURLWithPath: path).lastPathComponent
+        // Read, not mapped: the hash and the parse see the same bytes.
+        let bytes = try readFile(path: path, fileName: fileName, limit: limits.maxFileBytes)
+        let (tensors, metadata) = try Self.tensors(bytes, fileName: fileName, limits: limits)
+        return Checkpoint(tensors: tensors, sha256: sha256Hex(bytes), sourceName: fileName, metadata: metadata)
+    }
+
+    /// The checkpoint's float tensors and (safetensors only) metadata, from the file's bytes: what
+    /// `load` does once the file is read (and what the `convert` fuzz target runs).
+    static func tensors(
+        _ bytes: [UInt8], fileName: String, limits: ImportLimits = .default
+    ) throws -> (tensors: [String: FloatTensor], metadata: [String: String]) {
+        let head = Array(bytes.prefix(legacyTorchMagic.count))
         let tensors: [String: FloatTensor]
         var metadata: [String: String] = [:]
         if head.starts(with: zipLocalHeader) {
-            tensors = try TorchCheckpoint.floatTensors(zipData: data, fileName: fileName)
+            // ZIPFoundation reads `Data`; this one borrows the bytes instead of copying them.
+            tensors = try bytes.withUnsafeBytes { raw in
+                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none)
+                return try TorchCheckpoint.floatTensors(zipData: data, fileName: fileName, limits: limits)
+            }
         } else if head.starts(with: legacyTorchMagic) {
             throw ImportError.legacyTorchFormat(file: fileName)
         } else if head.first == 0x80 {
-            tensors = try PaddleCheckpoint.floatTensors(pickle: [UInt8](data), fileName: fileName)
-        } else if SafetensorsCheckpoint.looksLikeSafetensors([UInt8](data.prefix(9))) {
-            let bytes = [UInt8](data)
-            tensors = try SafetensorsCheckpoint.floatTensors(bytes, fileName: fileName)
-            metadata = try SafetensorsCheckpoint.readHeader(bytes, fileName: fileName).metadata
+            tensors = try PaddleCheckpoint.floatTensors(pickle: bytes, fileName: fileName, limits: limits)
+        } else if SafetensorsCheckpoint.looksLikeSafetensors(Array(bytes.prefix(9))) {
+            (tensors, metadata) = try SafetensorsCheckpoint.floatTensorsAndMetadata(bytes, fileName: fileName, limits: limits)
         } else {
             throw ImportError.unrecognizedFormat(file: fileName, firstBytes: head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
         }
-        let digest = data.withUnsafeBytes { sha256Hex($0) }
-        return Checkpoint(tensors: tensors, sha256: digest, sourceName: fileName, metadata: metadata)
+        try requireFinite(tensors, fileName: fileName)
+        return (tensors, metadata)
+    }
+
+    /// Refuses infinities and NaNs (in key order, so the error names the same tensor every time):
+    /// calibration and quantization could only turn them into traps or garbage.
+    static func requireFinite(_ tensors: [String: FloatTensor], fileName: String) throws(ImportError) {
+        for key in tensors.keys.sorted() {
+            if let index = tensors[key]!.data.firstIndex(where: { !$0.isFinite }) {
+                throw .nonFiniteValue(file: fileName, key: key, index: index, value: tensors[key]!.data[index])
+            }
+        }
+    }
+
+    /// The whole file, refused before reading when it is larger than `limit` (regular files) or as
+    /// soon as reading passes it (pipes and devices, whose size is not known in advance).
+    static func readFile(path: String, fileName: String, limit: Int) throws(ImportError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+        defer { _ = close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+        guard (status.st_mode & S_IFMT) != S_IFDIR else { throw .unreadableFile(path: path, reason: String(cString: strerror(EISDIR))) }
+        func tooLarge(_ size: String) -> ImportError {
+            .limitExceeded(file: fileName, limit: .maxFileBytes, value: limit, found: "the file is \(size) bytes")
+        }
+        let announced = Int(status.st_size)
+        guard announced <= limit else { throw tooLarge("\(announced)") }
+        let chunk = 1 << 20
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(announced + chunk)  // the last read, which finds the end, must not grow the array
+        var failure: Int32 = 0
+        while failure == 0 {
+            let start = bytes.count
+            let wanted = max(min(chunk, limit + 1 - start), 1)
+            bytes.append(contentsOf: repeatElement(0, count: wanted))
+            var got = 0
+            bytes.withUnsafeMutableBytes { buffer in
+                while true {
+                    got = Glibc.read(descriptor, buffer.baseAddress! + start, wanted)
+                    if got >= 0 || errno != EINTR { break }
+                }
+                if got < 0 { failure = errno }
+            }
+            bytes.removeLast(wanted - max(got, 0))
+            if got == 0 { break }
+            guard bytes.count <= limit else { throw tooLarge("more than \(limit)") }
+        }
+        if failure != 0 { throw .unreadableFile(path: path, reason: String(cString: strerror(failure))) }
+        return bytes
     }
 }
 

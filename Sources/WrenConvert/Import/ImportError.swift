@@ -23,6 +23,9 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
     case entryTooLarge(file: String, entry: String, size: UInt64, limit: UInt64)
     /// `<prefix>/byteorder` holds something other than `little` or `big`.
     case unsupportedByteOrder(file: String, value: String)
+    /// The file would make the importer hold more than `ImportLimits` allows (`found` says how much,
+    /// in the limit's unit: bytes, a ratio, values).
+    case limitExceeded(file: String, limit: ImportLimits.Name, value: Int, found: String)
 
     // MARK: The pickle stream (offsets are byte offsets into the pickle)
 
@@ -42,6 +45,8 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
     case pickleMissingMark(opcode: String, offset: Int)
     /// Containers nest deeper than `limit` (also the symptom of a self-referencing container).
     case pickleNestingTooDeep(limit: Int, offset: Int)
+    /// The pickle holds more than `limit` values at once (`ImportLimits.maxParsedValues`).
+    case pickleTooManyValues(limit: Int, offset: Int)
     /// Sharing through the memo would expand the value tree beyond `limit` nodes.
     case pickleExpansionTooLarge(limit: Int)
     /// A LONG1 integer does not fit in 64 bits.
@@ -67,6 +72,9 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
     case unsupportedStorageType(key: String, type: String)
     /// A storage entry whose byte size is not `numel × element size`.
     case storageSizeMismatch(key: String, storage: String, expectedBytes: Int, foundBytes: Int)
+    /// A floating-point tensor holds an infinity or NaN once read as float32 (a float64 or a value
+    /// beyond ±3.4e38 overflows): no int8 scale can represent it.
+    case nonFiniteValue(file: String, key: String, index: Int, value: Float)
     /// A tensor view reaches past the end of its storage.
     case tensorOutOfBounds(key: String, storage: String, lastIndex: Int, storageCount: Int)
 
@@ -103,6 +111,8 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
             return "'\(file)': entry '\(entry)' is \(size) bytes, more than the \(limit) accepted"
         case .unsupportedByteOrder(let file, let value):
             return "'\(file)': byteorder entry says '\(value)', expected 'little' or 'big'"
+        case .limitExceeded(let file, let limit, let value, let found):
+            return "'\(file)': \(found), more than a checkpoint may hold: \(ImportLimits.advice(limit, value))"
         case .pickleTruncated(let offset):
             return "pickle is truncated (opcode at offset \(offset) runs past the end, or no STOP)"
         case .pickleUnknownOpcode(let opcode, let offset):
@@ -123,6 +133,8 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
             return "pickle \(opcode) found no MARK (offset \(offset))"
         case .pickleNestingTooDeep(let limit, let offset):
             return "pickle nests containers deeper than \(limit) levels, or a container contains itself (offset \(offset))"
+        case .pickleTooManyValues(let limit, let offset):
+            return "pickle holds more than \(limit) values at once (offset \(offset)): \(ImportLimits.advice(.maxParsedValues, limit))"
         case .pickleExpansionTooLarge(let limit):
             return "pickle memo sharing would expand to more than \(limit) values"
         case .pickleIntegerTooLarge(let byteCount, let offset):
@@ -145,6 +157,8 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
             return "tensor '\(key)' uses storage type '\(type)', which is not supported"
         case .storageSizeMismatch(let key, let storage, let expectedBytes, let foundBytes):
             return "tensor '\(key)': storage '\(storage)' has \(foundBytes) bytes, expected \(expectedBytes)"
+        case .nonFiniteValue(let file, let key, let index, let value):
+            return "'\(file)': tensor '\(key)' holds \(value) at index \(index) as float32; a checkpoint's weights must be finite"
         case .tensorOutOfBounds(let key, let storage, let lastIndex, let storageCount):
             return "tensor '\(key)' reaches element \(lastIndex) of storage '\(storage)', which holds only \(storageCount)"
         case .inFile(let file, let entry, let underlying):

@@ -14,10 +14,10 @@ enum PaddleCheckpoint {
     static let slicedParameterKey = "UnpackBigParamInfor@@"
 
     /// The floating-point parameters, keyed by canonical PyTorch names. Integer arrays are left out.
-    static func floatTensors(pickle bytes: [UInt8], fileName: String) throws(ImportError) -> [String: FloatTensor] {
+    static func floatTensors(pickle bytes: [UInt8], fileName: String, limits: ImportLimits = .default) throws(ImportError) -> [String: FloatTensor] {
         let root: PickleValue
         do throws(ImportError) {
-            root = try Unpickler.parse(bytes)
+            root = try Unpickler.parse(bytes, maxValues: limits.maxParsedValues)
         } catch {
             throw .inFile(file: fileName, entry: nil, underlying: error)
         }

@@ -11,14 +11,19 @@
 ///   OrderedDict is memoized, then filled by SETITEMS, then BUILD gives it `_metadata`), and become
 ///   a value tree at STOP. That step bounds nesting depth (which also catches self-containing
 ///   containers) and the total number of values (memo sharing could otherwise expand exponentially).
+/// - What the machine holds while parsing is bounded too: arena nodes, the references containers
+///   keep to them, stack and memo slots count against `maxValues` before each one is added, so a
+///   flood of one-byte opcodes (NONE, DUP, MEMOIZE, BINGET + APPEND) stops at a few tens of MB
+///   instead of costing ~40 bytes per pickle byte.
 public enum Unpickler {
     /// Deepest container nesting accepted. Torch checkpoints nest about 10 levels.
     public static let maxNesting = 100
     /// Memo sharing may expand the tree to at most this many values beyond twice the parsed ones.
     public static let expansionAllowance = 1 << 20
 
-    public static func parse(_ bytes: [UInt8]) throws(ImportError) -> PickleValue {
-        var machine = PickleMachine(bytes: bytes)
+    /// - Parameter maxValues: how many values the machine may hold at once (`ImportLimits.maxParsedValues`).
+    public static func parse(_ bytes: [UInt8], maxValues: Int = ImportLimits.default.maxParsedValues) throws(ImportError) -> PickleValue {
+        var machine = PickleMachine(bytes: bytes, maxValues: maxValues)
         return try machine.run()
     }
 }
@@ -34,6 +39,19 @@ private enum PickleNode {
     case build(object: Int, state: Int)
 }
 
+extension PickleNode {
+    /// The arena indices the node refers to.
+    var referenceCount: Int {
+        switch self {
+        case .leaf: return 0
+        case .tuple(let items), .list(let items): return items.count
+        case .dict(let entries): return 2 * entries.count
+        case .reduce, .build: return 2
+        case .persistentID: return 1
+        }
+    }
+}
+
 private struct PickleMachine {
     let bytes: [UInt8]
     var position = 0
@@ -45,9 +63,20 @@ private struct PickleMachine {
     /// Stack heights at each MARK; items above the last one are the only ones an opcode may pop.
     var marks: [Int] = []
     var memo: [Int: Int] = [:]
+    let maxValues: Int
+    /// Child references stored in containers, calls and BUILD records (never decreases).
+    var references = 0
 
-    init(bytes: [UInt8]) {
+    init(bytes: [UInt8], maxValues: Int) {
         self.bytes = bytes
+        self.maxValues = maxValues
+    }
+
+    /// Refuses to grow past `maxValues` values held at once; called before each node, stack slot,
+    /// memo entry or reference is added.
+    func reserve(_ count: Int = 1) throws(ImportError) {
+        let held = nodes.count + stack.count + memo.count + references
+        guard count <= maxValues - held else { throw .pickleTooManyValues(limit: maxValues, offset: opcodeOffset) }
     }
 
     // MARK: Reading operands
@@ -95,7 +124,9 @@ private struct PickleMachine {
 
     // MARK: Stack, marks, memo
 
-    mutating func push(_ node: PickleNode) {
+    mutating func push(_ node: PickleNode) throws(ImportError) {
+        try reserve(2 + node.referenceCount)  // the node, its stack slot and its children
+        references += node.referenceCount
         nodes.append(node)
         nodeOffsets.append(opcodeOffset)
         stack.append(nodes.count - 1)
@@ -123,11 +154,14 @@ private struct PickleMachine {
 
     mutating func memoGet(_ index: Int) throws(ImportError) {
         guard let node = memo[index] else { throw .pickleBadMemoIndex(index: index, offset: opcodeOffset) }
+        try reserve()
         stack.append(node)
     }
 
     mutating func memoPut(_ index: Int, _ opcode: PickleOpcode) throws(ImportError) {
-        memo[index] = try top(opcode)
+        let node = try top(opcode)
+        if memo[index] == nil { try reserve() }
+        memo[index] = node
     }
 
     func leafString(_ node: Int, _ opcode: PickleOpcode) throws(ImportError) -> String {
@@ -151,6 +185,8 @@ private struct PickleMachine {
         guard case .list(var elements) = nodes[container] else {
             throw .pickleTypeMismatch(opcode: opcode.name, expected: "a list to append to", offset: opcodeOffset)
         }
+        try reserve(items.count)
+        references += items.count
         nodes[container] = .leaf(.none)  // drop the arena's reference so `elements` is appended in place
         elements.append(contentsOf: items)
         nodes[container] = .list(elements)
@@ -164,6 +200,8 @@ private struct PickleMachine {
         guard case .dict(var entries) = nodes[container] else {
             throw .pickleTypeMismatch(opcode: opcode.name, expected: "a dict to set items in", offset: opcodeOffset)
         }
+        try reserve(items.count)
+        references += items.count
         nodes[container] = .leaf(.none)
         for pair in stride(from: 0, to: items.count, by: 2) {
             entries.append((key: items[pair], value: items[pair + 1]))
@@ -177,7 +215,7 @@ private struct PickleMachine {
         guard PickleAllowlist.allows(module: module, name: name) else {
             throw .pickleGlobalNotAllowed(module: module, name: name, offset: opcodeOffset)
         }
-        push(.leaf(.global(module: module, name: name)))
+        try push(.leaf(.global(module: module, name: name)))
     }
 
     mutating func pushCall(_ opcode: PickleOpcode) throws(ImportError) {
@@ -187,9 +225,9 @@ private struct PickleMachine {
             throw .pickleTypeMismatch(opcode: opcode.name, expected: "a tuple of arguments", offset: opcodeOffset)
         }
         if case .leaf(.global("collections", "OrderedDict")) = nodes[callable], argumentItems.isEmpty {
-            push(.dict([]))
+            try push(.dict([]))
         } else {
-            push(.reduce(callable: callable, arguments: arguments))
+            try push(.reduce(callable: callable, arguments: arguments))
         }
     }
 
@@ -198,6 +236,8 @@ private struct PickleMachine {
     mutating func build() throws(ImportError) {
         let state = try pop(.BUILD)
         let object = try top(.BUILD)
+        try reserve(3)  // the moved content and the record's two references
+        references += 2
         nodes.append(nodes[object])
         nodeOffsets.append(nodeOffsets[object])
         nodes[object] = .build(object: nodes.count - 1, state: state)
@@ -224,51 +264,51 @@ private struct PickleMachine {
                 }
                 return try resolveTree(stack[0])
 
-            case .NONE: push(.leaf(.none))
-            case .NEWTRUE: push(.leaf(.bool(true)))
-            case .NEWFALSE: push(.leaf(.bool(false)))
-            case .BININT: push(.leaf(.int(Int64(Int32(truncatingIfNeeded: try readLittleEndian(width: 4))))))
-            case .BININT1: push(.leaf(.int(Int64(try readLittleEndian(width: 1)))))
-            case .BININT2: push(.leaf(.int(Int64(try readLittleEndian(width: 2)))))
+            case .NONE: try push(.leaf(.none))
+            case .NEWTRUE: try push(.leaf(.bool(true)))
+            case .NEWFALSE: try push(.leaf(.bool(false)))
+            case .BININT: try push(.leaf(.int(Int64(Int32(truncatingIfNeeded: try readLittleEndian(width: 4))))))
+            case .BININT1: try push(.leaf(.int(Int64(try readLittleEndian(width: 1)))))
+            case .BININT2: try push(.leaf(.int(Int64(try readLittleEndian(width: 2)))))
             case .LONG1:
                 let count = Int(try readByte())
                 guard count <= 8 else { throw .pickleIntegerTooLarge(byteCount: count, offset: opcodeOffset) }
                 let raw = try readLittleEndian(width: count)
                 // Sign-extend from the top bit of the last byte.
                 let shift = UInt64(64 - 8 * count)
-                push(.leaf(.int(count == 0 ? 0 : Int64(bitPattern: raw << shift) >> shift)))
+                try push(.leaf(.int(count == 0 ? 0 : Int64(bitPattern: raw << shift) >> shift)))
             case .BINFLOAT:
                 let range = try take(8)
                 var raw: UInt64 = 0
                 for index in range { raw = raw << 8 | UInt64(bytes[index]) }  // big-endian
-                push(.leaf(.float(Double(bitPattern: raw))))
-            case .BINUNICODE: push(.leaf(.string(try readText(count: try readLength(width: 4)))))
-            case .SHORT_BINUNICODE: push(.leaf(.string(try readText(count: try readLength(width: 1)))))
-            case .BINUNICODE8: push(.leaf(.string(try readText(count: try readLength(width: 8)))))
-            case .BINBYTES: push(.leaf(.bytes(Array(bytes[try take(try readLength(width: 4))]))))
-            case .SHORT_BINBYTES: push(.leaf(.bytes(Array(bytes[try take(try readLength(width: 1))]))))
-            case .BINBYTES8: push(.leaf(.bytes(Array(bytes[try take(try readLength(width: 8))]))))
+                try push(.leaf(.float(Double(bitPattern: raw))))
+            case .BINUNICODE: try push(.leaf(.string(try readText(count: try readLength(width: 4)))))
+            case .SHORT_BINUNICODE: try push(.leaf(.string(try readText(count: try readLength(width: 1)))))
+            case .BINUNICODE8: try push(.leaf(.string(try readText(count: try readLength(width: 8)))))
+            case .BINBYTES: try push(.leaf(.bytes(Array(bytes[try take(try readLength(width: 4))]))))
+            case .SHORT_BINBYTES: try push(.leaf(.bytes(Array(bytes[try take(try readLength(width: 1))]))))
+            case .BINBYTES8: try push(.leaf(.bytes(Array(bytes[try take(try readLength(width: 8))]))))
 
-            case .EMPTY_DICT: push(.dict([]))
-            case .EMPTY_LIST: push(.list([]))
-            case .EMPTY_TUPLE: push(.tuple([]))
-            case .TUPLE: push(.tuple(try popToMark(opcode)))
+            case .EMPTY_DICT: try push(.dict([]))
+            case .EMPTY_LIST: try push(.list([]))
+            case .EMPTY_TUPLE: try push(.tuple([]))
+            case .TUPLE: try push(.tuple(try popToMark(opcode)))
             case .TUPLE1:
                 let first = try pop(opcode)
-                push(.tuple([first]))
+                try push(.tuple([first]))
             case .TUPLE2:
                 let second = try pop(opcode)
                 let first = try pop(opcode)
-                push(.tuple([first, second]))
+                try push(.tuple([first, second]))
             case .TUPLE3:
                 let third = try pop(opcode)
                 let second = try pop(opcode)
                 let first = try pop(opcode)
-                push(.tuple([first, second, third]))
-            case .LIST: push(.list(try popToMark(opcode)))
+                try push(.tuple([first, second, third]))
+            case .LIST: try push(.list(try popToMark(opcode)))
             case .DICT:
                 let items = try popToMark(opcode)
-                push(.dict([]))
+                try push(.dict([]))
                 try setItems(items, in: stack[stack.count - 1], opcode)
             case .APPEND:
                 let item = try pop(opcode)
@@ -296,7 +336,10 @@ private struct PickleMachine {
                     _ = try popToMark(opcode)
                 }
             case .POP_MARK: _ = try popToMark(opcode)
-            case .DUP: stack.append(try top(opcode))
+            case .DUP:
+                let node = try top(opcode)
+                try reserve()
+                stack.append(node)
             case .BINPUT: try memoPut(Int(try readLittleEndian(width: 1)), opcode)
             case .LONG_BINPUT: try memoPut(Int(try readLittleEndian(width: 4)), opcode)
             case .MEMOIZE: try memoPut(memo.count, opcode)
@@ -315,7 +358,7 @@ private struct PickleMachine {
             case .BUILD: try build()
             case .BINPERSID:
                 let identifier = try pop(opcode)
-                push(.persistentID(identifier))
+                try push(.persistentID(identifier))
             }
         }
     }

@@ -43,7 +43,9 @@ enum SafetensorsCheckpoint {
     }
 
     /// The validated layout and metadata of the file, without converting any tensor.
-    static func readHeader(_ bytes: [UInt8], fileName: String) throws(SafetensorsError) -> (entries: [Entry], metadata: [String: String], dataStart: Int) {
+    static func readHeader(
+        _ bytes: [UInt8], fileName: String, limits: ImportLimits = .default
+    ) throws(SafetensorsError) -> (entries: [Entry], metadata: [String: String], dataStart: Int) {
         guard bytes.count >= lengthFieldSize else { throw .tooShort(file: fileName, size: bytes.count) }
         var length: UInt64 = 0
         for index in (0..<lengthFieldSize).reversed() { length = length << 8 | UInt64(bytes[index]) }
@@ -57,8 +59,13 @@ enum SafetensorsCheckpoint {
         }
         let root: StrictJSON.Value
         do throws(StrictJSON.ParseError) {
-            root = try StrictJSON.parse(header)
+            root = try StrictJSON.parse(header, maxValues: limits.maxParsedValues)
         } catch {
+            if error.exceedsValueLimit {
+                throw .limitExceeded(
+                    file: fileName, limit: .maxParsedValues, value: limits.maxParsedValues,
+                    found: "the safetensors header holds more than \(limits.maxParsedValues) JSON values (header byte \(error.offset))")
+            }
             throw .invalidHeader(file: fileName, offset: error.offset, reason: error.reason)
         }
         guard case .object(let members) = root else {
@@ -141,8 +148,17 @@ enum SafetensorsCheckpoint {
 
     /// The floating-point tensors, keyed by canonical PyTorch names. Integer and bool tensors
     /// (`num_batches_tracked`) are left out; FP8 tensors are refused rather than silently dropped.
-    static func floatTensors(_ bytes: [UInt8], fileName: String) throws(SafetensorsError) -> [String: FloatTensor] {
-        let (entries, metadata, dataStart) = try readHeader(bytes, fileName: fileName)
+    static func floatTensors(
+        _ bytes: [UInt8], fileName: String, limits: ImportLimits = .default
+    ) throws(SafetensorsError) -> [String: FloatTensor] {
+        try floatTensorsAndMetadata(bytes, fileName: fileName, limits: limits).tensors
+    }
+
+    /// The floating-point tensors and the `__metadata__`, from one reading of the header.
+    static func floatTensorsAndMetadata(
+        _ bytes: [UInt8], fileName: String, limits: ImportLimits = .default
+    ) throws(SafetensorsError) -> (tensors: [String: FloatTensor], metadata: [String: String]) {
+        let (entries, metadata, dataStart) = try readHeader(bytes, fileName: fileName, limits: limits)
         var collected: [(key: String, tensor: FloatTensor)] = []
         for entry in entries {
             if skippedDTypes.contains(entry.dtype) { continue }
@@ -178,7 +194,7 @@ enum SafetensorsCheckpoint {
         }
         if metadata["format"] == "paddle" || PaddleNaming.looksLikePaddle(collected.map(\.key)) {
             do throws(ImportError) {
-                return try PaddleNaming.canonicalize(collected)
+                return (try PaddleNaming.canonicalize(collected), metadata)
             } catch {
                 if case .duplicateKey(let name) = error { throw .duplicateName(file: fileName, name: name) }
                 throw .duplicateName(file: fileName, name: "\(error)")
@@ -189,6 +205,6 @@ enum SafetensorsCheckpoint {
             guard tensors[key] == nil else { throw .duplicateName(file: fileName, name: key) }
             tensors[key] = tensor
         }
-        return tensors
+        return (tensors, metadata)
     }
 }

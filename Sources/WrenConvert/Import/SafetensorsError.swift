@@ -27,6 +27,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
     case dataLengthMismatch(file: String, tensorBytes: Int, dataBytes: Int)
     /// Two keys become one canonical name (after removing `module.` or mapping Paddle names).
     case duplicateName(file: String, name: String)
+    /// The file would make the importer hold more than `ImportLimits` allows.
+    case limitExceeded(file: String, limit: ImportLimits.Name, value: Int, found: String)
 
     public var description: String {
         switch self {
@@ -54,6 +56,8 @@ public enum SafetensorsError: Error, Equatable, CustomStringConvertible {
             return "'\(file)': tensor '\(key)' has a shape whose size overflows"
         case .dataLengthMismatch(let file, let tensorBytes, let dataBytes):
             return "'\(file)': tensors cover \(tensorBytes) data bytes but the file holds \(dataBytes) after the header"
+        case .limitExceeded(let file, let limit, let value, let found):
+            return "'\(file)': \(found), more than a checkpoint may hold: \(ImportLimits.advice(limit, value))"
         case .duplicateName(let file, let name):
             return "'\(file)': two tensors are both named '\(name)' once prefixes and Paddle names are mapped"
         }

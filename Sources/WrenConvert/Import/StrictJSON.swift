@@ -40,13 +40,17 @@ enum StrictJSON {
     struct ParseError: Error, Equatable {
         var offset: Int
         var reason: String
+        /// The input holds more than the `maxValues` the parse was given (a limit, not bad JSON).
+        var exceedsValueLimit = false
     }
 
     static let maxDepth = 64
 
-    /// Parses one JSON value from UTF-8 `bytes`; only whitespace may follow it.
-    static func parse(_ bytes: [UInt8]) throws(ParseError) -> Value {
-        var parser = Parser(bytes: bytes)
+    /// Parses one JSON value from UTF-8 `bytes`; only whitespace may follow it. At most `maxValues`
+    /// values (object members count as one each) are parsed: a `Value` costs about 20 times the
+    /// byte (`0,`) it may be written in.
+    static func parse(_ bytes: [UInt8], maxValues: Int = ImportLimits.default.maxParsedValues) throws(ParseError) -> Value {
+        var parser = Parser(bytes: bytes, maxValues: maxValues)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
@@ -57,8 +61,13 @@ enum StrictJSON {
     private struct Parser {
         let bytes: [UInt8]
         var position = 0
+        let maxValues: Int
+        var valueCount = 0
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: [UInt8], maxValues: Int) {
+            self.bytes = bytes
+            self.maxValues = maxValues
+        }
 
         var current: UInt8? { position < bytes.count ? bytes[position] : nil }
 
@@ -79,6 +88,10 @@ enum StrictJSON {
 
         mutating func value(depth: Int) throws(ParseError) -> Value {
             guard depth < StrictJSON.maxDepth else { throw error("nesting deeper than \(StrictJSON.maxDepth) levels") }
+            valueCount += 1
+            guard valueCount <= maxValues else {
+                throw ParseError(offset: position, reason: "more than \(maxValues) values", exceedsValueLimit: true)
+            }
             guard let byte = current else { throw error("unexpected end of input") }
             switch byte {
             case UInt8(ascii: "{"): return try object(depth: depth)

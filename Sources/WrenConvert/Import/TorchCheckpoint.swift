@@ -16,8 +16,9 @@ enum TorchCheckpoint {
     static let maxStorageSize: UInt64 = 4 << 30
 
     /// The floating-point tensors of the checkpoint's state dict, keyed by canonical PyTorch names
-    /// (a DataParallel `module.` prefix removed). Integer tensors are left out.
-    static func floatTensors(zipData: Data, fileName: String) throws(ImportError) -> [String: FloatTensor] {
+    /// (a DataParallel `module.` prefix removed). Integer tensors are left out. What is inflated
+    /// (data.pkl, the storages) and what the unpickler holds are bounded by `limits`.
+    static func floatTensors(zipData: Data, fileName: String, limits: ImportLimits = .default) throws(ImportError) -> [String: FloatTensor] {
         try ZipDirectoryCheck.check(zipData, fileName: fileName)
         let archive: Archive
         do {
@@ -25,7 +26,8 @@ enum TorchCheckpoint {
         } catch {
             throw .invalidZip(file: fileName, reason: "\(error)")
         }
-        let reader = try ArchiveReader(archive: archive, fileName: fileName, archiveSize: zipData.count)
+        var reader = try ArchiveReader(archive: archive, fileName: fileName, archiveSize: zipData.count,
+                                       maxInflationRatio: limits.maxInflationRatio)
         let paths = reader.paths
         let pickles = paths.filter { path in
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
@@ -37,23 +39,32 @@ enum TorchCheckpoint {
         let prefix = String(pickleEntry.dropLast("data.pkl".count))
 
         let bigEndian = try reader.isBigEndian(entry: prefix + "byteorder")
+        let pickleBytes = try reader.bytes(of: pickleEntry, limit: maxPickleSize)
         let root: PickleValue
         do throws(ImportError) {
-            root = try Unpickler.parse(try reader.bytes(of: pickleEntry, limit: maxPickleSize))
+            root = try Unpickler.parse(pickleBytes, maxValues: limits.maxParsedValues)
         } catch {
             throw .inFile(file: fileName, entry: pickleEntry, underlying: error)
         }
         let stateDict = try findStateDict(root, fileName: fileName)
 
-        var storages: [String: [UInt8]] = [:]
         var tensors: [String: FloatTensor] = [:]
         do throws(ImportError) {
+            // First the references, so that each storage can be let go after its last tensor.
+            var references: [(key: String, rawKey: String, reference: TorchTensorReference)] = []
+            var usesLeft: [String: Int] = [:]
+            var keys: Set<String> = []
             for entry in stateDict {
                 guard case .string(let rawKey) = entry.key else { throw ImportError.nonStringKey(found: entry.key.summary) }
                 let key = rawKey.hasPrefix("module.") ? String(rawKey.dropFirst("module.".count)) : rawKey
                 let reference = try TorchTensorReference.parse(entry.value, key: rawKey)
                 guard reference.storage.type.isFloatingPoint else { continue }
-                guard tensors[key] == nil else { throw ImportError.duplicateKey(key: key) }
+                guard keys.insert(key).inserted else { throw ImportError.duplicateKey(key: key) }
+                references.append((key, rawKey, reference))
+                usesLeft[reference.storage.key, default: 0] += 1
+            }
+            var storages: [String: [UInt8]] = [:]
+            for (key, rawKey, reference) in references {
                 let storageKey = reference.storage.key
                 if storages[storageKey] == nil {
                     storages[storageKey] = try reader.storageBytes(prefix: prefix, storage: reference.storage, tensorKey: rawKey)
@@ -67,10 +78,12 @@ enum TorchCheckpoint {
                         key: rawKey, storage: storageKey, expectedBytes: overflow ? Int.max : expected, foundBytes: bytes.count)
                 }
                 tensors[key] = try materialize(reference, storage: bytes, bigEndian: bigEndian, key: rawKey)
+                usesLeft[storageKey]! -= 1
+                if usesLeft[storageKey] == 0 { storages[storageKey] = nil }
             }
         } catch {
             switch error {
-            case .missingEntry, .entryTooLarge, .invalidZip:
+            case .missingEntry, .entryTooLarge, .invalidZip, .limitExceeded:
                 throw error  // already names the file and entry
             default:
                 throw .inFile(file: fileName, entry: nil, underlying: error)
@@ -152,13 +165,17 @@ private struct ArchiveReader {
     let entries: [String: Entry]
     let paths: [String]
     let archiveSize: Int
+    let maxInflationRatio: Int
+    /// Bytes inflated so far, over every entry read.
+    var inflated: UInt64 = 0
 
     /// Refuses archives a careless extractor would mishandle: absolute paths, `..` components and
     /// duplicate entries (which of two same-named entries is "the" data would be a guess).
-    init(archive: Archive, fileName: String, archiveSize: Int) throws(ImportError) {
+    init(archive: Archive, fileName: String, archiveSize: Int, maxInflationRatio: Int) throws(ImportError) {
         self.archive = archive
         self.fileName = fileName
         self.archiveSize = archiveSize
+        self.maxInflationRatio = maxInflationRatio
         let all = Array(archive)
         paths = all.map(\.path)
         var entries: [String: Entry] = [:]
@@ -175,10 +192,20 @@ private struct ArchiveReader {
         self.entries = entries
     }
 
-    func bytes(of path: String, limit: UInt64) throws(ImportError) -> [UInt8] {
+    /// An entry's bytes, refused before inflating when its declared size passes `limit`, or would
+    /// bring the total inflated past `maxInflationRatio` times the archive's size.
+    mutating func bytes(of path: String, limit: UInt64) throws(ImportError) -> [UInt8] {
         guard let entry = entries[path] else { throw .missingEntry(file: fileName, entry: path) }
         let declared = entry.uncompressedSize
         guard declared <= limit else { throw .entryTooLarge(file: fileName, entry: path, size: declared, limit: limit) }
+        let (budget, overflow) = UInt64(archiveSize).multipliedReportingOverflow(by: UInt64(max(maxInflationRatio, 0)))
+        guard overflow || declared <= budget - min(inflated, budget) else {
+            throw .limitExceeded(
+                file: fileName, limit: .maxInflationRatio, value: maxInflationRatio,
+                found: "entry '\(path)' would bring the bytes inflated to \(inflated + declared), "
+                    + "\((inflated + declared) / UInt64(max(archiveSize, 1)))x the \(archiveSize)-byte file")
+        }
+        inflated += declared
         var result: [UInt8] = []
         // Reserve no more than the archive could hold: a lying header must not reserve gigabytes.
         result.reserveCapacity(Int(min(declared, UInt64(archiveSize))))
@@ -204,7 +231,7 @@ private struct ArchiveReader {
         return result
     }
 
-    func isBigEndian(entry path: String) throws(ImportError) -> Bool {
+    mutating func isBigEndian(entry path: String) throws(ImportError) -> Bool {
         guard entries[path] != nil else { return false }
         let text = String(decoding: try bytes(of: path, limit: 64), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -216,7 +243,7 @@ private struct ArchiveReader {
     }
 
     /// The storage's bytes, checked to be exactly `numel × element size` before and after reading.
-    func storageBytes(prefix: String, storage: TorchTensorReference.Storage, tensorKey: String) throws(ImportError) -> [UInt8] {
+    mutating func storageBytes(prefix: String, storage: TorchTensorReference.Storage, tensorKey: String) throws(ImportError) -> [UInt8] {
         let path = prefix + "data/" + storage.key
         guard let entry = entries[path] else { throw .missingEntry(file: fileName, entry: path) }
         let (expected, overflow) = storage.elementCount.multipliedReportingOverflow(by: storage.type.elementSize)

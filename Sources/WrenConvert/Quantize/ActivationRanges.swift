@@ -74,17 +74,27 @@ public struct ActivationRanges: Sendable {
         }
 
         try sweep(pass: 0) { statistics, name, values in statistics.observeRange(name, values) }
+        // Finite weights and inputs can still overflow float32 deep in a network (weights or inputs
+        // near 3.4e38); no int8 scale can represent that, and a histogram over it would be
+        // meaningless. The first such activation in network order is the layer to blame.
+        let order = workers.map(\.order).max { $0.count < $1.count } ?? []
+        let nonFinite = workers.reduce(into: Set<String>()) { $0.formUnion($1.nonFinite) }
+        if let name = order.first(where: nonFinite.contains) {
+            throw ConvertError.unrepresentable(
+                layer: name, reason: "its float32 activation overflows to infinity or NaN on the calibration inputs "
+                    + "(weights or inputs too large for float32)")
+        }
+        if chunkLogits.joined().contains(where: { !$0.isFinite }) {
+            throw ConvertError.unrepresentable(
+                layer: "fc", reason: "its float32 logits overflow to infinity or NaN on the calibration inputs "
+                    + "(weights or inputs too large for float32)")
+        }
         for statistics in workers {
             for (name, range) in statistics.observed { result.observed[name] = union(result.observed[name], range) }
         }
         for logits in chunkLogits { addPerClass(logits, classes: model.architecture.numClasses, into: &result.meanLogits) }
         result.sampleCount = count
         result.meanLogits = result.meanLogits.map { $0 / Double(count) }
-        // Finite weights and inputs can still overflow float32 deep in a network; no int8 scale can
-        // represent that, and a histogram over it would be meaningless.
-        if let (name, range) = result.observed.first(where: { !$0.value.lowerBound.isFinite || !$0.value.upperBound.isFinite }) {
-            throw ConvertError.invalidCalibration("activation '\(name)' reaches \(range) in float32 on the calibration inputs")
-        }
         if method.needsHistogram {
             for statistics in workers {
                 for (name, range) in result.observed {
@@ -124,29 +134,45 @@ public struct ActivationRanges: Sendable {
 final class CalibrationStatistics {
     var observed: [String: ClosedRange<Float>] = [:]
     var histograms: [String: ActivationHistogram] = [:]
+    /// The activations in the order the forward pass produces them (for naming the first bad one).
+    var order: [String] = []
+    /// Activations that reached an infinity or NaN on some input.
+    var nonFinite: Set<String> = []
 
     func observeRange(_ name: String, _ values: UnsafeBufferPointer<Float>) {
-        guard let range = Self.range(values) else { return }
+        if observed[name] == nil, !nonFinite.contains(name) { order.append(name) }
+        guard !values.isEmpty else { return }
+        guard let range = Self.range(values) else {
+            nonFinite.insert(name)
+            return
+        }
         observed[name] = union(observed[name], range)
     }
 
-    /// min...max of `values`, 16 lanes at a time (a scalar loop was a tenth of a conversion).
+    /// min...max of `values`, 16 lanes at a time (a scalar loop was a tenth of a conversion); nil
+    /// when there are none, or when one is infinite or NaN (which no range can hold).
     static func range(_ values: UnsafeBufferPointer<Float>) -> ClosedRange<Float>? {
         guard let first = values.first, let base = values.baseAddress else { return nil }
         let raw = UnsafeRawPointer(base)
         var low = SIMD16<Float>(repeating: first), high = low
+        // NaN compares false with everything, so min/max alone would skip it.
+        var sawNaN = SIMDMask<SIMD16<Int32>>(repeating: false)
         let vectors = values.count / 16
         for index in 0..<vectors {
             let v = raw.loadUnaligned(fromByteOffset: index * 64, as: SIMD16<Float>.self)
             // Masked replacement compiles to compare + blend; pointwiseMin/Max went lane by lane.
             low.replace(with: v, where: v .< low)
             high.replace(with: v, where: v .> high)
+            sawNaN .|= v .!= v
         }
         var lowest = low.min(), highest = high.max()
+        var tailNaN = first.isNaN
         for index in (vectors * 16)..<values.count {
             lowest = min(lowest, values[index])
             highest = max(highest, values[index])
+            tailNaN = tailNaN || values[index].isNaN
         }
+        guard !any(sawNaN), !tailNaN, lowest.isFinite, highest.isFinite else { return nil }
         return lowest...highest
     }
 }
