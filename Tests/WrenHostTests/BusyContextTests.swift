@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import WrenCore
+import WrenHost
+
+/// One context serves one thread at a time; a second thread calling `run` meanwhile is refused
+/// with `contextBusy` instead of overwriting the first one's activations (wrong logits for both).
+@Suite struct BusyContextTests {
+    /// What the Parallelism below needs to reach the context it runs for (set after creation).
+    final class Reentry: @unchecked Sendable {
+        var context: WrenContext?
+        var input: [Float] = []
+        var nested: Result<[Float], WrenError>?
+    }
+
+    /// Deterministic: the host's `run` callback, called while the context runs a layer, runs the
+    /// same context again, as another thread arriving mid-run would.
+    @Test func runEnteredDuringARunIsRefusedAsBusy() throws {
+        let fixture = try KeepWiderFixture(keepWider: false)
+        let reentry = Reentry()
+        let perImage = fixture.input.count / fixture.batch
+        reentry.input = Array(fixture.input[..<perImage])
+        // Two workers and a batch of one image: every layer goes through `run`, shared.
+        let intruding = Parallelism(workers: 2) { tasks, task, context in
+            if reentry.nested == nil, let inner = reentry.context {
+                reentry.nested = Result { () throws(WrenError) in try inner.run(reentry.input, batch: 1) }
+            }
+            for index in 0..<tasks { task(context, index, index % 2) }
+        }
+        let context = try WrenContext(model: fixture.model, parallelism: intruding)
+        reentry.context = context
+        let logits = try context.run(reentry.input, batch: 1)
+        #expect(throws: WrenError.contextBusy) { try reentry.nested?.get() }
+        // The refusal left the context usable, with the same answer as a context of its own.
+        reentry.context = nil
+        #expect(try context.run(reentry.input, batch: 1) == logits)
+        #expect(try WrenContext(model: fixture.model).run(reentry.input, batch: 1) == logits)
+    }
+
+    final class Shared: @unchecked Sendable {
+        let context: WrenContext
+        init(_ context: WrenContext) { self.context = context }
+    }
+
+    /// Threads sharing one context: every call either gives exactly the logits a private context
+    /// gives or is refused as busy; never other logits.
+    @Test func sharedContextGivesRightLogitsOrBusy() throws {
+        let fixture = try KeepWiderFixture(keepWider: false)
+        let perImage = fixture.input.count / fixture.batch
+        let images = (0..<fixture.batch).map { Array(fixture.input[($0 * perImage)..<(($0 + 1) * perImage)]) }
+        let alone = try WrenContext(model: fixture.model)
+        let expected = try images.map { try alone.run($0, batch: 1) }
+
+        let shared = Shared(try WrenContext(model: fixture.model))
+        let threads = 4, rounds = 60
+        let outcomes = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads * rounds)  // 0 right, 1 busy, 2 wrong, 3 other error
+        defer { outcomes.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            for round in 0..<rounds {
+                let image = (thread + round) % images.count
+                do {
+                    let logits = try shared.context.run(images[image], batch: 1)
+                    outcomes[thread * rounds + round] = logits == expected[image] ? 0 : 2
+                } catch .contextBusy {
+                    outcomes[thread * rounds + round] = 1
+                } catch {
+                    outcomes[thread * rounds + round] = 3
+                }
+            }
+        }
+        let counts = (0...3).map { kind in outcomes.filter { $0 == kind }.count }
+        #expect(counts[2] == 0 && counts[3] == 0, "of \(threads * rounds) runs: \(counts[0]) right, \(counts[1]) busy, \(counts[2]) wrong logits, \(counts[3]) other errors")
+        #expect(counts[0] > 0)
+    }
+}
