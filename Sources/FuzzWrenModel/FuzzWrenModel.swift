@@ -33,7 +33,7 @@ public func fuzzWrenModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     guard let model = try? WrenModel(bytes: bytes) else { return 0 }
     let context: WrenContext
-    do {
+    do throws(WrenError) {
         context = try WrenContext(model: model, maxBatch: 1, arenaLimit: maxArenaBytes)
     } catch .arenaTooLarge(let bytes, let limit, _) {
         precondition(bytes > limit, "an arena of \(bytes) bytes was refused under the limit of \(limit)")

@@ -37,9 +37,16 @@ import WrenHost
         #expect(try WrenContext(model: fixture.model).run(reentry.input, batch: 1) == logits)
     }
 
+    /// The context the threads share, and each call's outcome (0 right, 1 busy, 2 wrong logits,
+    /// 3 another error), one slot per call.
     final class Shared: @unchecked Sendable {
         let context: WrenContext
-        init(_ context: WrenContext) { self.context = context }
+        let outcomes: UnsafeMutableBufferPointer<Int>
+        init(_ context: WrenContext, calls: Int) {
+            self.context = context
+            outcomes = .allocate(capacity: calls)
+        }
+        deinit { outcomes.deallocate() }
     }
 
     /// Threads sharing one context: every call either gives exactly the logits a private context
@@ -51,24 +58,22 @@ import WrenHost
         let alone = try WrenContext(model: fixture.model)
         let expected = try images.map { try alone.run($0, batch: 1) }
 
-        let shared = Shared(try WrenContext(model: fixture.model))
         let threads = 4, rounds = 60
-        let outcomes = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads * rounds)  // 0 right, 1 busy, 2 wrong, 3 other error
-        defer { outcomes.deallocate() }
+        let shared = Shared(try WrenContext(model: fixture.model), calls: threads * rounds)
         DispatchQueue.concurrentPerform(iterations: threads) { thread in
             for round in 0..<rounds {
                 let image = (thread + round) % images.count
-                do {
+                do throws(WrenError) {
                     let logits = try shared.context.run(images[image], batch: 1)
-                    outcomes[thread * rounds + round] = logits == expected[image] ? 0 : 2
+                    shared.outcomes[thread * rounds + round] = logits == expected[image] ? 0 : 2
                 } catch .contextBusy {
-                    outcomes[thread * rounds + round] = 1
+                    shared.outcomes[thread * rounds + round] = 1
                 } catch {
-                    outcomes[thread * rounds + round] = 3
+                    shared.outcomes[thread * rounds + round] = 3
                 }
             }
         }
-        let counts = (0...3).map { kind in outcomes.filter { $0 == kind }.count }
+        let counts = (0...3).map { kind in shared.outcomes.filter { $0 == kind }.count }
         #expect(counts[2] == 0 && counts[3] == 0, "of \(threads * rounds) runs: \(counts[0]) right, \(counts[1]) busy, \(counts[2]) wrong logits, \(counts[3]) other errors")
         #expect(counts[0] > 0)
     }
