@@ -63,7 +63,7 @@ extern "C" {
 
 /**
  * The most bytes of arena `wren_context_create` allocates itself (1 GiB). A WRN-28-10 on 32x32
- * images needs about 1 MB; larger arenas take `wren_context_create_with_arena_limit` or an arena
+ * images needs under 2 MB; larger arenas take `wren_context_create_with_arena_limit` or an arena
  * the caller allocates.
  */
 #define WREN_DEFAULT_ARENA_LIMIT (1u << 30)

@@ -5,7 +5,7 @@ import Synchronization
 /// that finds another thread inside is refused with `WrenError.contextBusy`).
 public final class WrenContext {
     /// The most arena memory a context allocates unless given a larger `arenaLimit`: 1 GiB. A
-    /// WRN-28-10 on 32x32 images needs about 1 MB per image in flight (about 300 MB with every
+    /// WRN-28-10 on 32x32 images needs under 2 MB per image in flight (under 512 MB with every
     /// activation of 64 images retained), while a small hostile file can declare tensors that
     /// would need terabytes; this refuses those before allocating anything.
     public static let defaultArenaLimit = 1 << 30
