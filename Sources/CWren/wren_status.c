@@ -46,6 +46,8 @@ const char *wren_status_message(wren_status status) {
     case WREN_ERROR_OUT_OF_MEMORY: return "out of memory";
     case WREN_ERROR_INVALID_ARGUMENT: return "an argument is out of range";
     case WREN_ERROR_INTERNAL: return "internal error";
+    case WREN_ERROR_ARENA_LIMIT_EXCEEDED: return "the arena Wren would allocate exceeds the arena limit";
+    case WREN_ERROR_BUSY: return "the context is running on another thread";
     }
     return "unknown wren_status";
 }

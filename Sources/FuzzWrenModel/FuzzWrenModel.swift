@@ -8,7 +8,8 @@
 import WrenCore
 
 /// Models the reader accepts but that are too big to run quickly are only loaded and planned:
-/// running them would make libFuzzer time out without testing anything new.
+/// running them would make libFuzzer time out without testing anything new. Larger arenas go
+/// through the context's own arena limit, whose refusal must be `arenaTooLarge` and nothing else.
 private let maxInputValues = 3 * 128 * 128
 private let maxArenaBytes = 64 << 20
 private let maxMultiplyAccumulates = 20_000_000
@@ -31,8 +32,16 @@ public func fuzzWrenModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         for i in 0..<4 { bytes[32 + i] = UInt8(truncatingIfNeeded: checksum >> (8 * UInt32(i))) }
     }
     guard let model = try? WrenModel(bytes: bytes) else { return 0 }
-    guard let arena = try? WrenContext.arenaSize(model: model, maxBatch: 1), arena <= maxArenaBytes,
-          let context = try? WrenContext(model: model, maxBatch: 1) else { return 0 }
+    let context: WrenContext
+    do throws(WrenError) {
+        context = try WrenContext(model: model, maxBatch: 1, arenaLimit: maxArenaBytes)
+    } catch .arenaTooLarge(let bytes, let limit, _) {
+        // (`bytes` is Int.max, whatever the limit, when the size does not fit in an Int.)
+        precondition(bytes > limit || bytes == Int.max, "an arena of \(bytes) bytes was refused under the limit of \(limit)")
+        return 0
+    } catch {
+        preconditionFailure("a model that loaded got no context: \(error)")
+    }
     let input = model.input
     let values = input.channels * input.height * input.width
     guard values <= maxInputValues, multiplyAccumulates(model.description) <= maxMultiplyAccumulates else { return 0 }

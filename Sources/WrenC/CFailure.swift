@@ -23,6 +23,9 @@ struct CFailure: Error {
         case .invalidField: self.init(WREN_ERROR_CORRUPT_MODEL, error.description)
         case .checksumMismatch: self.init(WREN_ERROR_CHECKSUM_MISMATCH, error.description)
         case .batchTooLarge: self.init(WREN_ERROR_BATCH_TOO_LARGE, error.description)
+        case .arenaTooLarge: self.init(WREN_ERROR_ARENA_LIMIT_EXCEEDED, error.description)
+        case .outOfMemory: self.init(WREN_ERROR_OUT_OF_MEMORY, error.description)
+        case .contextBusy: self.init(WREN_ERROR_BUSY, error.description)
         // The entry points check arenas, batches and inputs themselves (each with its own status)
         // before calling the runtime, so what remains here is an argument they do not know about.
         case .invalidInput: self.init(WREN_ERROR_INVALID_ARGUMENT, error.description)

@@ -29,50 +29,73 @@ public func wrenContextCreate(
     _ outContext: UnsafeMutablePointer<OpaquePointer?>?
 ) -> wren_status {
     withStatus("wren_context_create") { () throws(CFailure) in
-        let outContext = try required(outContext, "out_context")
-        outContext.pointee = nil
-        let loaded = try modelHandle(model).pointee.loaded.takeUnretainedValue()
-        try checkMaxBatch(maxBatch)
-        let needed = try core { () throws(WrenError) in try WrenContext.arenaSize(model: loaded.model, maxBatch: Int(maxBatch), kernels: cKernels) }
-
-        let handle = try allocateHandle(ContextHandle.self)
-        let memory: UnsafeMutableRawPointer
-        let owned: UnsafeMutableRawPointer?
-        do throws(CFailure) {
-            if let arena {
-                guard arenaSize >= UInt(needed) else {
-                    throw CFailure(WREN_ERROR_ARENA_TOO_SMALL, "the arena holds \(arenaSize) bytes, \(needed) needed for max_batch \(maxBatch) (see wren_context_arena_size)")
-                }
-                guard isAligned(arena) else {
-                    let remainder = UInt(bitPattern: arena) % UInt(WREN_ARENA_ALIGNMENT)
-                    throw CFailure(WREN_ERROR_ARENA_MISALIGNED, "the arena at \(arena) is not \(WREN_ARENA_ALIGNMENT)-byte aligned (address mod \(WREN_ARENA_ALIGNMENT) = \(remainder))")
-                }
-                memory = arena
-                owned = nil
-            } else {
-                memory = try allocateAligned(byteCount: needed, purpose: "the arena (max_batch \(maxBatch))")
-                owned = memory
-            }
-        } catch {
-            free(handle)
-            throw error
-        }
-
-        let context: WrenContext
-        do throws(CFailure) {
-            context = try core { () throws(WrenError) in
-                try WrenContext(model: loaded.model, maxBatch: Int(maxBatch), arena: UnsafeMutableRawBufferPointer(start: memory, count: needed), kernels: cKernels)
-            }
-        } catch {
-            free(owned)
-            free(handle)
-            throw error
-        }
-        handle.initialize(to: ContextHandle(
-            tag: ContextHandle.liveTag, context: Unmanaged.passRetained(context), loaded: Unmanaged.passRetained(loaded),
-            ownedArena: owned))
-        outContext.pointee = OpaquePointer(handle)
+        try createContext(model, maxBatch, arena: arena, arenaSize: arenaSize, arenaLimit: UInt(WREN_DEFAULT_ARENA_LIMIT), outContext)
     }
+}
+
+@_cdecl("wren_context_create_with_arena_limit")
+public func wrenContextCreateWithArenaLimit(
+    _ model: OpaquePointer?, _ maxBatch: Int32, _ arenaLimit: UInt, _ outContext: UnsafeMutablePointer<OpaquePointer?>?
+) -> wren_status {
+    withStatus("wren_context_create_with_arena_limit") { () throws(CFailure) in
+        try createContext(model, maxBatch, arena: nil, arenaSize: 0, arenaLimit: arenaLimit, outContext)
+    }
+}
+
+/// Both creation functions: `arena` is the caller's (no limit applies) or nil, when Wren allocates
+/// at most `arenaLimit` bytes.
+private func createContext(
+    _ model: OpaquePointer?, _ maxBatch: Int32, arena: UnsafeMutableRawPointer?, arenaSize: UInt, arenaLimit: UInt,
+    _ outContext: UnsafeMutablePointer<OpaquePointer?>?
+) throws(CFailure) {
+    let outContext = try required(outContext, "out_context")
+    outContext.pointee = nil
+    let loaded = try modelHandle(model).pointee.loaded.takeUnretainedValue()
+    try checkMaxBatch(maxBatch)
+    let needed = try core { () throws(WrenError) in try WrenContext.arenaSize(model: loaded.model, maxBatch: Int(maxBatch), kernels: cKernels) }
+
+    let handle = try allocateHandle(ContextHandle.self)
+    let memory: UnsafeMutableRawPointer
+    let owned: UnsafeMutableRawPointer?
+    do throws(CFailure) {
+        if let arena {
+            guard arenaSize >= UInt(needed) else {
+                throw CFailure(WREN_ERROR_ARENA_TOO_SMALL, "the arena holds \(arenaSize) bytes, \(needed) needed for max_batch \(maxBatch) (see wren_context_arena_size)")
+            }
+            guard isAligned(arena) else {
+                let remainder = UInt(bitPattern: arena) % UInt(WREN_ARENA_ALIGNMENT)
+                throw CFailure(WREN_ERROR_ARENA_MISALIGNED, "the arena at \(arena) is not \(WREN_ARENA_ALIGNMENT)-byte aligned (address mod \(WREN_ARENA_ALIGNMENT) = \(remainder))")
+            }
+            memory = arena
+            owned = nil
+        } else {
+            guard UInt(needed) <= arenaLimit else {
+                throw CFailure(
+                    WREN_ERROR_ARENA_LIMIT_EXCEEDED,
+                    "the arena for max_batch \(maxBatch) needs \(needed) bytes, over the limit of \(arenaLimit) bytes (wren_context_create_with_arena_limit allows more)")
+            }
+            memory = try allocateAligned(byteCount: needed, purpose: "the arena (max_batch \(maxBatch))")
+            owned = memory
+        }
+    } catch {
+        free(handle)
+        throw error
+    }
+
+    let context: WrenContext
+    do throws(CFailure) {
+        context = try core { () throws(WrenError) in
+            try WrenContext(model: loaded.model, maxBatch: Int(maxBatch), arena: UnsafeMutableRawBufferPointer(start: memory, count: needed), kernels: cKernels)
+        }
+    } catch {
+        free(owned)
+        free(handle)
+        throw error
+    }
+    handle.initialize(to: ContextHandle(
+        tag: ContextHandle.liveTag, context: Unmanaged.passRetained(context), loaded: Unmanaged.passRetained(loaded),
+        ownedArena: owned))
+    outContext.pointee = OpaquePointer(handle)
 }
 
 @_cdecl("wren_context_free")

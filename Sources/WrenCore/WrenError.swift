@@ -15,6 +15,13 @@ public enum WrenError: Error, Equatable, CustomStringConvertible {
     case invalidInput(String)
     /// A batch larger than the context was planned for.
     case batchTooLarge(batch: Int, maxBatch: Int)
+    /// The arena a context would allocate for `maxBatch` exceeds `limit` (`bytes` is `Int.max`
+    /// when the size does not even fit in an `Int`).
+    case arenaTooLarge(bytes: Int, limit: Int, maxBatch: Int)
+    /// The system refused memory for the context's arena.
+    case outOfMemory(bytes: Int)
+    /// `run` was called while another thread was running the same context.
+    case contextBusy
 
     public var description: String {
         switch self {
@@ -32,6 +39,13 @@ public enum WrenError: Error, Equatable, CustomStringConvertible {
             return "invalid input: \(why)"
         case .batchTooLarge(let batch, let maxBatch):
             return "batch \(batch) exceeds the context's maximum batch \(maxBatch)"
+        case .arenaTooLarge(let bytes, let limit, let maxBatch):
+            if bytes == Int.max { return "the arena for maximum batch \(maxBatch) needs more bytes than this machine can address" }
+            return "the arena for maximum batch \(maxBatch) needs \(bytes) bytes, over the limit of \(limit) bytes (raise the arena limit to allow it)"
+        case .outOfMemory(let bytes):
+            return "cannot allocate \(bytes) bytes for the arena"
+        case .contextBusy:
+            return "the context is already running on another thread (use one context per thread)"
         }
     }
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,7 +154,7 @@ static void test_status_messages_are_distinct(void **state) {
     const char *unknown = wren_status_message((wren_status)999);
     assert_string_equal(unknown, "unknown wren_status");
     assert_string_equal(wren_status_message((wren_status)-1), "unknown wren_status");
-    for (int a = WREN_OK; a <= WREN_ERROR_INTERNAL; a++) {
+    for (int a = WREN_OK; a <= WREN_ERROR_BUSY; a++) {
         const char *message = wren_status_message((wren_status)a);
         assert_non_null(message);
         assert_true(strlen(message) > 0);
@@ -674,6 +675,207 @@ static void test_unreadable_files(void **state) {
     assert_true(strncmp(message, "wren_model_load_file: 'aaaa", 27) == 0);
 }
 
+// MARK: - Arena limit
+
+// A little-endian byte buffer for writing a .wren file by hand.
+typedef struct bytes {
+    unsigned char data[8192];
+    size_t length;
+} bytes;
+
+static void put_u32(bytes *b, uint32_t value) {
+    assert_true(b->length + 4 <= sizeof b->data);
+    for (int i = 0; i < 4; i++) b->data[b->length++] = (unsigned char)(value >> (8 * i));
+}
+static void put_u64(bytes *b, uint64_t value) {
+    put_u32(b, (uint32_t)value);
+    put_u32(b, (uint32_t)(value >> 32));
+}
+static void put_f32(bytes *b, float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    put_u32(b, bits);
+}
+static void put_zeros(bytes *b, size_t count) {
+    assert_true(b->length + count <= sizeof b->data);
+    memset(b->data + b->length, 0, count);
+    b->length += count;
+}
+static void pad_to_64(bytes *b) { put_zeros(b, (64 - b->length % 64) % 64); }
+static uint32_t four_cc(const char *text) { return read_u32((const unsigned char *)text); }
+
+enum { LIVE_CHANNELS = 4, LIVE_CLASSES = 2, NO_TENSOR = -1 };
+
+// One layer record (formats/wren-v1.md §5) with its blobs, all zero, appended to `data`.
+static void put_layer(bytes *layers, bytes *data, uint32_t op, uint32_t input, int32_t output, int32_t residual,
+                      uint32_t stride, uint32_t in_channels) {
+    const uint32_t c = LIVE_CHANNELS;
+    uint32_t blob_lengths[5] = {0};
+    if (op == 1) {  // conv2d 1x1: packed weights (out channels padded to 16, depth to 4), bias, multipliers, shifts
+        blob_lengths[0] = 16 * ((in_channels + 3) / 4 * 4);
+        blob_lengths[1] = blob_lengths[2] = blob_lengths[3] = 4 * c;
+    } else if (op == 2) {  // channel_affine_relu: offsets, multipliers, shifts
+        blob_lengths[1] = blob_lengths[2] = blob_lengths[3] = 4 * c;
+    } else {  // average_pool_linear: float weights and bias
+        blob_lengths[0] = 4 * LIVE_CLASSES * c;
+        blob_lengths[1] = 4 * LIVE_CLASSES;
+    }
+    put_u32(layers, op);
+    put_u32(layers, input);
+    put_u32(layers, (uint32_t)output);
+    put_u32(layers, (uint32_t)residual);
+    for (int i = 0; i < 3; i++) put_u32(layers, i == 1 ? stride : i == 0 ? 1 : 0);  // kernel, stride, padding
+    put_zeros(layers, 12);  // relu, residual multiplier and shift
+    put_u32(layers, op == 3 ? LIVE_CLASSES : c);
+    put_u32(layers, 0);
+    for (int slot = 0; slot < 5; slot++) {
+        if (blob_lengths[slot] == 0) {
+            put_zeros(layers, 16);
+            continue;
+        }
+        pad_to_64(data);
+        put_u64(layers, data->length);
+        put_u64(layers, blob_lengths[slot]);
+        put_zeros(data, blob_lengths[slot]);
+    }
+}
+
+// A .wren of about 2 KB (every constant zero) whose activations at side x side are 4 channels,
+// five alive at once: stem conv, three affines, three residual convs reading the stem and the
+// first two affines' outputs, a stride-4 conv, the classifier. At 8192 each one is 256 MiB.
+// (The same graph as ArenaLimitTests.manyLiveActivations in Tests/WrenHostTests.)
+static bytes *many_live_activations_model(uint32_t side) {
+    bytes *file = calloc(1, sizeof *file);
+    bytes *sections[5];
+    for (int i = 0; i < 5; i++) sections[i] = calloc(1, sizeof(bytes));
+    bytes *meta = sections[0], *modl = sections[1], *tens = sections[2], *layr = sections[3], *data = sections[4];
+    put_u32(meta, 0);
+    put_u32(modl, 3);
+    put_u32(modl, side);
+    put_u32(modl, side);
+    put_u32(modl, LIVE_CLASSES);
+    for (int i = 0; i < 3; i++) put_f32(modl, 0.0f);
+    for (int i = 0; i < 3; i++) put_f32(modl, 1.0f);
+    put_u32(modl, 0);  // input tensor
+    put_u32(modl, 1);  // rounding rule
+    put_zeros(modl, 16);
+    put_u32(tens, 9);
+    put_u32(tens, 0);
+    for (uint32_t t = 0; t < 9; t++) {
+        put_u32(tens, t == 0 ? 3 : LIVE_CHANNELS);
+        put_u32(tens, t == 8 ? side / 4 : side);
+        put_u32(tens, t == 8 ? side / 4 : side);
+        put_f32(tens, 0.05f);
+        put_u32(tens, 0);  // zero point
+        put_u32(tens, 0);  // int8
+        char name[40] = {0};
+        snprintf(name, sizeof name, "t%u", t);
+        memcpy(tens->data + tens->length, name, sizeof name);
+        tens->length += sizeof name;
+    }
+    put_u32(layr, 9);
+    put_u32(layr, 0);
+    put_layer(layr, data, 1, 0, 1, NO_TENSOR, 1, 3);
+    for (uint32_t t = 1; t <= 3; t++) put_layer(layr, data, 2, t, (int32_t)t + 1, NO_TENSOR, 1, LIVE_CHANNELS);
+    for (uint32_t t = 4; t <= 6; t++) put_layer(layr, data, 1, t, (int32_t)t + 1, (int32_t)t - 3, 1, LIVE_CHANNELS);
+    put_layer(layr, data, 1, 7, 8, NO_TENSOR, 4, LIVE_CHANNELS);
+    put_layer(layr, data, 3, 8, NO_TENSOR, NO_TENSOR, 1, LIVE_CHANNELS);
+
+    // Header (§2), section table (§3), then the sections at multiples of 64.
+    const char *kinds[5] = {"META", "MODL", "TENS", "LAYR", "DATA"};
+    uint64_t offset = 64 + 5 * 32, offsets[5];
+    for (int i = 0; i < 5; i++) {
+        offset = (offset + 63) / 64 * 64;
+        offsets[i] = offset;
+        offset += sections[i]->length;
+    }
+    memcpy(file->data, "\x89WREN\r\n\x1a", 8);
+    file->length = 8;
+    put_u32(file, 1);  // major 1, minor 0
+    put_u32(file, 64);
+    put_u64(file, offset);
+    put_u32(file, 5);
+    put_u32(file, 64);
+    put_zeros(file, 32);  // checksum (below) and reserved
+    for (int i = 0; i < 5; i++) {
+        put_u32(file, four_cc(kinds[i]));
+        put_u32(file, 1);  // required
+        put_u64(file, offsets[i]);
+        put_u64(file, sections[i]->length);
+        put_u64(file, 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        pad_to_64(file);
+        assert_int_equal(file->length, offsets[i]);
+        memcpy(file->data + file->length, sections[i]->data, sections[i]->length);
+        file->length += sections[i]->length;
+        free(sections[i]);
+    }
+    reseal(file->data, file->length);
+    return file;
+}
+
+static wren_model *load_many_live_activations_model(uint32_t side) {
+    bytes *file = many_live_activations_model(side);
+    // One byte past malloc's alignment, so Wren copies the bytes and they can be freed here.
+    unsigned char *unaligned = malloc(file->length + 1);
+    assert_non_null(unaligned);
+    memcpy(unaligned + 1, file->data, file->length);
+    wren_model *model = NULL;
+    wren_status status = wren_model_load(unaligned + 1, file->length, &model);
+    if (status != WREN_OK) fail_msg("the hand-written model does not load: %s", wren_last_error());
+    assert_int_equal(wren_model_is_zero_copy(model), 0);
+    free(unaligned);
+    free(file);
+    return model;
+}
+
+// A 2 KB file declaring 1.25 GiB of live activations gets no arena unless the caller asks for one
+// that large: wren_context_create refuses it before allocating anything.
+static void test_huge_arena_is_refused_by_default(void **state) {
+    (void)state;
+    wren_model *model = load_many_live_activations_model(8192);
+    size_t needed = wren_context_arena_size(model, 1);
+    assert_true(needed >= (size_t)5 * LIVE_CHANNELS * 8192 * 8192);
+    assert_true(needed > WREN_DEFAULT_ARENA_LIMIT);
+    wren_context *context = NOT_SET;
+    assert_int_equal(wren_context_create(model, 1, NULL, 0, &context), WREN_ERROR_ARENA_LIMIT_EXCEEDED);
+    assert_null(context);
+    char detail[128];
+    snprintf(detail, sizeof detail, "wren_context_create: the arena for max_batch 1 needs %zu bytes, over the limit of %u bytes",
+             needed, WREN_DEFAULT_ARENA_LIMIT);
+    assert_last_error_contains(detail);
+    context = NOT_SET;
+    assert_int_equal(wren_context_create_with_arena_limit(model, 1, 64u << 20, &context), WREN_ERROR_ARENA_LIMIT_EXCEEDED);
+    assert_null(context);
+    assert_last_error_contains("wren_context_create_with_arena_limit: the arena for max_batch 1");
+    wren_model_free(model);
+}
+
+static void test_arena_limit_override_is_exact(void **state) {
+    (void)state;
+    wren_model *model = load_many_live_activations_model(64);
+    size_t needed = wren_context_arena_size(model, 2);
+    assert_true(needed > 0);
+    wren_context *context = NOT_SET;
+    assert_int_equal(wren_context_create_with_arena_limit(model, 2, needed - 1, &context), WREN_ERROR_ARENA_LIMIT_EXCEEDED);
+    assert_null(context);
+    assert_int_equal(wren_context_create_with_arena_limit(model, 2, needed, NULL), WREN_ERROR_NULL_ARGUMENT);
+    assert_int_equal(wren_context_create_with_arena_limit(NULL, 2, needed, &context), WREN_ERROR_NULL_ARGUMENT);
+    assert_int_equal(wren_context_create_with_arena_limit(model, 0, needed, &context), WREN_ERROR_INVALID_BATCH);
+    assert_int_equal(wren_context_create_with_arena_limit(model, 2, needed, &context), WREN_OK);
+    float *input = calloc(2 * 3 * 64 * 64, sizeof(float));
+    float logits[2 * LIVE_CLASSES];
+    fill_floats(logits, 2 * LIVE_CLASSES, -7.0f);
+    assert_int_equal(wren_run(context, input, 2, logits), WREN_OK);
+    assert_true(all_floats_equal(logits, 2 * LIVE_CLASSES, 0.0f));  // every weight and bias is zero
+    free(input);
+    wren_context_free(context);
+    assert_int_equal(wren_context_create_with_arena_limit(model, 2, SIZE_MAX, &context), WREN_OK);
+    wren_context_free(context);
+    wren_model_free(model);
+}
+
 // MARK: - Threads
 
 typedef struct thread_run {
@@ -723,6 +925,76 @@ static void test_model_shared_across_threads(void **state) {
     wren_model_free(model);
 }
 
+typedef struct shared_run {
+    wren_context *context;
+    int thread;
+    int right, busy, wrong, other;  // outcomes of this thread's calls
+    char other_error[256];
+} shared_run;
+
+enum { SHARED_THREADS = 4, SHARED_RUNS = 50 };
+
+// Runs SHARED_RUNS images on the shared context, trying again after each BUSY, so that the
+// threads take turns and keep arriving while another one runs.
+static void *run_shared_context(void *argument) {
+    shared_run *run = argument;
+    float logits[64];
+    for (int round = 0; round < SHARED_RUNS && run->other == 0;) {
+        size_t i = (size_t)(run->thread + round) % fx.images;
+        wren_status status = wren_run(run->context, image(i), 1, logits);
+        if (status == WREN_OK) {
+            if (memcmp(logits, expected_logits(i), fx.classes * sizeof(float)) == 0) run->right++;
+            else run->wrong++;
+            round++;
+        } else if (status == WREN_ERROR_BUSY) {
+            run->busy++;
+            if (strstr(wren_last_error(), "wren_run: the context is already running on another thread") == NULL) {
+                run->other++;
+                snprintf(run->other_error, sizeof run->other_error, "BUSY with detail \"%s\"", wren_last_error());
+            }
+            sched_yield();
+        } else {
+            run->other++;
+            snprintf(run->other_error, sizeof run->other_error, "%s", wren_last_error());
+        }
+    }
+    return NULL;
+}
+
+// wren.h forbids sharing a context between threads; doing it anyway gives, call by call, either the
+// right logits or WREN_ERROR_BUSY, never another thread's half-computed activations.
+static void test_context_shared_across_threads_is_right_or_busy(void **state) {
+    (void)state;
+    wren_model *model = load_model();
+    wren_context *context = NULL;
+    assert_int_equal(wren_context_create(model, 1, NULL, 0, &context), WREN_OK);
+    enum { THREADS = SHARED_THREADS };
+    shared_run runs[THREADS];
+    pthread_t threads[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        runs[t] = (shared_run){.context = context, .thread = t};
+        assert_int_equal(pthread_create(&threads[t], NULL, run_shared_context, &runs[t]), 0);
+    }
+    int right = 0, busy = 0, wrong = 0, other = 0;
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(threads[t], NULL);
+        right += runs[t].right;
+        busy += runs[t].busy;
+        wrong += runs[t].wrong;
+        other += runs[t].other;
+        if (runs[t].other_error[0] != '\0') print_error("thread %d: %s\n", t, runs[t].other_error);
+    }
+    print_message("shared context: %d runs right, %d wrong, %d calls refused as busy\n", right, wrong, busy);
+    if (wrong > 0 || other > 0) fail_msg("%d calls gave wrong logits, %d failed otherwise (%d right, %d busy)", wrong, other, right, busy);
+    assert_int_equal(right, THREADS * SHARED_RUNS);
+    // Once the threads are done the context is free again.
+    float logits[64];
+    assert_int_equal(wren_run(context, image(0), 1, logits), WREN_OK);
+    assert_logits_equal(logits, 0, 1);
+    wren_context_free(context);
+    wren_model_free(model);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_matches_header),
@@ -746,7 +1018,10 @@ int main(void) {
         cmocka_unit_test(test_corrupt_models_in_memory),
         cmocka_unit_test(test_corrupt_and_empty_files),
         cmocka_unit_test(test_unreadable_files),
+        cmocka_unit_test(test_huge_arena_is_refused_by_default),
+        cmocka_unit_test(test_arena_limit_override_is_exact),
         cmocka_unit_test(test_model_shared_across_threads),
+        cmocka_unit_test(test_context_shared_across_threads_is_right_or_busy),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

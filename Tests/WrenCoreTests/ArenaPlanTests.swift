@@ -275,4 +275,38 @@ import WrenTestSupport
         #expect(retained.slots == 4)
         #expect(retained.scratchOffset >= 4 * model.tensors.reduce(0) { $0 + $1.elementCount })
     }
+
+    /// Sizes that do not fit in an Int saturate at Int.max instead of trapping, so every arena
+    /// limit refuses them: two activations of 2^62 bytes alive together, a retained batch whose
+    /// copies overflow, and slots for many workers.
+    @Test func sizesPastIntMaxSaturate() {
+        let input = Self.tensor("input", 3, 4, 4)
+        let huge = Self.tensor("huge", 1 << 20, 1 << 21, 1 << 21)
+        let together = Self.model(tensors: [input, huge, huge], layers: [
+            Self.layer(.conv2d, input: 0, output: 1, outChannels: huge.channels),
+            Self.layer(.conv2d, input: 1, output: 2, outChannels: huge.channels),
+            Self.layer(.averagePoolLinear, input: 2, output: nil, outChannels: 10),
+        ])
+        #expect(ArenaPlan(model: together, maxBatch: 1).size == Int.max)
+
+        let large = Self.tensor("large", 1 << 10, 1 << 15, 1 << 15)  // 2^40 bytes
+        let single = Self.model(tensors: [input, large], layers: [
+            Self.layer(.conv2d, input: 0, output: 1, outChannels: large.channels),
+            Self.layer(.averagePoolLinear, input: 1, output: nil, outChannels: 10),
+        ])
+        #expect(ArenaPlan(model: single, maxBatch: 1).size < Int.max)
+        #expect(ArenaPlan(model: single, maxBatch: 1 << 24, retainActivations: true).size == Int.max)
+        #expect(ArenaPlan(model: single, maxBatch: 1 << 24, workers: 1 << 24).size == Int.max)
+    }
+
+    /// The default arena limit leaves room for what Wren is for: a WRN-28-10 on 32x32 images, one
+    /// image per worker on 64 workers, or every activation of 64 images retained (`wren validate`).
+    @Test func defaultArenaLimitAdmitsWRN28x10() {
+        let model = Self.wideResNetShaped(blocksPerGroup: 4, width: 10)
+        let single = ArenaPlan(model: model, maxBatch: 1)
+        #expect(single.size < 2 << 20, "\(single.size) bytes for one image")
+        #expect(ArenaPlan(model: model, maxBatch: 64, workers: 64).size < WrenContext.defaultArenaLimit / 4)
+        let retained = ArenaPlan(model: model, maxBatch: 64, retainActivations: true)
+        #expect(retained.size < WrenContext.defaultArenaLimit / 2, "\(retained.size) bytes for 64 retained images")
+    }
 }

@@ -23,6 +23,9 @@
  * Large buffers (model copies, file contents, arenas) come from the C allocator, so running out of
  * memory for them is WREN_ERROR_OUT_OF_MEMORY; the few small bookkeeping allocations of the Swift
  * runtime (the model and context objects, the parsed layer table) abort on exhaustion, as Swift does.
+ * An arena Wren allocates is capped at WREN_DEFAULT_ARENA_LIMIT (see `wren_context_create`), so a
+ * small file declaring enormous tensors is refused with WREN_ERROR_ARENA_LIMIT_EXCEEDED before any
+ * memory is taken.
  *
  * Kernels. This library runs the fastest int8 kernels the CPU supports (AVX-512 VNNI, else AVX2 on
  * x86-64; the Armv8.2 dot product on AArch64; else WrenCore's portable ones), on the calling thread
@@ -32,7 +35,9 @@
  *
  * Threading. A `wren_model` is immutable after loading and may be used from any number of threads
  * at once (creating contexts, querying it). A `wren_context` holds the scratch memory of a run:
- * use it from one thread at a time (create one per thread). `wren_last_error()` is per thread.
+ * use it from one thread at a time (create one per thread). A `wren_run` that finds another thread
+ * already running the same context returns WREN_ERROR_BUSY without touching its arena, so misuse
+ * is reported instead of producing wrong logits. `wren_last_error()` is per thread.
  *
  * Memory. Wren never allocates inside `wren_run`. The caller may supply a context's arena, so a
  * whole inference can run in memory the caller controls.
@@ -55,6 +60,13 @@ extern "C" {
 
 /** Largest `max_batch` a context accepts. */
 #define WREN_MAX_BATCH_LIMIT 65536
+
+/**
+ * The most bytes of arena `wren_context_create` allocates itself (1 GiB). A WRN-28-10 on 32x32
+ * images needs under 2 MB; larger arenas take `wren_context_create_with_arena_limit` or an arena
+ * the caller allocates.
+ */
+#define WREN_DEFAULT_ARENA_LIMIT (1u << 30)
 
 /** A loaded, validated `.wren` model. Opaque; free with `wren_model_free`. */
 typedef struct wren_model wren_model;
@@ -101,7 +113,12 @@ typedef enum wren_status {
     /** An argument is out of range in a way not covered above (e.g. a length above SIZE_MAX/2). */
     WREN_ERROR_INVALID_ARGUMENT = 15,
     /** An internal check failed; the detail says which. Please report it. */
-    WREN_ERROR_INTERNAL = 16
+    WREN_ERROR_INTERNAL = 16,
+    /** The arena Wren would allocate is larger than the limit (WREN_DEFAULT_ARENA_LIMIT, or the one
+     *  given to `wren_context_create_with_arena_limit`), or larger than any memory can be. */
+    WREN_ERROR_ARENA_LIMIT_EXCEEDED = 17,
+    /** `wren_run` was called while another thread was running the same context. */
+    WREN_ERROR_BUSY = 18
 } wren_status;
 
 /**
@@ -148,26 +165,36 @@ int wren_model_is_zero_copy(const wren_model *model);
 
 /**
  * Bytes of arena a context for `model` at `max_batch` images needs (activations and scratch).
- * Images run one after another, so this is one image's worth whatever `max_batch` is. Returns 0 on failure (NULL or invalid model, `max_batch` outside 1...WREN_MAX_BATCH_LIMIT) and
- * records the detail for `wren_last_error`. Thread-safe.
+ * Images run one after another, so this is one image's worth whatever `max_batch` is. Returns 0 on
+ * failure (NULL or invalid model, `max_batch` outside 1...WREN_MAX_BATCH_LIMIT, a size beyond any
+ * memory) and records the detail for `wren_last_error`. No arena limit applies here. Thread-safe.
  */
 size_t wren_context_arena_size(const wren_model *model, int32_t max_batch);
 
 /**
  * Creates a context that runs `model` on up to `max_batch` images per call.
  *
- * `arena`: NULL lets Wren allocate (and free) the arena; `arena_size` is then ignored. Otherwise
+ * `arena`: NULL lets Wren allocate (and free) the arena, at most WREN_DEFAULT_ARENA_LIMIT bytes
+ * (ARENA_LIMIT_EXCEEDED beyond it); `arena_size` is then ignored. Otherwise
  * the arena must be `WREN_ARENA_ALIGNMENT`-aligned, hold at least `wren_context_arena_size(model,
  * max_batch)` bytes, stay alive until `wren_context_free`, and be used by nothing else meanwhile;
  * Wren never frees it.
  *
  * The context keeps its own reference to the model, so `wren_model_free` may come first (but
  * zero-copy model bytes must still outlive the context). Fails with NULL_ARGUMENT, INVALID_HANDLE,
- * INVALID_BATCH, ARENA_TOO_SMALL, ARENA_MISALIGNED, OUT_OF_MEMORY; `*out_context` is set to NULL
- * then. Thread-safe with respect to the model.
+ * INVALID_BATCH, ARENA_TOO_SMALL, ARENA_MISALIGNED, ARENA_LIMIT_EXCEEDED, OUT_OF_MEMORY;
+ * `*out_context` is set to NULL then. Thread-safe with respect to the model.
  */
 wren_status wren_context_create(const wren_model *model, int32_t max_batch, void *arena, size_t arena_size,
                                 wren_context **out_context);
+
+/**
+ * `wren_context_create` with `arena` NULL, except that Wren may allocate up to `arena_limit` bytes
+ * instead of WREN_DEFAULT_ARENA_LIMIT (SIZE_MAX: no limit but the memory itself). Fails as
+ * `wren_context_create` does.
+ */
+wren_status wren_context_create_with_arena_limit(const wren_model *model, int32_t max_batch, size_t arena_limit,
+                                                 wren_context **out_context);
 
 /** Frees a context (and the arena, if Wren allocated it). NULL is ignored. */
 void wren_context_free(wren_context *context);
@@ -179,7 +206,8 @@ void wren_context_free(wren_context *context);
  * locks. Results are bit-identical to `wren run` on the same model and inputs.
  *
  * Fails with NULL_ARGUMENT, INVALID_HANDLE, INVALID_BATCH (batch < 1), BATCH_TOO_LARGE,
- * INPUT_NOT_FINITE; `logits_out` is untouched on failure. One thread at a time per context.
+ * INPUT_NOT_FINITE, BUSY (another thread is running this context: one thread at a time per
+ * context); `logits_out` is untouched on failure.
  */
 wren_status wren_run(wren_context *context, const float *input_nchw, int32_t batch, float *logits_out);
 

@@ -21,7 +21,7 @@ public struct ArenaPlan: Sendable, Equatable {
     public var scratchOffset: Int
     public var scratchPerWorker: Int
     public var scratchSize: Int
-    /// Total bytes the arena needs.
+    /// Total bytes the arena needs: `Int.max` when that does not fit in an `Int`, which no limit admits.
     public var size: Int
 
     public init(
@@ -29,7 +29,18 @@ public struct ArenaPlan: Sendable, Equatable {
         kernels: KernelTable = .portable
     ) {
         let align = WrenFormat.alignment
-        func aligned(_ n: Int) -> Int { (n + align - 1) / align * align }
+        // Sizes saturate at Int.max instead of trapping: a file may declare up to 4096 tensors of
+        // 2^28 elements, times the batch when retained, which overflows a 32-bit Int (and is
+        // refused afterwards by the context's arena limit).
+        func aligned(_ n: Int) -> Int { n > Int.max - (align - 1) ? Int.max : (n + align - 1) / align * align }
+        func sum(_ a: Int, _ b: Int) -> Int {
+            let (result, overflow) = a.addingReportingOverflow(b)
+            return overflow ? Int.max : result
+        }
+        func product(_ a: Int, _ b: Int) -> Int {
+            let (result, overflow) = a.multipliedReportingOverflow(by: b)
+            return overflow ? Int.max : result
+        }
         let layers = model.layers
         let slots = retainActivations ? maxBatch : max(1, min(maxBatch, workers))
         // Retained tensors hold all images side by side; otherwise a tensor is one image.
@@ -53,13 +64,13 @@ public struct ArenaPlan: Sendable, Equatable {
         var slotSize = 0
         let order = (0..<model.tensors.count).filter { first[$0] != Int.max }.sorted { first[$0] < first[$1] }
         for tensor in order {
-            let bytes = aligned(model.tensors[tensor].byteCount * imagesPerTensor)
+            let bytes = aligned(product(model.tensors[tensor].byteCount, imagesPerTensor))
             let lifetime = (first[tensor], retainActivations ? Int.max : max(last[tensor], first[tensor] + 1))
             // First fit among the tensors whose lifetimes overlap this one.
             let conflicts = placed.filter { $0.first <= lifetime.1 && lifetime.0 <= $0.last }.sorted { $0.offset < $1.offset }
             var candidate = 0
-            for other in conflicts where candidate + bytes > other.offset {
-                candidate = max(candidate, aligned(other.offset + other.size))
+            for other in conflicts where sum(candidate, bytes) > other.offset {
+                candidate = max(candidate, aligned(sum(other.offset, other.size)))
             }
             // A fused affine's output may take the bytes of its convolution's residual when that is
             // the residual's last reader: the residual is read pixel by pixel, each pixel by the
@@ -68,12 +79,12 @@ public struct ArenaPlan: Sendable, Equatable {
             if !retainActivations, let layer = producer[tensor],
                let residual = Self.residualReplacedByFusedAffine(model, producedBy: layer, lastReader: last),
                let offset = offsets[residual], model.tensors[residual].byteCount == model.tensors[tensor].byteCount,
-               !conflicts.contains(where: { $0.tensor != residual && $0.offset < offset + bytes && offset < $0.offset + $0.size }) {
+               !conflicts.contains(where: { $0.tensor != residual && $0.offset < sum(offset, bytes) && offset < sum($0.offset, $0.size) }) {
                 candidate = offset
             }
             offsets[tensor] = candidate
             placed.append((tensor, candidate, bytes, lifetime.0, lifetime.1))
-            slotSize = max(slotSize, candidate + bytes)
+            slotSize = max(slotSize, sum(candidate, bytes))
         }
         var scratch = 0
         for layer in layers {
@@ -90,10 +101,10 @@ public struct ArenaPlan: Sendable, Equatable {
         self.tensorOffsets = offsets
         self.slots = slots
         self.slotStrides = model.tensors.map { retainActivations ? $0.byteCount : aligned(slotSize) }
-        self.scratchOffset = retainActivations ? aligned(slotSize) : aligned(slotSize) * slots
+        self.scratchOffset = retainActivations ? aligned(slotSize) : product(aligned(slotSize), slots)
         self.scratchPerWorker = aligned(scratch)
-        self.scratchSize = scratchPerWorker * max(1, workers)
-        self.size = scratchOffset + scratchSize
+        self.scratchSize = product(scratchPerWorker, max(1, workers))
+        self.size = sum(scratchOffset, scratchSize)
     }
 
     /// When layer `index` is an affine fused into the convolution before it: that convolution's

@@ -1,6 +1,15 @@
+import Synchronization
+
 /// Runs a `WrenModel`: owns the arena (activations + scratch) planned once at creation, so `run`
-/// allocates nothing. One context serves one thread at a time; create one per thread.
+/// allocates nothing. One context serves one thread at a time; create one per thread (a `run`
+/// that finds another thread inside is refused with `WrenError.contextBusy`).
 public final class WrenContext {
+    /// The most arena memory a context allocates unless given a larger `arenaLimit`: 1 GiB. A
+    /// WRN-28-10 on 32x32 images needs under 2 MB per image in flight (under 512 MB with every
+    /// activation of 64 images retained), while a small hostile file can declare tensors that
+    /// would need terabytes; this refuses those before allocating anything.
+    public static let defaultArenaLimit = 1 << 30
+
     public let model: WrenModel
     public let maxBatch: Int
     public let plan: ArenaPlan
@@ -10,29 +19,35 @@ public final class WrenContext {
     public let retainsActivations: Bool
     private let arena: UnsafeMutableRawPointer
     private let ownsArena: Bool
+    /// Set while a `run` is in progress: the activations of one run fill the whole arena, so a
+    /// second thread entering would silently corrupt both runs' logits.
+    private let running = Atomic<Bool>(false)
 
     /// - Parameters:
     ///   - retainActivations: keep every tensor's values after `run` (no buffer reuse), for
     ///     inspecting intermediate activations.
     ///   - kernels: which convolution kernel to run (all give identical results).
     ///   - parallelism: the host's thread pool, or `.serial`.
+    ///   - arenaLimit: the most bytes the arena may take (`arenaTooLarge` beyond it).
     public init(
         model: WrenModel, maxBatch: Int = 1, retainActivations: Bool = false, kernels: KernelTable = .portable,
-        parallelism: Parallelism = .serial
+        parallelism: Parallelism = .serial, arenaLimit: Int = WrenContext.defaultArenaLimit
     ) throws(WrenError) {
         let plan = try Self.plan(model, maxBatch: maxBatch, retainActivations: retainActivations, kernels: kernels, parallelism: parallelism)
+        guard plan.size <= arenaLimit else { throw .arenaTooLarge(bytes: plan.size, limit: arenaLimit, maxBatch: maxBatch) }
+        guard let arena = ArenaMemory.allocate(byteCount: plan.size) else { throw .outOfMemory(bytes: plan.size) }
         self.model = model
         self.maxBatch = maxBatch
         self.plan = plan
         self.kernels = kernels
         self.parallelism = parallelism
         self.retainsActivations = retainActivations
-        self.arena = UnsafeMutableRawPointer.allocate(byteCount: max(plan.size, 1), alignment: WrenFormat.alignment)
+        self.arena = arena
         self.ownsArena = true
     }
 
     /// Runs in memory the caller owns (at least `arenaSize(model:maxBatch:...)` bytes, 64-byte
-    /// aligned), which must outlive the context.
+    /// aligned), which must outlive the context. No arena limit applies: the memory exists already.
     public init(
         model: WrenModel, maxBatch: Int, arena: UnsafeMutableRawBufferPointer, kernels: KernelTable = .portable,
         parallelism: Parallelism = .serial
@@ -57,9 +72,10 @@ public final class WrenContext {
 
     /// Bytes a context for `model` at `maxBatch` needs.
     public static func arenaSize(
-        model: WrenModel, maxBatch: Int, kernels: KernelTable = .portable, parallelism: Parallelism = .serial
+        model: WrenModel, maxBatch: Int, retainActivations: Bool = false, kernels: KernelTable = .portable,
+        parallelism: Parallelism = .serial
     ) throws(WrenError) -> Int {
-        try plan(model, maxBatch: maxBatch, retainActivations: false, kernels: kernels, parallelism: parallelism).size
+        try plan(model, maxBatch: maxBatch, retainActivations: retainActivations, kernels: kernels, parallelism: parallelism).size
     }
 
     private static func plan(
@@ -71,13 +87,16 @@ public final class WrenContext {
         guard parallelism.workers >= 1, parallelism.workers <= 1024 else {
             throw .invalidInput("worker count \(parallelism.workers) is outside 1...1024")
         }
-        return ArenaPlan(
+        let plan = ArenaPlan(
             model: model.description, maxBatch: maxBatch, retainActivations: retainActivations,
             workers: parallelism.workers, kernels: kernels)
+        // The plan's sizes saturate at Int.max; no memory, the caller's included, can hold that.
+        guard plan.size < Int.max else { throw .arenaTooLarge(bytes: plan.size, limit: Int.max, maxBatch: maxBatch) }
+        return plan
     }
 
     deinit {
-        if ownsArena { arena.deallocate() }
+        if ownsArena { ArenaMemory.free(arena) }
     }
 
     public var arenaSize: Int { plan.size }
@@ -90,11 +109,17 @@ public final class WrenContext {
         let perImage = info.channels * info.height * info.width
         guard batch >= 1 else { throw .invalidInput("batch must be at least 1, got \(batch)") }
         guard batch <= maxBatch else { throw .batchTooLarge(batch: batch, maxBatch: maxBatch) }
-        guard input.count == batch * perImage else {
-            throw .invalidInput("expected \(batch)x\(info.channels)x\(info.height)x\(info.width) = \(batch * perImage) values, got \(input.count)")
+        // (batch ≤ 65536 and at most 2^28 values per image and 2^20 classes: these products fit a
+        // 64-bit Int, not always a 32-bit one.)
+        let (values, valuesOverflow) = batch.multipliedReportingOverflow(by: perImage)
+        guard !valuesOverflow, input.count == values else {
+            let total = valuesOverflow ? "" : " = \(values)"
+            throw .invalidInput("expected \(batch)x\(info.channels)x\(info.height)x\(info.width)\(total) values, got \(input.count)")
         }
-        guard logits.count >= batch * description.numClasses else {
-            throw .invalidInput("logits buffer holds \(logits.count) values, \(batch * description.numClasses) needed")
+        let (outputs, outputsOverflow) = batch.multipliedReportingOverflow(by: description.numClasses)
+        guard !outputsOverflow, logits.count >= outputs else {
+            let total = outputsOverflow ? "" : " = \(outputs)"
+            throw .invalidInput("logits buffer holds \(logits.count) values, \(batch)x\(description.numClasses)\(total) needed")
         }
         guard let inputBase = input.baseAddress, let logitsBase = logits.baseAddress else {
             throw .invalidInput("empty buffer")
@@ -102,6 +127,10 @@ public final class WrenContext {
         for index in 0..<input.count where !input[index].isFinite {
             throw .invalidInput("input value \(index) (image \(index / perImage)) is \(input[index])")
         }
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw .contextBusy
+        }
+        defer { running.store(false, ordering: .releasing) }
 
         // Image by image through the whole network, from input quantization to logits: one image's
         // activations stay in cache from layer to layer, which a layer-by-layer pass over a large
