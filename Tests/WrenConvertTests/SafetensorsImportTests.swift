@@ -29,6 +29,23 @@ import WrenNetwork
         #expect(!paddle.tensors.keys.contains { $0.hasSuffix("._mean") })
     }
 
+    /// A header of 0x280 bytes starts the file with 80 02, a pickle's PROTO 2: still safetensors
+    /// (`wren train` state files hit this when their metadata made the header that long).
+    @Test func aHeaderLengthThatStartsLikeAPickleIsStillSafetensors() throws {
+        let tensor = SafetensorsTensor.float32("w", shape: [2], [1, 2])
+        var padding = ""
+        var bytes: [UInt8] = []
+        for _ in 0..<2000 {
+            bytes = try SafetensorsWriter.encode([tensor], metadata: ["pad": padding])
+            if bytes[0] == 0x80 && bytes[1] == 0x02 { break }
+            padding += "x"
+        }
+        try #require(bytes[0] == 0x80 && bytes[1] == 0x02, "no padding gave a 0x280-byte header")
+        let loaded = try CheckpointLoader.tensors(bytes, fileName: "state.safetensors")
+        #expect(loaded.tensors["w"]?.data == [1, 2])
+        #expect(loaded.metadata["pad"] == padding)
+    }
+
     // MARK: Hand-built files
 
     /// A safetensors file: the header JSON as given (padded with spaces to 8 bytes), then `data`.

@@ -59,10 +59,12 @@ public enum CheckpointLoader {
             }
         } else if head.starts(with: legacyTorchMagic) {
             throw ImportError.legacyTorchFormat(file: fileName)
+        } else if SafetensorsCheckpoint.looksLikeSafetensors(Array(bytes.prefix(9))) {
+            // Before the pickle test: a header length whose low byte is 0x80 starts with a pickle's
+            // PROTO byte, while no pickle has `{` (no opcode) at offset 8.
+            (tensors, metadata) = try SafetensorsCheckpoint.floatTensorsAndMetadata(bytes, fileName: fileName, limits: limits)
         } else if head.first == 0x80 {
             tensors = try PaddleCheckpoint.floatTensors(pickle: bytes, fileName: fileName, limits: limits)
-        } else if SafetensorsCheckpoint.looksLikeSafetensors(Array(bytes.prefix(9))) {
-            (tensors, metadata) = try SafetensorsCheckpoint.floatTensorsAndMetadata(bytes, fileName: fileName, limits: limits)
         } else {
             throw ImportError.unrecognizedFormat(file: fileName, firstBytes: head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
         }
