@@ -20,6 +20,9 @@ import zipfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_hostile_fixtures import tensor_dict_pickle  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = os.path.join(REPO, "fixtures", "safetensors", "wrn10_1_c10_bf16.safetensors")
 OUT = os.path.join(REPO, "fixtures", "fuzz-corpus", "convert")
@@ -43,29 +46,11 @@ def read_safetensors(path):
 
 
 def torch_pickle(tensors):
-    """Protocol-2 pickle of {name: float16 tensor in storage str(index)}, written opcode by opcode."""
-    def text(value):
-        data = value.encode()
-        return b"X" + struct.pack("<I", len(data)) + data
-
-    def integer(value):
-        return b"J" + struct.pack("<i", value)
-
-    def global_(module, name):
-        return b"c" + f"{module}\n{name}\n".encode()
-
-    def tuple_(*items):
-        return b"(" + b"".join(items) + b"t"
-
-    body = b""
-    for index, (name, array) in enumerate(tensors.items()):
-        shape = array.shape
-        strides = [int(np.prod(shape[axis + 1:])) for axis in range(len(shape))]
-        storage = tuple_(text("storage"), global_("torch", "HalfStorage"), text(str(index)), text("cpu"), integer(array.size)) + b"Q"
-        hooks = global_("collections", "OrderedDict") + b")R"
-        body += text(name) + global_("torch._utils", "_rebuild_tensor_v2") + tuple_(
-            storage, integer(0), tuple_(*map(integer, shape)), tuple_(*map(integer, strides)), b"\x89", hooks) + b"R"
-    return b"\x80\x02}(" + body + b"u."
+    """Protocol-2 pickle of {name: float16 tensor in storage str(index)}, as torch.save writes it."""
+    return tensor_dict_pickle([
+        (name, "HalfStorage", str(index), array.size, array.shape,
+         [int(np.prod(array.shape[axis + 1:])) for axis in range(array.ndim)])
+        for index, (name, array) in enumerate(tensors.items())])
 
 
 def write(name, data):

@@ -274,8 +274,9 @@ def deflated_zip(entries):
     return buffer.getvalue()
 
 
-def big_tensor_pickle(tensors):
-    """Protocol-2 pickle of {name: float32 [numel] tensor in storage `key`} for (name, key, numel)."""
+def tensor_dict_pickle(tensors):
+    """Protocol-2 pickle of a state dict, written opcode by opcode as torch.save writes it: for each
+    (name, storage type, storage key, numel, shape, strides) a _rebuild_tensor_v2 of that storage."""
     def text(value):
         data = value.encode()
         return b"X" + u32(len(data)) + data
@@ -290,12 +291,17 @@ def big_tensor_pickle(tensors):
         return b"(" + b"".join(items) + b"t"
 
     body = b""
-    for name, key, numel in tensors:
-        storage = tuple_(text("storage"), global_("torch", "FloatStorage"), text(key), text("cpu"), integer(numel)) + b"Q"
+    for name, storage_type, key, numel, shape, strides in tensors:
+        storage = tuple_(text("storage"), global_("torch", storage_type), text(key), text("cpu"), integer(numel)) + b"Q"
         hooks = global_("collections", "OrderedDict") + b")R"
         body += text(name) + global_("torch._utils", "_rebuild_tensor_v2") + tuple_(
-            storage, integer(0), tuple_(integer(numel)), tuple_(integer(1)), b"\x89", hooks) + b"R"
+            storage, integer(0), tuple_(*map(integer, shape)), tuple_(*map(integer, strides)), b"\x89", hooks) + b"R"
     return b"\x80\x02}(" + body + b"u."
+
+
+def big_tensor_pickle(tensors):
+    """Protocol-2 pickle of {name: float32 [numel] tensor in storage `key`} for (name, key, numel)."""
+    return tensor_dict_pickle([(name, "FloatStorage", key, numel, (numel,), (1,)) for name, key, numel in tensors])
 
 
 def write_bomb_fixtures():
