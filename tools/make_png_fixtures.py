@@ -64,6 +64,14 @@ def samples(rng, height, width, channels, depth):
 WRITTEN = []
 
 
+def alpha_samples(rng, height, width, depth):
+    """Random alpha with an opaque first row and a transparent second one, so both ends occur."""
+    values = samples(rng, height, width, 1, depth)[..., 0]
+    values[0, :] = 2**depth - 1
+    values[1, :] = 0
+    return values
+
+
 def write(name, rows, width, height, expected, **options):
     with open(OUT / f"{name}.png", "wb") as file:
         png.Writer(width, height, **options).write(file, rows)
@@ -77,11 +85,8 @@ def gray(rng, name, depth, width, height, transparent=None, alpha=False, interla
     if transparent is not None:
         values[::3, ::2] = transparent  # make sure the transparent value occurs
     channels = [values]
-    alpha_values = None
+    alpha_values = alpha_samples(rng, height, width, depth) if alpha else None
     if alpha:
-        alpha_values = samples(rng, height, width, 1, depth)[..., 0]
-        alpha_values[0, :] = 2**depth - 1
-        alpha_values[1, :] = 0
         channels.append(alpha_values)
     rows = np.stack(channels, axis=-1).reshape(height, -1)
     g8 = to8(values, depth)
@@ -101,11 +106,8 @@ def rgb(rng, name, depth, width, height, transparent=None, alpha=False, interlac
     if transparent is not None:
         values[1::4, ::3] = transparent
     channels = [values]
-    alpha_values = None
+    alpha_values = alpha_samples(rng, height, width, depth) if alpha else None
     if alpha:
-        alpha_values = samples(rng, height, width, 1, depth)[..., 0]
-        alpha_values[0, :] = 2**depth - 1
-        alpha_values[1, :] = 0
         channels.append(alpha_values[..., None])
     rows = np.concatenate(channels, axis=-1).reshape(height, -1)
     rgb8 = to8(values, depth)
