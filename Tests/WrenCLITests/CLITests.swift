@@ -90,11 +90,7 @@ struct CLITests {
 
     @Test func digitsModelReadsTheDigitInJPEGs() throws {
         let folder = try TemporaryFolder()
-        let model = folder.path("digits.wren")
-        let convert = try WrenExecutable.run([
-            "convert", CLIFixtures.digitsCheckpoint, "-o", model, "--calibration", CLIFixtures.digitsCalibration, "--labels", CLIFixtures.digitsLabels,
-        ])
-        try #require(convert.status == 0, "convert failed: \(convert.stderr)")
+        let model = try CLIFixtures.convertDigits(into: folder)
         let images = try FileManager.default.contentsOfDirectory(atPath: CLIFixtures.digitImages)
             .filter { $0.hasSuffix(".jpg") }.sorted().map { "\(CLIFixtures.digitImages)/\($0)" }
         try #require(images.count == 12, "expected 12 JPEGs in \(CLIFixtures.digitImages), found \(images.count)")
@@ -113,7 +109,7 @@ struct CLITests {
             #expect(line.components(separatedBy: "%)").count - 1 == 2, "--top 2 should print two classes: \(line)")
             if let expected, expected == predicted { correct += 1 }
         }
-        print("digits JPEGs: \(correct)/\(images.count) top-1 correct (convert \(convert.seconds) s, run \(result.seconds) s)")
+        print("digits JPEGs: \(correct)/\(images.count) top-1 correct (run \(result.seconds) s)")
         #expect(lines == 12, "stdout: \(result.stdout)")
         #expect(correct >= 10, "only \(correct)/12 JPEGs predicted as their file name's label:\n\(result.stdout)")
     }

@@ -8,11 +8,7 @@ import Testing
 
     @Test func pngLogitsEqualTheirPixelsAsNpy() throws {
         let scratch = try TemporaryFolder()
-        let model = scratch.path("digits.wren")
-        let convert = try WrenExecutable.run([
-            "convert", CLIFixtures.digitsCheckpoint, "-o", model, "--calibration", CLIFixtures.digitsCalibration, "--labels", CLIFixtures.digitsLabels,
-        ])
-        try #require(convert.status == 0, "convert failed: \(convert.stderr)")
+        let model = try CLIFixtures.convertDigits(into: scratch)
         let names = try String(contentsOfFile: Self.folder + "/batch.txt", encoding: .utf8).split(separator: "\n").map(String.init)
         try #require(names.count >= 20, "batch.txt lists \(names.count) cases")
         let images = names.map { "\(Self.folder)/\($0).png" }
@@ -27,9 +23,7 @@ import Testing
 
     @Test func aCorruptPNGIsAnErrorThatNamesIt() throws {
         let scratch = try TemporaryFolder()
-        let model = scratch.path("digits.wren")
-        let convert = try WrenExecutable.run(["convert", CLIFixtures.digitsCheckpoint, "-o", model, "--calibration", CLIFixtures.digitsCalibration])
-        try #require(convert.status == 0, "convert failed: \(convert.stderr)")
+        let model = try CLIFixtures.convertDigits(into: scratch)
         let truncated = Self.folder + "/truncated.png"
         let result = try WrenExecutable.run(["run", model, truncated])
         expectCleanFailure(result, "run truncated.png")

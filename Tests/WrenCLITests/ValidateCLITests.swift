@@ -6,20 +6,9 @@ import Testing
 /// scalar int8 runtime's share of the time small.
 @Suite("wren validate")
 struct ValidateCLITests {
-    func convertDigits(into folder: TemporaryFolder, method: String = "minmax") throws -> String {
-        let model = folder.path("digits-\(method.replacingOccurrences(of: ":", with: "_")).wren")
-        let result = try WrenExecutable.run([
-            "convert", CLIFixtures.digitsCheckpoint, "-o", model, "--calibration", CLIFixtures.digitsCalibration,
-            "--labels", CLIFixtures.digitsLabels, "--calibration-method", method,
-        ])
-        try #require(result.status == 0 && result.exited, "convert failed: \(result.stderr)")
-        #expect(result.stdout.contains("calibrated (\(method), weights per-channel)"), "stdout: \(result.stdout)")
-        return model
-    }
-
     @Test func validateReportsAccuracyAgreementAndLayers() throws {
         let folder = try TemporaryFolder()
-        let model = try convertDigits(into: folder, method: "entropy")
+        let model = try CLIFixtures.convertDigits(into: folder, method: "entropy")
         let json = folder.path("report.json")
         let chart = folder.path("report.svg")
         let result = try WrenExecutable.run([
@@ -46,7 +35,7 @@ struct ValidateCLITests {
     /// the model's labels (not folder order: "7" before "10"-style orderings must not matter).
     @Test func validateAClassFolderOfJPEGs() throws {
         let folder = try TemporaryFolder()
-        let model = try convertDigits(into: folder)
+        let model = try CLIFixtures.convertDigits(into: folder)
         let data = folder.path("data")
         let images = try FileManager.default.contentsOfDirectory(atPath: CLIFixtures.digitImages).filter { $0.hasSuffix(".jpg") }
         try #require(images.count == 12)

@@ -119,6 +119,19 @@ enum CLIFixtures {
     static let digitsTestY = WrenExecutable.fixture("fixtures/digits/test_y.npy")
     static let paddleCheckpoint = WrenExecutable.fixture("fixtures/paddle/wrn28_1_c4.pdparams")
     static let paddleInput = WrenExecutable.fixture("fixtures/paddle/wrn28_1_c4.input.npy")
+
+    /// The bundled digits model converted into `folder` (200 calibration images, class labels),
+    /// with `method`; returns the .wren path.
+    static func convertDigits(into folder: TemporaryFolder, method: String = "minmax") throws -> String {
+        let model = folder.path("digits-\(method.replacingOccurrences(of: ":", with: "_")).wren")
+        let result = try WrenExecutable.run([
+            "convert", digitsCheckpoint, "-o", model, "--calibration", digitsCalibration,
+            "--labels", digitsLabels, "--calibration-method", method,
+        ])
+        try #require(result.status == 0 && result.exited, "convert failed: \(result.stderr)")
+        #expect(result.stdout.contains("calibrated (\(method), weights per-channel)"), "stdout: \(result.stdout)")
+        return model
+    }
 }
 
 /// An error must be an exit (no trap), non-zero, with an "Error:" line on stderr.
