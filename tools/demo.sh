@@ -26,7 +26,7 @@ echo "== classify photos (a JPEG, a 16-bit gray PNG, a palette PNG)"
 echo
 echo "== convert the bundled PyTorch-trained model (fixtures/digits/wrn16_2_digits.pth)"
 "$wren" convert fixtures/digits/wrn16_2_digits.pth -o "$out/digits.wren" \
-  --calibration fixtures/digits/calib_x.npy --labels fixtures/digits/labels.txt
+  --calibration fixtures/digits/calib_x.npy --class-names fixtures/digits/labels.txt
 echo "== inspect"
 "$wren" inspect "$out/digits.wren" | head -8
 echo "== int8 vs float on the 360-image test split"

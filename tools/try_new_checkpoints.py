@@ -225,7 +225,7 @@ def try_digits(binary, out):
     if os.path.exists(model):
         os.remove(model)
     command = ["convert", os.path.join(DIGITS, "wrn16_2_digits.pth"), "-o", model,
-               "--calibration", os.path.join(DIGITS, "calib_x.npy"), "--labels", os.path.join(DIGITS, "labels.txt")]
+               "--calibration", os.path.join(DIGITS, "calib_x.npy"), "--class-names", os.path.join(DIGITS, "labels.txt")]
     proc, row["t_convert"] = wren(binary, *command)
     if proc.returncode != 0:
         fail(describe_failure("digits convert", proc, command))
@@ -326,7 +326,7 @@ def error_cases(out, model, ckpt, inputs, classes):
         ("run: empty folder of images", ["run", model, empty_dir], ["empty_dir"]),
         ("run: --labels wrong count", ["run", model, inputs, "--labels", wrong_labels], ["3", str(BATCH)]),
         ("run: --labels float32", ["run", model, inputs, "--labels", float_labels], []),
-        ("convert: --labels wrong count", ["convert", ckpt, "-o", os.path.join(out, "m.wren"), "--calibration", inputs, "--labels", "a,b"], ["2", str(classes)]),
+        ("convert: --class-names wrong count", ["convert", ckpt, "-o", os.path.join(out, "m.wren"), "--calibration", inputs, "--class-names", "a,b"], ["2", str(classes)]),
         ("run: --reference other class count", ["run", model, inputs, "--reference", other_classes], ["3", str(classes)]),
         ("run: --top 0", ["run", model, inputs, "--top", "0"], ["--top"]),
         ("run: --logits out.txt", ["run", model, inputs, "--logits", os.path.join(out, "out.txt")], ["out.txt"]),

@@ -6,7 +6,7 @@ import WrenPhotos
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure int8 inference latency and throughput of a .wren model.",
-        discussion: """
+        discussion: reflowed("""
             Runs the model on a fixed pseudo-random normalized input, after warm-up runs,
             and reports the median and 90th-percentile latency of one call (a whole batch)
             and images per second. The context (arena, threads, kernels) is set up once, as
@@ -20,13 +20,10 @@ struct Bench: ParsableCommand {
               wren bench model.wren --threads 2 --batch 32 --iterations 50
               wren bench model.wren --kernels portable --json
               wren bench model.wren --seconds 10
-            """)
+            """))
 
     @Argument(help: "The .wren model to run.")
     var model: String
-
-    @Option(parsing: .unconditional, help: "Threads (default: the machine's processors).")
-    var threads: Int?
 
     @Option(parsing: .unconditional, help: "Images per call.")
     var batch: Int = 1
@@ -40,8 +37,8 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Untimed calls first.")
     var warmup: Int = 10
 
-    @Option(help: "Kernels: auto (fastest this CPU supports), avx512vnni, avx2, neondot, portable, reference, or a full kernel name; an unavailable one is an error that lists what this CPU offers. (default: $WREN_KERNELS, else auto)")
-    var kernels: String?
+    @OptionGroup(title: "Execution")
+    var execution: ExecutionOptions
 
     @Flag(help: "Print one JSON object (median_ms, p90_ms, images_per_s, ...) instead of text.")
     var json = false
@@ -50,17 +47,18 @@ struct Bench: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup cannot be negative") }
-        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1...256") }
         if let seconds, !(seconds > 0 && seconds <= 86_400) { throw ValidationError("--seconds must be in (0, 86400]") }
     }
 
     func run() throws {
         let bytes = try FileSystem.readBytes(model)
         let loaded = try about(model) { try WrenModel(bytes: bytes) }
-        let table = try Runtime.selectedKernels(kernels)
-        let threadCount = threads ?? Runtime.processorCount
+        let table = try execution.kernelTable()
+        let threadCount = execution.threadCount
         let pool = ThreadPool(workers: threadCount)
-        let context = try WrenContext(model: loaded, maxBatch: batch, kernels: table, parallelism: pool.parallelism)
+        let context = try execution.namingTheArenaOption {
+            try WrenContext(model: loaded, maxBatch: batch, kernels: table, parallelism: pool.parallelism, arenaLimit: execution.arenaLimit)
+        }
         let info = loaded.input
         var generator = SplitMix64(seed: 42)
         let input = (0..<(batch * info.channels * info.height * info.width)).map { _ in Float.random(in: -2...2, using: &generator) }

@@ -12,7 +12,7 @@ import Glibc
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a trained WRN checkpoint into an int8 .wren file.",
-        discussion: """
+        discussion: reflowed("""
             Reads a PyTorch checkpoint (torch.save of a state_dict, of {"state_dict": ...}
             or {"model": ...}; "module." prefixes are accepted), infers depth, widen factor
             and classes from its tensors, folds each batch-norm that follows a convolution
@@ -58,16 +58,16 @@ struct Convert: ParsableCommand {
             images. Without --calibration, Wren calibrates on synthetic noise images and
             warns: accuracy will suffer. A checkpoint written by `wren train` from photos
             carries its class names, mean and std; they are used unless
-            --labels/--mean/--std are given.
+            --class-names/--mean/--std are given.
 
             Examples:
-              wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --labels labels.txt
+              wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --class-names labels.txt
               wren convert wrn.pth -o wrn.wren --calibration images/ --mean 0.49,0.48,0.45 --std 0.25,0.24,0.26
               wren convert birds.pdparams -o birds.wren --calibration calib/ --calibration-method entropy
               wren convert wrn.safetensors -o wrn.wren --calibration calib_x.npy --calibration-method percentile:99.9
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --auto-keep-wider 2
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --keep-wider block3.layer.1.relu1,block3.layer.1
-            """)
+            """))
 
     @Argument(help: "Checkpoint to convert: PyTorch (.pth / .pt), PaddlePaddle (.pdparams) or .safetensors.")
     var checkpoint: String
@@ -90,8 +90,15 @@ struct Convert: ParsableCommand {
     @Option(help: "Per-channel standard deviation the model was trained with (3 values; default: the checkpoint's metadata, else 0.5,0.5,0.5).")
     var std: String?
 
-    @Option(help: "Class labels: a text file with one label per line, or a comma-separated list (default: the class names `wren train` stored in the checkpoint).")
+    @Option(help: "Class names: a text file with one name per line, or a comma-separated list (default: the names `wren train` stored in the checkpoint).")
+    var classNames: String?
+
+    /// The old spelling of --class-names (run, validate and train take --labels as class indices).
+    @Option(help: .hidden)
     var labels: String?
+
+    /// --class-names, or its old spelling.
+    var classNamesArgument: String? { classNames ?? labels }
 
     @Option(help: "How activation ranges are chosen: minmax, percentile[:P] (e.g. percentile:99.99), entropy or mse.")
     var calibrationMethod: String = "minmax"
@@ -104,6 +111,9 @@ struct Convert: ParsableCommand {
 
     @Option(parsing: .unconditional, help: "Threads for calibration and the int8 pass (default: the machine's processors; the file does not depend on it).")
     var threads: Int?
+
+    @OptionGroup(title: "Checkpoint limits")
+    var importLimits: ImportLimitOptions
 
     @Option(help: "Activation tensors to store as int16 instead of int8 (comma-separated names, as `wren validate` lists them).")
     var keepWider: String?
@@ -135,13 +145,17 @@ struct Convert: ParsableCommand {
         if let keepWider, keptWiderNames(keepWider).isEmpty {
             throw ValidationError("--keep-wider takes comma-separated activation names, e.g. block3.layer.1.relu1 (see `wren validate`)")
         }
-        try FileSystem.checkOutput(output, option: "-o", inputs: [checkpoint, calibration, labels, splitFile].compactMap { $0 })
+        if labels != nil {
+            if classNames != nil { throw ValidationError("--labels is the old spelling of --class-names: give one of them") }
+            Diagnostics.note("note: convert's --labels is now --class-names (the old spelling still works)")
+        }
+        try FileSystem.checkOutput(output, option: "-o", inputs: [checkpoint, calibration, classNamesArgument, splitFile].compactMap { $0 })
     }
 
     func run() throws {
         let start = Clock.now()
         var options = ConversionOptions()
-        let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
+        let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint, limits: importLimits.limits) }
         // `wren train` stores what the model was trained with; explicit options win.
         let stored = loaded.metadata
         var fromMetadata: [String] = []
@@ -161,8 +175,8 @@ struct Convert: ParsableCommand {
         } else {
             options.std = [0.5, 0.5, 0.5]
         }
-        if let labels {
-            options.labels = try parseLabels(labels)
+        if let classNamesArgument {
+            options.labels = try parseClassNames(classNamesArgument)
         } else if let names = TrainingMetadata.labels(stored) {
             options.labels = names
             fromMetadata.append("class names")
@@ -251,9 +265,9 @@ func parseTriple(_ text: String, name: String) throws -> [Float] {
     return parsed
 }
 
-/// Labels from a file (one per line) or a comma-separated list.
-func parseLabels(_ argument: String) throws -> [String] {
-    if FileSystem.isDirectory(argument) { throw ValidationError("--labels: '\(argument)' is a folder") }
+/// Class names from a file (one per line) or a comma-separated list.
+func parseClassNames(_ argument: String) throws -> [String] {
+    if FileSystem.isDirectory(argument) { throw ValidationError("--class-names: \(FileSystem.unreadable(argument, "Is a directory"))") }
     if Inputs.fileExtension(argument) == "txt" || (!argument.contains(",") && FileSystem.exists(argument)) {
         // Any line ending: "\r\n" is one Character, so splitting on "\n" would keep a CRLF file in one piece.
         return try FileSystem.readText(argument).split(whereSeparator: \.isNewline)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WrenConvert
+import WrenFiles
 
 enum FileSystem {
     static func isDirectory(_ path: String) -> Bool {
@@ -15,11 +16,30 @@ enum FileSystem {
     }
 
     static func readBytes(_ path: String) throws -> [UInt8] {
-        if isDirectory(path) { throw CLIError("\(path): is a folder, not a file") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CLIError(exists(path) ? "\(path): cannot read file (permission denied?)" : "\(path): no such file")
+        do {
+            return try FileBytes.read(path: path)
+        } catch {
+            throw CLIError(unreadable(path, error.reason))
         }
-        return [UInt8](data)
+    }
+
+    /// The one way a file that cannot be read is named, as the importers and decoders name it too:
+    /// "cannot read 'PATH': No such file or directory".
+    static func unreadable(_ path: String, _ reason: String) -> String {
+        "cannot read '\(path)': \(reason)"
+    }
+
+    /// Refuses, before any work starts, input paths that do not exist (files or folders).
+    static func requireExisting(_ paths: [String]) throws {
+        for path in paths where !exists(path) {
+            throw ValidationError(unreadable(path, String(cString: strerror(ENOENT))))
+        }
+    }
+
+    /// Refuses, before any work starts, a path that is missing or a folder where a file is needed.
+    static func requireFile(_ path: String, option: String) throws {
+        try requireExisting([path])
+        if isDirectory(path) { throw ValidationError("\(option): \(unreadable(path, String(cString: strerror(EISDIR))))") }
     }
 
     /// The file as UTF-8, without the byte order mark some editors write first.

@@ -6,7 +6,7 @@ import WrenHost
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a .wren file: version, architecture, metadata and every layer.",
-        discussion: """
+        discussion: reflowed("""
             Validates the whole file first (checksum, every offset and shape), then prints
             one row per layer: operation, input → output shapes (C x H x W per image),
             kernel/stride, the output's int8 scale and zero point, and the bytes of
@@ -19,7 +19,7 @@ struct Inspect: ParsableCommand {
             Examples:
               wren inspect model.wren
               wren inspect model.wren --json
-            """)
+            """))
 
     @Argument(help: "The .wren file to describe.")
     var model: String

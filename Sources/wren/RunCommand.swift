@@ -14,11 +14,12 @@ import Glibc
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify inputs with a .wren model (int8) or a checkpoint (float reference).",
-        discussion: """
-            INPUT is a .npy float32 [N,3,32,32] already normalized, or image files (JPEG),
-            which are letterboxed to 32x32 on black and normalized with the model's
-            mean/std (for a .wren) or --mean/--std (for a checkpoint). Prints the top-K
-            classes per input.
+        discussion: reflowed("""
+            INPUT is a .npy float32 [N,3,H,W] at the model's input size, already
+            normalized, or image files (JPEG or PNG, recognised by content) or folders of
+            them, which are letterboxed to the input size on black and normalized with the
+            model's mean/std (for a .wren) or --mean/--std (for a checkpoint). Prints the
+            top-K classes per input.
 
             With --reference CHECKPOINT, the same inputs also go through the float
             reference model and Wren prints how often the two agree on the top class and
@@ -30,9 +31,9 @@ struct Run: ParsableCommand {
               wren run model.wren test_x.npy --logits logits.npy
               wren run model.wren test_x.npy --reference model.pth --labels test_y.npy
               wren run model.wren photos/ --top 3 --json
-            """)
+            """))
 
-    @Argument(help: "A .wren file (int8 runtime) or a PyTorch checkpoint (float reference).")
+    @Argument(help: "A .wren file (int8 runtime) or a checkpoint: .pth, .pdparams or .safetensors (float reference).")
     var model: String
 
     @Argument(help: "Inputs: .npy batches and/or image files.")
@@ -62,14 +63,18 @@ struct Run: ParsableCommand {
     @Flag(help: "Print the predictions as one JSON object (per input: file and top-K classes with probabilities) instead of text.")
     var json = false
 
+    @OptionGroup(title: "Execution (int8)")
+    var execution: ExecutionOptions
+
+    @OptionGroup(title: "Checkpoint limits")
+    var importLimits: ImportLimitOptions
+
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one input (.npy or image file)") }
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
         if json && quiet { throw ValidationError("--json prints the predictions; --quiet leaves them out: choose one") }
         // Missing files are named before a single input is classified.
-        for path in [model] + inputs + [reference, labels].compactMap({ $0 }) where !FileSystem.exists(path) {
-            throw ValidationError("\(path): no such file or folder")
-        }
+        try FileSystem.requireExisting([model] + inputs + [reference, labels].compactMap { $0 })
         if let logits, Inputs.fileExtension(logits) != "npy" {
             throw ValidationError("--logits writes a .npy file (got '\(logits)')")
         }
@@ -79,7 +84,8 @@ struct Run: ParsableCommand {
     func run() throws {
         let classifier = try Classifier.open(model, mean: try parseTriple(mean ?? "0.5,0.5,0.5", name: "--mean"),
                                              std: try parseTriple(std ?? "0.5,0.5,0.5", name: "--std"),
-                                             explicitNormalization: mean != nil || std != nil)
+                                             explicitNormalization: mean != nil || std != nil,
+                                             execution: execution, limits: importLimits.limits)
         let classes = classifier.numClasses
         let batch = try Inputs.load(Inputs.expandFolders(inputs), height: classifier.height, width: classifier.width,
                                     mean: classifier.mean, std: classifier.std, model: model)
@@ -102,23 +108,20 @@ struct Run: ParsableCommand {
         if json {
             try printJSON(output, batch: batch, classifier: classifier)
         } else if !quiet {
-            for (index, name) in batch.names.enumerated() {
-                let row = Array(output[(index * classes)..<((index + 1) * classes)])
-                let ranked = topK(softmax(row), k: min(top, classes))
-                let text = ranked.map { "\(classifier.label($0.index)) (\(percent($0.probability)))" }.joined(separator: ", ")
-                print("\(name): \(text)")
+            for (name, ranked) in zip(batch.names, Predictions.ranked(output, classes: classes, top: top)) {
+                print("\(name): \(Predictions.line(ranked, label: classifier.label))")
             }
         }
         Diagnostics.note("\(classifier.kind): \(batch.count) inputs in \(Clock.format(elapsed))")
 
-        let predictions = argmaxRows(output, classes: classes)
+        let predictions = Predictions.argmaxRows(output, classes: classes)
         if let truth {
             print("\(classifier.kind) accuracy: \(ratio(zip(predictions, truth).filter { Int64($0) == $1 }.count, batch.count))")
         }
         if let float {
             let floatOutput = try float.classify(batch)
             try float.checkFinite(floatOutput, batch)
-            let floatPredictions = argmaxRows(floatOutput, classes: classes)
+            let floatPredictions = Predictions.argmaxRows(floatOutput, classes: classes)
             let agree = zip(predictions, floatPredictions).filter { $0 == $1 }.count
             var maxDelta: Float = 0
             var sumDelta: Double = 0
@@ -143,9 +146,7 @@ struct Run: ParsableCommand {
     /// {"model", "kind", "inputs": [{"file", "top": [{"class", "label", "probability"}]}]} on stdout.
     private func printJSON(_ output: [Float], batch: InputBatch, classifier: Classifier) throws {
         let classes = classifier.numClasses
-        let entries: [[String: Any]] = batch.names.enumerated().map { index, name in
-            let row = Array(output[(index * classes)..<((index + 1) * classes)])
-            let ranked = topK(softmax(row), k: min(top, classes))
+        let entries: [[String: Any]] = zip(batch.names, Predictions.ranked(output, classes: classes, top: top)).map { name, ranked in
             return ["file": name, "top": ranked.map { ["class": $0.index, "label": classifier.label($0.index), "probability": Double($0.probability)] }]
         }
         let document: [String: Any] = ["model": model, "kind": classifier.kind, "inputs": entries]
@@ -155,7 +156,7 @@ struct Run: ParsableCommand {
 
     /// The --reference checkpoint, refused unless it is the same network as MODEL.
     private func openReference(_ path: String, for classifier: Classifier) throws -> Classifier {
-        let float = try Classifier.open(path, mean: classifier.mean, std: classifier.std)
+        let float = try Classifier.open(path, mean: classifier.mean, std: classifier.std, execution: execution, limits: importLimits.limits)
         guard let architecture = float.architecture, let sha256 = float.sha256 else {
             throw CLIError("--reference \(path) is a .wren model; give the float checkpoint (.pth, .pdparams or .safetensors)")
         }
@@ -195,21 +196,27 @@ struct Classifier {
     }
 
     /// `mean`/`std` apply to a checkpoint; unless `explicitNormalization`, a `wren train` checkpoint's stored ones win.
-    static func open(_ path: String, mean: [Float], std: [Float], explicitNormalization: Bool = true) throws -> Classifier {
+    static func open(
+        _ path: String, mean: [Float], std: [Float], explicitNormalization: Bool = true, execution: ExecutionOptions,
+        limits: ImportLimits
+    ) throws -> Classifier {
         let bytes = try FileSystem.readBytes(path)
-        if bytes.isEmpty { throw CLIError("\(path): file is empty") }
+        if bytes.isEmpty { throw CLIError(FileSystem.unreadable(path, "the file is empty")) }
         if bytes.starts(with: WrenFormat.magic) {
             let model = try about(path) { try WrenModel(bytes: bytes) }
             let description = model.description
-            let kernels = try Runtime.selectedKernels()
+            let kernels = try execution.kernelTable()
             return Classifier(
                 kind: "int8", numClasses: model.numClasses, mean: description.input.mean, std: description.input.std,
                 labels: description.labels, height: description.input.height, width: description.input.width, wren: model,
                 classify: { batch in
                     let chunk = 64
-                    let pool = ThreadPool(workers: Runtime.processorCount)
-                    let context = try WrenContext(
-                        model: model, maxBatch: min(chunk, max(batch.count, 1)), kernels: kernels, parallelism: pool.parallelism)
+                    let pool = ThreadPool(workers: execution.threadCount)
+                    let context = try execution.namingTheArenaOption {
+                        try WrenContext(
+                            model: model, maxBatch: min(chunk, max(batch.count, 1)), kernels: kernels, parallelism: pool.parallelism,
+                            arenaLimit: execution.arenaLimit)
+                    }
                     let perImage = 3 * description.input.height * description.input.width
                     var output: [Float] = []
                     var start = 0
@@ -224,7 +231,7 @@ struct Classifier {
         }
         let checkpoint = try about(path) {
             do {
-                return try CheckpointLoader.load(path: path)
+                return try CheckpointLoader.load(path: path, limits: limits)
             } catch {
                 throw CLIError("\(path): neither a .wren model nor a readable checkpoint: \(error)")
             }
@@ -244,34 +251,6 @@ struct Classifier {
                 NonFiniteTrace.firstLayer(reference: network, image: batch.image(index), height: batch.height, width: batch.width)
             })
     }
-}
-
-func softmax(_ row: [Float]) -> [Float] {
-    let top = row.max() ?? 0
-    let exps = row.map { Double(expf($0 - top)) }
-    let total = exps.reduce(0, +)
-    return exps.map { Float($0 / total) }
-}
-
-func topK(_ probabilities: [Float], k: Int) -> [(index: Int, probability: Float)] {
-    let pairs: [(index: Int, probability: Float)] = probabilities.enumerated().map { ($0.offset, $0.element) }
-    let sorted = pairs.sorted { a, b in a.probability > b.probability || (a.probability == b.probability && a.index < b.index) }
-    return Array(sorted.prefix(k))
-}
-
-func argmaxRows(_ values: [Float], classes: Int) -> [Int] {
-    stride(from: 0, to: values.count, by: classes).map { start in
-        var best = start
-        for i in start..<(start + classes) where values[i] > values[best] { best = i }
-        return best - start
-    }
-}
-
-/// A probability in percent, truncated to one decimal; a non-finite one prints as it is ("nan%") rather than trapping.
-func percent(_ p: Float) -> String {
-    let tenths = (Double(p) * 1000).rounded(.towardZero)
-    guard tenths.isFinite, abs(tenths) < 1e15 else { return "\(Double(p) * 100)%" }
-    return "\(tenths / 10)%"
 }
 
 func ratio(_ hits: Int, _ total: Int) -> String {

@@ -14,7 +14,7 @@ import WrenTrain
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a WRN in float32 from a folder of photos or .npy data and save it as a PyTorch-compatible .safetensors checkpoint.",
-        discussion: """
+        discussion: reflowed("""
             Two forms.
 
             Photos: `wren train DATA_DIR -o MODEL.safetensors`. DATA_DIR holds one
@@ -98,7 +98,7 @@ struct Train: ParsableCommand {
               wren train birds/ -o birds.safetensors --epochs 60 --resume birds.safetensors
               wren train --data x.npy --labels y.npy --init imported.pth \\
                   --optimizer adam --lr 1e-4 --epochs 5 -o tuned.safetensors
-            """)
+            """))
 
     @Argument(help: "A folder of photos, one subfolder of JPEG or PNG images per class (the photo form).")
     var dataDir: String?
@@ -147,6 +147,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "Continue the run that wrote this checkpoint NAME.safetensors (NAME.state.safetensors beside it) with its options.")
     var resume: String?
+
+    @OptionGroup(title: "Checkpoint limits (--init, --resume)")
+    var importLimits: ImportLimitOptions
 
     @Option(help: "Depth of a new network: 6N+4 (10, 16, 22, 28, 40, ...; photos: 28).")
     var depth: Int?
@@ -272,7 +275,9 @@ struct Train: ParsableCommand {
             guard Inputs.fileExtension(resume) == "safetensors" else {
                 throw ValidationError("--resume takes the .safetensors checkpoint a wren train run wrote (got '\(resume)')")
             }
+            try FileSystem.requireFile(resume, option: "--resume")
         }
+        if let `init` { try FileSystem.requireFile(`init`, option: "--init") }
         let resolved = settings()
         if photoForm {
             guard data == nil, labels == nil else {
@@ -381,7 +386,7 @@ struct Train: ParsableCommand {
         var resumed: TrainState?
         var resumedWeightsSHA256 = ""
         if let checkpoint = `init` ?? resume {
-            let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint) }
+            let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint, limits: importLimits.limits) }
             architecture = try about(checkpoint) { try WideResNet(stateDict: loaded.tensors).architecture }
             if resume != nil {
                 let statePath = TrainState.path(besideWeights: checkpoint)

@@ -10,7 +10,7 @@ import WrenPhotos
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure what int8 costs: compare a .wren model with its float checkpoint, overall and layer by layer.",
-        discussion: """
+        discussion: reflowed("""
             Runs DATA through MODEL (int8) and through CHECKPOINT (the float32 reference)
             and reports top-1 agreement, accuracy of both when labels are known, the logit
             error, and for every int8 activation its SQNR (signal-to-quantization-noise
@@ -40,7 +40,7 @@ struct Validate: ParsableCommand {
               wren validate birds.wren --reference birds.pdparams --data birds/val --chart report.svg
               wren validate birds.wren --reference birds.safetensors --data birds/ --split-file split.txt
               wren validate model.wren --reference model.pth --data test_x.npy --limit 100 --json report.json
-            """)
+            """))
 
     @Argument(help: "The int8 .wren model to judge.")
     var model: String
@@ -69,11 +69,15 @@ struct Validate: ParsableCommand {
     @Option(parsing: .unconditional, help: "How many layers the printed table shows (all are in --json and --chart).")
     var layers: Int?
 
+    @OptionGroup(title: "Execution (int8)")
+    var execution: ExecutionOptions
+
+    @OptionGroup(title: "Checkpoint limits")
+    var importLimits: ImportLimitOptions
+
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
-        for path in [model, reference, data, labels, splitFile].compactMap({ $0 }) where !FileSystem.exists(path) {
-            throw ValidationError("\(path): no such file or folder")
-        }
+        try FileSystem.requireExisting([model, reference, data, labels, splitFile].compactMap { $0 })
         if let layers, layers < 1 { throw ValidationError("--layers must be at least 1") }
         if let json, Inputs.fileExtension(json) != "json" { throw ValidationError("--json writes a .json file (got '\(json)')") }
         if let chart, Inputs.fileExtension(chart) != "svg" { throw ValidationError("--chart writes an .svg file (got '\(chart)')") }
@@ -96,7 +100,7 @@ struct Validate: ParsableCommand {
         }
         let wren = try about(model) { try WrenModel(bytes: bytes) }
         let description = wren.description
-        let checkpoint = try about(reference) { try CheckpointLoader.load(path: reference) }
+        let checkpoint = try about(reference) { try CheckpointLoader.load(path: reference, limits: importLimits.limits) }
         let network = try about(reference) { try WideResNet(stateDict: checkpoint.tensors) }
         try ReferenceCheck.check(model: description, modelPath: model, reference: network.architecture, referencePath: reference,
                                  referenceSHA256: checkpoint.sha256)
@@ -108,11 +112,14 @@ struct Validate: ParsableCommand {
                 values: Array(inputs.values.prefix(limit * perImage)), count: limit, names: Array(inputs.names.prefix(limit)),
                 labels: inputs.labels.map { Array($0.prefix(limit)) })
         }
+        let pool = ThreadPool(workers: execution.threadCount)
         let start = Clock.now()
-        let report = try Validator.validate(
-            model: wren, reference: network, inputs: inputs, modelFile: FileSystem.fileName(model),
-            referenceFile: FileSystem.fileName(reference), kernels: try Runtime.selectedKernels(),
-            progress: { Diagnostics.progress("validating", $0, $1) })
+        let report = try execution.namingTheArenaOption {
+            try Validator.validate(
+                model: wren, reference: network, inputs: inputs, modelFile: FileSystem.fileName(model),
+                referenceFile: FileSystem.fileName(reference), kernels: try execution.kernelTable(), parallelism: pool.parallelism,
+                arenaLimit: execution.arenaLimit, progress: { Diagnostics.progress("validating", $0, $1) })
+        }
         Diagnostics.note("validated \(inputs.count) inputs in \(Clock.format(Clock.now() - start))")
         print(report.table(layerLimit: layers), terminator: "")
 

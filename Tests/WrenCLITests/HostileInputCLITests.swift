@@ -15,11 +15,11 @@ struct HostileInputCLITests {
 
     @Test func numbersFormatWithoutTrapping() {
         for value: Float in [.nan, .infinity, -.infinity, 1e38, -1e38, 3.4e38, .greatestFiniteMagnitude] {
-            #expect(!percent(value).isEmpty)
+            #expect(!Predictions.percent(value).isEmpty)
             #expect(!format(value).isEmpty)
         }
-        #expect(percent(.nan) == "nan%")
-        #expect(percent(0.9999) == "99.9%")
+        #expect(Predictions.percent(.nan) == "nan%")
+        #expect(Predictions.percent(0.9999) == "99.9%")
         #expect(format(.infinity) == "inf")
         #expect(format(1e38) == "1e+38")
         #expect(format(0.25) == "0.25")
@@ -142,7 +142,7 @@ struct HostileInputCLITests {
         try Data([0xEF, 0xBB, 0xBF] + Array("cat\r\ndog\r\nbird\r\n".utf8)).write(to: URL(fileURLWithPath: labels))
         let model = folder.path("m.wren")
         let convert = try WrenExecutable.run([
-            "convert", CLIFixtures.biasCheckpoint, "-o", model, "--calibration", CLIFixtures.biasInput, "--labels", labels])
+            "convert", CLIFixtures.biasCheckpoint, "-o", model, "--calibration", CLIFixtures.biasInput, "--class-names", labels])
         try #require(convert.exited && convert.status == 0, "stderr: \(convert.stderr)")
         let inspect = try WrenExecutable.run(["inspect", model])
         #expect(inspect.stdout.contains("  labels: cat, dog, bird\n"), "stdout: \(inspect.stdout)")

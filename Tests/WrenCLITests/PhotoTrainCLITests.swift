@@ -180,7 +180,7 @@ struct PhotoTrainCLITests {
         #expect(a.shape == [1, 4] && a.values == b.values, "\(a.values) vs \(b.values)")
     }
 
-    /// The tutorial's workflow on the fixture: train briefly, convert with no --labels/--mean/--std,
+    /// The tutorial's workflow on the fixture: train briefly, convert with no --class-names/--mean/--std,
     /// and `wren run` names the class of a photo.
     @Test func trainsConvertsAndNamesTheClassOfAPhoto() throws {
         let folder = try TemporaryFolder()

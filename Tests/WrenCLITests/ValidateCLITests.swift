@@ -67,7 +67,7 @@ struct ValidateCLITests {
         let model = folder.path("birds.wren")
         let convert = try WrenExecutable.run([
             "convert", CLIFixtures.paddleCheckpoint, "-o", model, "--calibration", CLIFixtures.paddleInput,
-            "--calibration-method", "percentile:99.9", "--weights", "per-tensor", "--labels", "crow,finch,robin,sparrow",
+            "--calibration-method", "percentile:99.9", "--weights", "per-tensor", "--class-names", "crow,finch,robin,sparrow",
         ])
         try #require(convert.status == 0, "convert failed: \(convert.stderr)")
         #expect(convert.stdout.contains("WRN-28-1, 4 classes"), "stdout: \(convert.stdout)")

@@ -126,7 +126,7 @@ enum CLIFixtures {
         let model = folder.path("digits-\(method.replacingOccurrences(of: ":", with: "_")).wren")
         let result = try WrenExecutable.run([
             "convert", digitsCheckpoint, "-o", model, "--calibration", digitsCalibration,
-            "--labels", digitsLabels, "--calibration-method", method,
+            "--class-names", digitsLabels, "--calibration-method", method,
         ])
         try #require(result.status == 0 && result.exited, "convert failed: \(result.stderr)")
         #expect(result.stdout.contains("calibrated (\(method), weights per-channel)"), "stdout: \(result.stdout)")

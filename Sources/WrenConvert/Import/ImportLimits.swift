@@ -29,6 +29,15 @@ public struct ImportLimits: Sendable, Equatable {
     /// The names of the limits, as errors print them.
     public enum Name: String, Sendable, Equatable {
         case maxFileBytes, maxInflationRatio, maxParsedValues
+
+        /// The `wren` option that raises it (in MiB for the file size).
+        public var commandLineOption: String {
+            switch self {
+            case .maxFileBytes: return "--max-checkpoint-mb"
+            case .maxInflationRatio: return "--max-inflation"
+            case .maxParsedValues: return "--max-parsed-values"
+            }
+        }
     }
 
     public func value(of name: Name) -> Int {
@@ -41,6 +50,6 @@ public struct ImportLimits: Sendable, Equatable {
 
     /// The sentence every limit error ends with: which limit, its value, and how to raise it.
     static func advice(_ name: Name, _ value: Int) -> String {
-        "the limit is ImportLimits.\(name.rawValue) = \(value); raise it only for a file you trust"
+        "the limit is ImportLimits.\(name.rawValue) = \(value) (wren: \(name.commandLineOption)); raise it only for a file you trust"
     }
 }

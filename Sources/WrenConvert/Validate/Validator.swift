@@ -31,10 +31,12 @@ public enum Validator {
 
     /// - Parameters:
     ///   - modelFile / referenceFile: names shown in the report.
+    ///   - kernels, parallelism, arenaLimit: how the int8 model runs (WrenHost picks the fast ones).
     ///   - progress: called with (images done, total) after each chunk.
     public static func validate(
         model: WrenModel, reference: WideResNet, inputs: Inputs, modelFile: String, referenceFile: String,
-        chunk: Int = 16, kernels: KernelTable = .portable, progress: (Int, Int) -> Void = { _, _ in }
+        chunk: Int = 16, kernels: KernelTable = .portable, parallelism: Parallelism = .serial,
+        arenaLimit: Int = WrenContext.defaultArenaLimit, progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> ValidationReport {
         let description = model.description
         let info = description.input
@@ -62,7 +64,8 @@ public enum Validator {
         var statistics = [LayerErrorStatistics](repeating: LayerErrorStatistics(), count: description.tensors.count)
 
         let batch = max(1, min(chunk, inputs.count))
-        let context = try WrenContext(model: model, maxBatch: batch, retainActivations: true, kernels: kernels)
+        let context = try WrenContext(
+            model: model, maxBatch: batch, retainActivations: true, kernels: kernels, parallelism: parallelism, arenaLimit: arenaLimit)
         var int8Logits: [Float] = []
         var floatLogits: [Float] = []
         int8Logits.reserveCapacity(inputs.count * classes)

@@ -1,0 +1,77 @@
+import Foundation
+import ArgumentParser
+import WrenConvert
+import WrenCore
+import WrenHost
+
+/// How `run`, `validate` and `bench` execute a .wren model: threads, kernels and the arena cap.
+/// One group, so the three commands spell and check them alike and all default to the fastest
+/// kernels this CPU has on every processor.
+struct ExecutionOptions: ParsableArguments {
+    @Option(parsing: .unconditional, help: "Threads (default: the machine's processors).")
+    var threads: Int?
+
+    @Option(help: "Kernels: auto (fastest this CPU supports), avx512vnni, avx2, neondot, portable, reference, or a full kernel name; an unavailable one is an error that lists what this CPU offers. (default: $WREN_KERNELS, else auto)")
+    var kernels: String?
+
+    @Option(name: .customLong("max-arena-mb"), parsing: .unconditional,
+            help: "The most memory, in MiB, a model's activation arena may take; a model that needs more is refused, saying how much it needs (default: \(WrenContext.defaultArenaLimit >> 20)).")
+    var maxArenaMB: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 256 { throw ValidationError("--threads must be in 1...256") }
+        if let maxArenaMB, maxArenaMB < 1 || maxArenaMB > 1 << 24 { throw ValidationError("--max-arena-mb must be in 1...\(1 << 24)") }
+    }
+
+    var threadCount: Int { threads ?? Runtime.processorCount }
+    var arenaLimit: Int { maxArenaMB.map { $0 << 20 } ?? WrenContext.defaultArenaLimit }
+    func kernelTable() throws -> KernelTable { try Runtime.selectedKernels(kernels) }
+}
+
+/// The caps that keep a hostile checkpoint from costing gigabytes (`ImportLimits`), for every
+/// command that reads one. The defaults admit every WRN with a wide margin; an error that hits a
+/// cap names the option that raises it.
+struct ImportLimitOptions: ParsableArguments {
+    @Option(name: .customLong("max-checkpoint-mb"), parsing: .unconditional,
+            help: "The largest checkpoint file read at all, in MiB (default: \(ImportLimits.default.maxFileBytes >> 20)).")
+    var maxCheckpointMB: Int?
+
+    @Option(name: .customLong("max-inflation"), parsing: .unconditional,
+            help: "How many times its own size a zip checkpoint's entries may inflate to, in total (default: \(ImportLimits.default.maxInflationRatio)).")
+    var maxInflation: Int?
+
+    @Option(name: .customLong("max-parsed-values"), parsing: .unconditional,
+            help: "Values a checkpoint's pickle or JSON header may make the parser hold at once (default: \(ImportLimits.default.maxParsedValues)).")
+    var maxParsedValues: Int?
+
+    func validate() throws {
+        if let maxCheckpointMB, maxCheckpointMB < 1 || maxCheckpointMB > 1 << 24 {
+            throw ValidationError("--max-checkpoint-mb must be in 1...\(1 << 24)")
+        }
+        if let maxInflation, maxInflation < 1 || maxInflation > 1 << 20 { throw ValidationError("--max-inflation must be in 1...\(1 << 20)") }
+        if let maxParsedValues, maxParsedValues < 16 || maxParsedValues > 1 << 32 {
+            throw ValidationError("--max-parsed-values must be in 16...\(1 << 32)")
+        }
+    }
+
+    var limits: ImportLimits {
+        var limits = ImportLimits.default
+        if let maxCheckpointMB { limits.maxFileBytes = maxCheckpointMB << 20 }
+        if let maxInflation { limits.maxInflationRatio = maxInflation }
+        if let maxParsedValues { limits.maxParsedValues = maxParsedValues }
+        return limits
+    }
+}
+
+extension ExecutionOptions {
+    /// `body`, with an arena the cap refused reported together with the option that allows it.
+    func namingTheArenaOption<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as WrenError {
+            guard case .arenaTooLarge(let bytes, _, _) = error, bytes != Int.max else { throw error }
+            throw CLIError("\(error.description.replacingOccurrences(of: " (raise the arena limit to allow it)", with: "")); "
+                           + "--max-arena-mb \((bytes + (1 << 20) - 1) >> 20) allows it")
+        }
+    }
+}
