@@ -7,6 +7,9 @@
 #           checkpoint   bytes → TorchCheckpoint.floatTensors (zip + pickle + storages)
 #           convert      bytes → any importer → calibration on two 8x8 images → quantize → write, with
 #                        each input's peak RSS checked against its size
+#           validate     bytes → WrenModel → Validator.validate against a float WRN-10-1 on two 8x8 images
+#                        → the report's table, JSON and SVG → `wren run`'s prediction lines (debug ASan runs
+#                        about one input a second: give it -timeout=30)
 #   e.g. tools/fuzz.sh wren-model 600
 #   To keep fuzzing past a crash (while it is being fixed), use fork mode:
 #        tools/fuzz.sh checkpoint 600 -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1
@@ -27,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ $# -lt 2 ]]; then
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 fi
 target=$1
@@ -39,7 +42,8 @@ case "$target" in
     unpickler)  source_dir=Sources/FuzzUnpickler; library=WrenConvert ;;
     checkpoint) source_dir=Sources/FuzzCheckpoint; library=WrenConvert ;;
     convert)    source_dir=Sources/FuzzConvert; library=WrenConvert ;;
-    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint, convert)" >&2; exit 2 ;;
+    validate)   source_dir=Sources/FuzzValidate; library=WrenConvert ;;
+    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint, convert, validate)" >&2; exit 2 ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "error: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
 
@@ -72,12 +76,14 @@ swiftc -O -parse-as-library -sanitize=fuzzer,address -Xlinker --gc-sections \
 corpus=$scratch/corpus/$target
 findings=$scratch/findings/$target
 seeds=fixtures/fuzz-corpus/$target
+# The validate target reads .wren files like wren-model, and shares its seeds.
+if [[ $target == validate ]]; then seeds=fixtures/fuzz-corpus/wren-model; fi
 mkdir -p "$corpus" "$findings"
 echo "fuzzing $target for $seconds s (corpus $corpus, seeds $seeds, findings $findings)" >&2
 # The convert target measures each input's peak RSS: a small quarantine keeps ASan's freed-but-held
 # memory from counting against the input.
 asan_options=detect_leaks=0
 if [[ $target == convert ]]; then asan_options+=:quarantine_size_mb=16; fi
-SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$asan_options "$binary" \
+SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=$asan_options WREN_FUZZ_CORPUS=$corpus "$binary" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=262144 \
     -print_final_stats=1 -artifact_prefix="$findings/" "$@" "$corpus" "$seeds"

@@ -44,7 +44,7 @@ public func fuzzWrenModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     }
     let input = model.input
     let values = input.channels * input.height * input.width
-    guard values <= maxInputValues, multiplyAccumulates(model.description) <= maxMultiplyAccumulates else { return 0 }
+    guard values <= maxInputValues, model.description.multiplyAccumulates <= maxMultiplyAccumulates else { return 0 }
     // A fixed input covering negative, positive and saturating values.
     let image = (0..<values).map { Float(($0 &* 7919) % 509) / 32 - 8 }
     do {
@@ -54,21 +54,4 @@ public func fuzzWrenModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         preconditionFailure("a model that loaded failed to run a valid input: \(error)")
     }
     return 0
-}
-
-private func multiplyAccumulates(_ description: ModelDescription) -> Int {
-    var total = 0
-    for layer in description.layers {
-        let input = description.tensors[layer.input]
-        switch layer.op {
-        case .conv2d:
-            let output = description.tensors[layer.output!]
-            total += output.elementCount * layer.kernelSize * layer.kernelSize * input.channels
-        case .channelAffineReLU:
-            total += input.elementCount
-        case .averagePoolLinear:
-            total += input.elementCount + layer.outChannels * input.channels
-        }
-    }
-    return total
 }

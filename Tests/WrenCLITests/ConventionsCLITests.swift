@@ -21,7 +21,7 @@ struct ConventionsCLITests {
             : ["validate", CLIFixtures.biasCheckpoint, "--reference", missing, "--data", CLIFixtures.biasInput]
         let result = try WrenExecutable.run(arguments)
         expectCleanFailure(result, "\(command) --reference nope.pth")
-        #expect(result.stderr.contains("\(missing): no such file"), "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("cannot read '\(missing)': No such file or directory"), "stderr: \(result.stderr)")
         #expect(result.stdout.isEmpty, "stdout: \(result.stdout)")
     }
 
@@ -82,5 +82,135 @@ struct ConventionsCLITests {
         #expect(layers.last?["output"] as? String == "logits")
         #expect((object["tensors"] as? [[String: Any]])?.first?["name"] as? String == "input")
         #expect((object["metadata"] as? [String: String])?["depth"] == "10")
+    }
+
+    // MARK: One style for files that cannot be read
+
+    /// Every command names an unreadable file the same way, as the importers and decoders do.
+    @Test(arguments: [
+        ["inspect", "<missing>"], ["bench", "<missing>"], ["run", "<missing>", "<input>"], ["convert", "<missing>", "-o", "<out>"],
+        ["inspect", "<folder>"], ["bench", "<folder>"], ["run", "<folder>.wren", "<input>"], ["convert", "<folder>", "-o", "<out>"],
+        ["validate", "<missing>", "--reference", "<checkpoint>", "--data", "<input>"],
+    ])
+    func unreadableFilesAreNamedInOneStyle(arguments: [String]) throws {
+        let folder = try TemporaryFolder()
+        try FileManager.default.createDirectory(atPath: folder.path("dir.wren"), withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(atPath: folder.path("dir"), withIntermediateDirectories: false)
+        let substituted = arguments.map { argument -> String in
+            switch argument {
+            case "<missing>": return folder.path("nope.wren")
+            case "<folder>": return folder.path("dir")
+            case "<folder>.wren": return folder.path("dir.wren")
+            case "<input>": return CLIFixtures.biasInput
+            case "<checkpoint>": return CLIFixtures.biasCheckpoint
+            case "<out>": return folder.path("out.wren")
+            default: return argument
+            }
+        }
+        let result = try WrenExecutable.run(substituted)
+        expectCleanFailure(result, arguments.joined(separator: " "))
+        let named = ["No such file or directory", "Is a directory"].contains { reason in
+            result.stderr.contains("cannot read '\(folder.path("nope.wren"))': \(reason)")
+                || result.stderr.contains("cannot read '\(folder.path("dir"))': \(reason)")
+                || result.stderr.contains("cannot read '\(folder.path("dir.wren"))': \(reason)")
+        }
+        #expect(named, "\(arguments): \(result.stderr)")
+    }
+
+    /// A missing --resume is refused before the photos are decoded.
+    @Test func missingResumeCheckpointIsRefusedBeforeDecoding() throws {
+        let folder = try TemporaryFolder()
+        let result = try WrenExecutable.run([
+            "train", WrenExecutable.fixture("fixtures/photos"), "-o", folder.path("t.safetensors"), "--resume", folder.path("nope.safetensors")])
+        expectCleanFailure(result, "train --resume nope.safetensors")
+        #expect(result.stderr.contains("cannot read '\(folder.path("nope.safetensors"))': No such file or directory"), "\(result.stderr)")
+        #expect(!result.stderr.contains("decod"), "work started before the checkpoint was checked: \(result.stderr)")
+    }
+
+    // MARK: Limits with an override
+
+    @Test(arguments: ["run", "bench", "validate"])
+    func anArenaOverTheCapNamesTheOptionThatAllowsIt(command: String) throws {
+        let folder = try TemporaryFolder()
+        // At 128x128 the WRN-10-2's arena needs about 4 MiB for one image (inspect: 265 KB at 32x32).
+        let model = try SyntheticModels.write(try SyntheticModels.biasModel(height: 128, width: 128).quantized, to: folder, as: "m.wren")
+        let tail: [String]
+        switch command {
+        case "run": tail = [CLIFixtures.digitImages]
+        case "validate": tail = ["--reference", CLIFixtures.biasCheckpoint, "--data", CLIFixtures.digitImages, "--limit", "2"]
+        default: tail = ["--iterations", "1", "--warmup", "0"]
+        }
+        let capped = "1"
+        let refused = try WrenExecutable.run([command, model] + tail + ["--max-arena-mb", capped])
+        expectCleanFailure(refused, "\(command) --max-arena-mb \(capped)")
+        #expect(refused.stderr.contains("--max-arena-mb ") && refused.stderr.contains("allows it"), "\(refused.stderr)")
+        let needed = try #require(refused.stderr.components(separatedBy: "--max-arena-mb ").last?.split(separator: " ").first.flatMap { Int($0) })
+        #expect(needed > Int(capped)!, "\(refused.stderr)")
+        if command != "bench" {
+            let allowed = try WrenExecutable.run([command, model] + tail + ["--max-arena-mb", "\(needed)"])
+            #expect(allowed.status == 0, "with the advised cap: \(allowed.stderr)")
+        }
+    }
+
+    @Test func aCheckpointOverAnImportLimitNamesTheOptionThatRaisesIt() throws {
+        let folder = try TemporaryFolder()
+        let output = folder.path("m.wren")
+        let tooSmall = try WrenExecutable.run([
+            "convert", CLIFixtures.biasCheckpoint, "-o", output, "--calibration", CLIFixtures.biasInput, "--max-parsed-values", "100"])
+        expectCleanFailure(tooSmall, "convert --max-parsed-values 100")
+        #expect(tooSmall.stderr.contains("(wren: --max-parsed-values)"), "\(tooSmall.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let run = try WrenExecutable.run(["run", CLIFixtures.biasCheckpoint, CLIFixtures.biasInput, "--max-checkpoint-mb", "2", "--quiet"])
+        #expect(run.status == 0, "a 2 MiB cap admits the 1.2 MB fixture: \(run.stderr)")
+        let bigger = try WrenExecutable.run(["run", CLIFixtures.digitsCheckpoint, CLIFixtures.digitsTestX, "--max-checkpoint-mb", "2", "--quiet"])
+        expectCleanFailure(bigger, "run a 2.8 MB checkpoint with --max-checkpoint-mb 2")
+        #expect(bigger.stderr.contains("(wren: --max-checkpoint-mb)"), "\(bigger.stderr)")
+    }
+
+    // MARK: Fast by default, and the same answer on every thread count and kernel
+
+    @Test func validateGivesTheSameReportOnEveryThreadCountAndKernel() throws {
+        let folder = try TemporaryFolder()
+        let model = try SyntheticModels.write(try SyntheticModels.biasModel(height: 32, width: 32).quantized, to: folder, as: "m.wren")
+        var reports: [Data] = []
+        for options in [["--threads", "1", "--kernels", "portable"], ["--threads", "2"], ["--threads", "1", "--kernels", "reference"]] {
+            let json = folder.path("r\(reports.count).json")
+            let result = try WrenExecutable.run(
+                ["validate", model, "--reference", CLIFixtures.biasCheckpoint, "--data", CLIFixtures.biasInput, "--json", json] + options)
+            try #require(result.status == 0, "\(options): \(result.stderr)")
+            reports.append(try Data(contentsOf: URL(fileURLWithPath: json)))
+        }
+        #expect(reports.dropFirst().allSatisfy { $0 == reports[0] }, "the report depends on threads or kernels")
+    }
+
+    // MARK: Names and help
+
+    @Test func convertsOldLabelsSpellingStillWorksWithANote() throws {
+        let folder = try TemporaryFolder()
+        let old = try WrenExecutable.run([
+            "convert", CLIFixtures.biasCheckpoint, "-o", folder.path("old.wren"), "--calibration", CLIFixtures.biasInput, "--labels", "a,b,c"])
+        try #require(old.status == 0, "\(old.stderr)")
+        #expect(old.stderr.contains("--labels is now --class-names"), "\(old.stderr)")
+        let new = try WrenExecutable.run([
+            "convert", CLIFixtures.biasCheckpoint, "-o", folder.path("new.wren"), "--calibration", CLIFixtures.biasInput, "--class-names", "a,b,c"])
+        try #require(new.status == 0, "\(new.stderr)")
+        #expect(!new.stderr.contains("--labels"), "\(new.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.path("old.wren"))) == Data(contentsOf: URL(fileURLWithPath: folder.path("new.wren"))))
+        let both = try WrenExecutable.run([
+            "convert", CLIFixtures.biasCheckpoint, "-o", folder.path("both.wren"), "--labels", "a,b,c", "--class-names", "a,b,c"])
+        expectCleanFailure(both, "convert --labels and --class-names")
+    }
+
+    /// Paragraphs are single lines for ArgumentParser to wrap to the terminal, so a wide terminal
+    /// shows a sentence the source breaks across lines on one line, and a narrow one no line
+    /// of the discussion longer than its width.
+    @Test func helpWrapsToTheTerminal() throws {
+        let wide = try WrenExecutable.run(["run", "--help"], environment: ["COLUMNS": "200"])
+        #expect(wide.stdout.contains("how often the two agree on the top class and how far their logits are apart"), "\(wide.stdout)")
+        let narrow = try WrenExecutable.run(["validate", "--help"], environment: ["COLUMNS": "60"])
+        let discussion = narrow.stdout.components(separatedBy: "Examples:").first ?? ""
+        #expect(discussion.split(separator: "\n").allSatisfy { $0.count <= 60 }, "\(discussion)")
+        #expect(!discussion.split(separator: "\n").contains { $0.count < 20 && $0.first != " " && $0.last != "." && $0.last != ":" },
+                "ragged half-lines: \(discussion)")
     }
 }

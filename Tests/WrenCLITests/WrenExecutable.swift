@@ -62,7 +62,7 @@ enum WrenExecutable {
     }
 
     /// Runs `wren arguments...`; stdout and stderr go to files so large outputs cannot block on a pipe.
-    static func run(_ arguments: [String]) throws -> ProcessResult {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessResult {
         let executable = try requirePath()
         let scratch = try TemporaryFolder()
         let outURL = scratch.url.appendingPathComponent("stdout")
@@ -74,6 +74,9 @@ enum WrenExecutable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.standardOutput = outHandle
         process.standardError = errHandle
         process.standardInput = FileHandle.nullDevice
