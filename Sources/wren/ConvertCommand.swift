@@ -155,6 +155,10 @@ struct Convert: ParsableCommand {
     func run() throws {
         let start = Clock.now()
         var options = ConversionOptions()
+        // Said before the (possibly long) load, so the user can stop and pass real samples.
+        if calibration == nil {
+            Diagnostics.note("warning: no --calibration given; calibrating on 64 synthetic noise images. Int8 accuracy will suffer: pass a few hundred real samples.")
+        }
         let loaded = try about(checkpoint) { try CheckpointLoader.load(path: checkpoint, limits: importLimits.limits) }
         // `wren train` stores what the model was trained with; explicit options win.
         let stored = loaded.metadata
@@ -210,7 +214,6 @@ struct Convert: ParsableCommand {
             }
             options.calibrationSource = FileSystem.fileName(calibration)
         } else {
-            Diagnostics.note("warning: no --calibration given; calibrating on 64 synthetic noise images. Int8 accuracy will suffer: pass a few hundred real samples.")
             batch = InputBatch(values: syntheticImages(count: 64, mean: options.mean, std: options.std),
                                names: (0..<64).map { "synthetic\($0)" })
             options.calibrationSource = "synthetic uniform noise"

@@ -127,6 +127,18 @@ struct ConventionsCLITests {
         #expect(!result.stderr.contains("decod"), "work started before the checkpoint was checked: \(result.stderr)")
     }
 
+    /// The synthetic-calibration warning comes before the checkpoint is read, not after a long load.
+    @Test func syntheticCalibrationWarningComesBeforeTheLoad() throws {
+        let folder = try TemporaryFolder()
+        let notACheckpoint = folder.path("notes.pth")
+        try Data("not a checkpoint\n".utf8).write(to: URL(fileURLWithPath: notACheckpoint))
+        let result = try WrenExecutable.run(["convert", notACheckpoint, "-o", folder.path("m.wren")])
+        expectCleanFailure(result, "convert notes.pth without --calibration")
+        let warning = try #require(result.stderr.range(of: "no --calibration given"), "\(result.stderr)")
+        let error = try #require(result.stderr.range(of: "Error: "), "\(result.stderr)")
+        #expect(warning.lowerBound < error.lowerBound, "\(result.stderr)")
+    }
+
     // MARK: Limits with an override
 
     @Test(arguments: ["run", "bench", "validate"])
