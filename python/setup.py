@@ -83,7 +83,9 @@ class BuildWithNative(build_py):
         super().run()
         library, cli, source = find_native()
         target = Path(self.build_lib) / "wren" / "_lib"
-        target.mkdir(parents=True, exist_ok=True)
+        # pip builds in the source tree, whose build/ survives: never ship an earlier build's files.
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
         shutil.copy2(library, target / LIBRARY)
         if cli is not None:
             shutil.copy2(cli, target / "wren")
