@@ -61,3 +61,9 @@ def test_x():
 @pytest.fixture(scope="session")
 def test_y():
     return np.load(DIGITS / "test_y.npy")
+
+
+@pytest.fixture(scope="session")
+def cli_test_logits(digits_model, tmp_path_factory):
+    """`wren run digits.wren test_x.npy --logits`, once per session."""
+    return cli_logits(digits_model, [DIGITS / "test_x.npy"], tmp_path_factory.mktemp("cli"))

@@ -9,8 +9,6 @@ import pytest
 import wren
 from conftest import DIGIT_NAMES, DIGITS, IMAGES, ROOT, cli_logits, run_cli
 
-PIL = pytest.importorskip("PIL.Image")
-
 FILES = [
     DIGITS / "images" / "test0_label7.jpg",  # JPEG
     ROOT / "fixtures" / "digits-photos" / "one" / "0647.png",  # PNG
@@ -61,6 +59,7 @@ def test_preprocess_equals_the_numpy_reference(request, name):
 # Pillow decodes to the same RGB bytes as Wren (libpng, libjpeg with the same settings).
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_pil_images_equal_their_files(digits_model, path):
+    PIL = pytest.importorskip("PIL.Image")
     with wren.Model(digits_model) as m:
         from_file = m.preprocess(path)
         with PIL.open(path) as image:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import wren
-from conftest import DIGIT_NAMES, DIGITS, cli_logits
+from conftest import DIGIT_NAMES, DIGITS
 
 
 def test_version_is_the_libraries():
@@ -31,8 +31,8 @@ def test_model_describes_itself(digits_model):
 
 
 @pytest.mark.parametrize("threads, max_batch", [(1, 64), (2, 64), (2, 7), (0, 360)])
-def test_logits_equal_wren_run_bit_for_bit(digits_model, test_x, tmp_path, threads, max_batch):
-    expected = cli_logits(digits_model, [DIGITS / "test_x.npy"], tmp_path)
+def test_logits_equal_wren_run_bit_for_bit(digits_model, test_x, cli_test_logits, threads, max_batch):
+    expected = cli_test_logits
     with wren.Model(digits_model, threads=threads, max_batch=max_batch) as m:
         logits = m.run(test_x)
     assert logits.dtype == np.float32 and logits.shape == (360, 10)
