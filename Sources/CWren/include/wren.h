@@ -29,7 +29,7 @@
  *
  * Kernels. This library runs the fastest int8 kernels the CPU supports (AVX-512 VNNI, else AVX2 on
  * x86-64; the Armv8.2 dot product on AArch64; else WrenCore's portable ones), on the calling thread
- * only. The environment variable WREN_KERNELS, read once per process, forces one by name (e.g.
+ * only, unless a context is created with `wren_context_create_with_options` and more threads. The environment variable WREN_KERNELS, read once per process, forces one by name (e.g.
  * `avx2`, `portable`); a name this CPU does not offer selects the portable kernels. The results are
  * bit-identical to the `wren` CLI's, whatever kernels and threads the CLI uses.
  *
