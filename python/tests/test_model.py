@@ -165,3 +165,16 @@ def test_the_gil_is_released_while_running(digits_model, test_x):
     inside = [t for t in ticks if begin + 0.2 * (end - begin) < t < end - 0.2 * (end - begin)]
     assert end - begin > 0.05, f"the run took only {end - begin:.3f} s, too short to tell"
     assert len(inside) > 100, f"the counting thread advanced {len(inside)} times during a {end - begin:.2f} s run"
+
+
+def test_status_names_follow_the_header():
+    """errors.STATUS_NAMES is wren.h's enum, value for value (a status added in C must be added here)."""
+    import re
+
+    from conftest import ROOT
+    from wren.errors import STATUS_NAMES
+
+    header = (ROOT / "Sources" / "CWren" / "include" / "wren.h").read_text()
+    enum = header.split("typedef enum wren_status {")[1].split("} wren_status;")[0]
+    declared = {int(value): name for name, value in re.findall(r"\b(WREN_(?:OK|ERROR_\w+)) = (\d+)", enum)}
+    assert declared == STATUS_NAMES
