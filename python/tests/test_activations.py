@@ -68,3 +68,30 @@ def test_activations_checks_its_input(digits_model, test_x):
             m.activations(test_x[:2].astype(np.float16))
         with pytest.raises(ValueError, match="chunk must be a positive int"):
             m.activations(test_x[:2], chunk=0)
+
+
+def test_int16_tensors_of_a_wren_2_file(tmp_path, test_x, test_y, cli_test_logits):
+    """--keep-wider stores a tensor as int16 (.wren 2.0): activations are int16 raw, named and
+    dequantized like the rest, and run() still equals `wren run`."""
+    path = tmp_path / "wide.wren"
+    wren.convert(DIGITS / "wrn16_2_digits.pth", path, calibration=DIGITS / "calib_x.npy", keep_wider=["block3.layer.0.convShortcut"])
+    report = wren.validate(path, DIGITS / "wrn16_2_digits.pth", test_x[:10], labels=test_y[:10])
+    layers = {layer["name"]: layer for layer in report["report"]["layers"]}
+    assert layers["block3.layer.0.convShortcut"]["elementType"] == "int16"
+    with wren.Model(path) as m:
+        raw = m.activations(test_x[:3], dequantize=False)
+        values = m.activations(test_x[:3])
+        wide = [t for t in m.tensors if t.dtype == np.int16]
+        assert [t.name for t in wide] == ["block3.layer.0.convShortcut"]
+        assert list(values) == list(layers)
+        q = raw["block3.layer.0.convShortcut"]
+        assert q.dtype == np.int16 and q.shape == (3, 128, 8, 8)
+        assert np.abs(q.astype(np.int32)).max() > 127  # really 16-bit values
+        expected = (q.astype(np.int32) - wide[0].zero_point).astype(np.float32) * np.float32(wide[0].scale)
+        assert values["block3.layer.0.convShortcut"].tobytes() == expected.tobytes()
+        logits = m.run(test_x)
+    # The int16 model's logits differ from the int8 one's, and equal its own CLI run.
+    from conftest import cli_logits
+
+    assert logits.tobytes() != cli_test_logits.tobytes()
+    assert logits.tobytes() == cli_logits(path, [DIGITS / "test_x.npy"], tmp_path).tobytes()
