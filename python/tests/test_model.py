@@ -138,6 +138,8 @@ def test_one_model_shared_by_threads(digits_model, test_x):
         thread.join()
     assert failures == []
     assert 1 <= m.context_count <= 8  # a context per concurrent caller at most, reused after
+    # Each context runs on the Model's thread count (wren_context_options reached C intact).
+    assert all(m._lib.wren_context_threads(context) == 2 for context in m._contexts)
     m.close()
 
 
