@@ -99,9 +99,9 @@ let package = Package(
         // the stratified split and split files, and the decoded, letterboxed images cached in memory.
         .target(name: "WrenPhotos", dependencies: ["WrenImage", "WrenFiles"], path: "Sources/WrenPhotos"),
         // C API: the hand-written header and the per-thread last error live in C (CWren), the
-        // functions in Swift (WrenC, exported with @_cdecl). Tests: Tests/CAPI (cmocka).
+        // functions in Swift (WrenC, exported with @_cdecl; WrenImage for wren_model_preprocess_*). Tests: Tests/CAPI (cmocka).
         .target(name: "CWren", path: "Sources/CWren"),
-        .target(name: "WrenC", dependencies: ["CWren", "WrenCore", "WrenHost"], path: "Sources/WrenC"),
+        .target(name: "WrenC", dependencies: ["CWren", "WrenCore", "WrenHost", "WrenImage"], path: "Sources/WrenC"),
         .executableTarget(
             name: "wren",
             dependencies: [

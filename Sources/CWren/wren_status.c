@@ -1,5 +1,5 @@
-// The C half of the Wren C API: status descriptions, the version string and the per-thread
-// last-error message. C owns these because `_Thread_local` storage and static strings are plain C;
+// The C half of the Wren C API: status descriptions, the version string, the per-thread
+// last-error message and the default context options. C owns these because `_Thread_local` storage and static strings are plain C;
 // everything that touches a model lives in Swift (Sources/WrenC).
 #include <string.h>
 
@@ -48,6 +48,16 @@ const char *wren_status_message(wren_status status) {
     case WREN_ERROR_INTERNAL: return "internal error";
     case WREN_ERROR_ARENA_LIMIT_EXCEEDED: return "the arena Wren would allocate exceeds the arena limit";
     case WREN_ERROR_BUSY: return "the context is running on another thread";
+    case WREN_ERROR_BAD_IMAGE: return "not a JPEG or PNG image Wren can decode";
     }
     return "unknown wren_status";
+}
+
+void wren_context_options_init(wren_context_options *options) {
+    if (options == NULL) return;
+    memset(options, 0, sizeof *options);
+    options->max_batch = 1;
+    options->threads = 1;
+    options->arena_limit = WREN_DEFAULT_ARENA_LIMIT;
+    options->retain_activations = 0;
 }

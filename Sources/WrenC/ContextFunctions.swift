@@ -115,6 +115,89 @@ public func wrenContextFree(_ context: OpaquePointer?) {
     }
 }
 
+@_cdecl("wren_context_create_with_options")
+public func wrenContextCreateWithOptions(
+    _ model: OpaquePointer?, _ options: UnsafePointer<wren_context_options>?, _ outContext: UnsafeMutablePointer<OpaquePointer?>?
+) -> wren_status {
+    withStatus("wren_context_create_with_options") { () throws(CFailure) in
+        let outContext = try required(outContext, "out_context")
+        outContext.pointee = nil
+        let loaded = try modelHandle(model).pointee.loaded.takeUnretainedValue()
+        let options = try required(options, "options").pointee
+        try checkMaxBatch(options.max_batch)
+        guard options.threads >= 0, options.threads <= WREN_MAX_THREADS else {
+            throw CFailure(WREN_ERROR_INVALID_ARGUMENT, "threads \(options.threads) is outside 0...\(WREN_MAX_THREADS) (0: one per processor)")
+        }
+        let threads = options.threads == 0 ? min(Runtime.processorCount, Int(WREN_MAX_THREADS)) : Int(options.threads)
+        let limit = options.arena_limit > UInt(Int.max) ? Int.max : Int(options.arena_limit)
+        let handle = try allocateHandle(ContextHandle.self)
+        let context: WrenContext
+        do throws(CFailure) {
+            // The pool lives as long as the context: its `parallelism` closure keeps it.
+            let parallelism = threads > 1 ? ThreadPool(workers: threads).parallelism : .serial
+            context = try core { () throws(WrenError) in
+                try WrenContext(
+                    model: loaded.model, maxBatch: Int(options.max_batch), retainActivations: options.retain_activations != 0,
+                    kernels: cKernels, parallelism: parallelism, arenaLimit: limit)
+            }
+        } catch {
+            free(handle)
+            if error.status == WREN_ERROR_ARENA_LIMIT_EXCEEDED {
+                throw CFailure(error.status, "\(error.message) (options.arena_limit allows more)")
+            }
+            throw error
+        }
+        handle.initialize(to: ContextHandle(
+            tag: ContextHandle.liveTag, context: Unmanaged.passRetained(context), loaded: Unmanaged.passRetained(loaded),
+            ownedArena: nil))
+        outContext.pointee = OpaquePointer(handle)
+    }
+}
+
+@_cdecl("wren_context_threads")
+public func wrenContextThreads(_ context: OpaquePointer?) -> Int32 {
+    withFallback("wren_context_threads", -1) { () throws(CFailure) in
+        Int32(clamping: try contextHandle(context).pointee.context.takeUnretainedValue().parallelism.workers)
+    }
+}
+
+@_cdecl("wren_context_last_batch")
+public func wrenContextLastBatch(_ context: OpaquePointer?) -> Int32 {
+    withFallback("wren_context_last_batch", -1) { () throws(CFailure) in try contextHandle(context).pointee.lastBatch }
+}
+
+@_cdecl("wren_context_activations")
+public func wrenContextActivations(_ context: OpaquePointer?, _ tensor: Int32, _ out: UnsafeMutableRawPointer?, _ outSize: UInt) -> wren_status {
+    withStatus("wren_context_activations") { () throws(CFailure) in
+        let handle = try contextHandle(context)
+        let runner = handle.pointee.context.takeUnretainedValue()
+        let out = try required(out, "out")
+        let tensors = runner.model.description.tensors
+        guard runner.retainsActivations else {
+            throw CFailure(WREN_ERROR_INVALID_ARGUMENT, "the context keeps no activations (create it with options.retain_activations = 1)")
+        }
+        guard tensor >= 0, Int(tensor) < tensors.count else {
+            throw CFailure(WREN_ERROR_INVALID_ARGUMENT, "tensor \(tensor) is outside 0...\(tensors.count - 1)")
+        }
+        let batch = Int(handle.pointee.lastBatch)
+        guard batch >= 1 else { throw CFailure(WREN_ERROR_INVALID_ARGUMENT, "the context has not run yet (call wren_run first)") }
+        let info = tensors[Int(tensor)]
+        let needed = info.byteCount * batch
+        guard outSize >= UInt(needed) else {
+            throw CFailure(
+                WREN_ERROR_INVALID_ARGUMENT,
+                "out holds \(outSize) bytes; tensor '\(info.name)' needs \(needed) (\(batch) x \(info.height)x\(info.width)x\(info.channels) x \(info.elementType.byteSize) bytes)")
+        }
+        if let values = runner.activations(tensor: Int(tensor), batch: batch) {
+            out.copyMemory(from: values.baseAddress!, byteCount: needed)
+        } else if let values = runner.wideActivations(tensor: Int(tensor), batch: batch) {
+            out.copyMemory(from: values.baseAddress!, byteCount: needed)
+        } else {
+            throw CFailure(WREN_ERROR_INTERNAL, "tensor '\(info.name)' has no retained values")
+        }
+    }
+}
+
 /// The fastest kernels this CPU supports (or `WREN_KERNELS`), chosen once per process; a context
 /// from C runs on the calling thread.
 private let cKernels: KernelTable = (try? Runtime.selectedKernels()) ?? .portable

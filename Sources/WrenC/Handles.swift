@@ -19,8 +19,12 @@ struct ContextHandle {
     var tag: UInt64
     var context: Unmanaged<WrenContext>
     var loaded: Unmanaged<LoadedModel>
-    /// The arena when Wren allocated it (freed with the context); nil for a caller's arena.
+    /// The arena when Wren allocated it (freed with the context); nil for a caller's arena (or one
+    /// the `WrenContext` owns itself, as `wren_context_create_with_options` makes).
     var ownedArena: UnsafeMutableRawPointer?
+    /// The batch of the latest successful `wren_run` (0 before the first), for `wren_context_activations`.
+    /// Written by the thread that ran, which holds the context by wren.h's threading rule.
+    var lastBatch: Int32 = 0
 }
 
 /// Written over a handle's tag when it is freed, so a second free or a later use of the same

@@ -8,7 +8,8 @@ public func wrenRun(
     _ context: OpaquePointer?, _ inputNCHW: UnsafePointer<Float>?, _ batch: Int32, _ logitsOut: UnsafeMutablePointer<Float>?
 ) -> wren_status {
     withStatus("wren_run") { () throws(CFailure) in
-        let runner = try contextHandle(context).pointee.context.takeUnretainedValue()
+        let handle = try contextHandle(context)
+        let runner = handle.pointee.context.takeUnretainedValue()
         let input = try required(inputNCHW, "input_nchw")
         let logits = try required(logitsOut, "logits_out")
         guard batch >= 1 else { throw CFailure(WREN_ERROR_INVALID_BATCH, "batch \(batch) is below 1") }
@@ -21,6 +22,7 @@ public func wrenRun(
         try checkFinite(values, channels: shape.channels, height: shape.height, width: shape.width)
         let output = UnsafeMutableBufferPointer(start: logits, count: Int(batch) * runner.model.numClasses)
         try core { () throws(WrenError) in try runner.run(input: values, batch: Int(batch), logits: output) }
+        handle.pointee.lastBatch = batch
     }
 }
 

@@ -6,7 +6,10 @@
 // logits with the `wren` CLI, then builds this file against the shared and the static library.
 // Inputs (environment): WREN_CAPI_MODEL (.wren), WREN_CAPI_INPUT (.npy [N,3,32,32]),
 // WREN_CAPI_LOGITS (.npy [N,classes] from `wren run`), WREN_CAPI_ARENA_BATCH1 (arena bytes at
-// batch 1 as `wren inspect` reports them), WREN_CAPI_TMPDIR (scratch directory).
+// batch 1 as `wren inspect` reports them), WREN_CAPI_TMPDIR (scratch directory). For the 0.2.0
+// functions: WREN_CAPI_DIGITS_MODEL (the bundled digits model converted with class names),
+// WREN_CAPI_DIGITS_JPEG and _PNG (two images) with WREN_CAPI_DIGITS_LOGITS (`wren run` on the two),
+// WREN_CAPI_RGB_JPEG with WREN_CAPI_RGB_NPY (its decoded pixels, uint8 [H,W,3]).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -154,7 +157,7 @@ static void test_status_messages_are_distinct(void **state) {
     const char *unknown = wren_status_message((wren_status)999);
     assert_string_equal(unknown, "unknown wren_status");
     assert_string_equal(wren_status_message((wren_status)-1), "unknown wren_status");
-    for (int a = WREN_OK; a <= WREN_ERROR_BUSY; a++) {
+    for (int a = WREN_OK; a <= WREN_ERROR_BAD_IMAGE; a++) {
         const char *message = wren_status_message((wren_status)a);
         assert_non_null(message);
         assert_true(strlen(message) > 0);
@@ -995,6 +998,373 @@ static void test_context_shared_across_threads_is_right_or_busy(void **state) {
     wren_model_free(model);
 }
 
+// MARK: - 0.2.0: contexts with options
+
+static void test_options_init_sets_defaults(void **state) {
+    (void)state;
+    wren_context_options options;
+    memset(&options, 0x5A, sizeof options);
+    wren_context_options_init(&options);
+    assert_int_equal(options.max_batch, 1);
+    assert_int_equal(options.threads, 1);
+    assert_int_equal(options.arena_limit, WREN_DEFAULT_ARENA_LIMIT);
+    assert_int_equal(options.retain_activations, 0);
+    wren_context_options_init(NULL);  // ignored
+}
+
+// Every thread count gives the CLI's logits bit for bit, for a whole batch and image by image.
+static void test_threaded_contexts_match_cli(void **state) {
+    (void)state;
+    wren_model *model = load_model();
+    const int32_t counts[] = {0, 1, 2, 3};
+    float *logits = calloc(fx.images * fx.classes, sizeof(float));
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        wren_context_options options;
+        wren_context_options_init(&options);
+        options.max_batch = (int32_t)fx.images;
+        options.threads = counts[c];
+        wren_context *context = NOT_SET;
+        assert_int_equal(wren_context_create_with_options(model, &options, &context), WREN_OK);
+        int32_t threads = wren_context_threads(context);
+        if (counts[c] == 0) assert_true(threads >= 1);
+        else assert_int_equal(threads, counts[c]);
+        fill_floats(logits, fx.images * fx.classes, 0);
+        assert_int_equal(wren_run(context, fx.input.values, (int32_t)fx.images, logits), WREN_OK);
+        assert_logits_equal(logits, 0, fx.images);
+        assert_int_equal(wren_context_last_batch(context), (int32_t)fx.images);
+        for (size_t i = 0; i < fx.images; i++) {
+            assert_int_equal(wren_run(context, image(i), 1, logits), WREN_OK);
+            assert_logits_equal(logits, i, 1);
+        }
+        assert_int_equal(wren_context_last_batch(context), 1);
+        wren_context_free(context);
+    }
+    free(logits);
+    assert_int_equal(wren_context_threads(NULL), -1);
+    assert_int_equal(wren_context_last_batch(NULL), -1);
+    wren_model_free(model);
+}
+
+static void test_options_out_of_range(void **state) {
+    (void)state;
+    wren_model *model = load_model();
+    wren_context_options options;
+    wren_context *context = NOT_SET;
+    assert_int_equal(wren_context_create_with_options(model, NULL, &context), WREN_ERROR_NULL_ARGUMENT);
+    assert_null(context);
+    assert_last_error_contains("options is NULL");
+
+    const int32_t bad_threads[] = {-1, WREN_MAX_THREADS + 1};
+    for (int i = 0; i < 2; i++) {
+        wren_context_options_init(&options);
+        options.threads = bad_threads[i];
+        context = NOT_SET;
+        assert_int_equal(wren_context_create_with_options(model, &options, &context), WREN_ERROR_INVALID_ARGUMENT);
+        assert_null(context);
+        assert_last_error_contains("threads");
+    }
+    wren_context_options_init(&options);
+    options.max_batch = 0;
+    assert_int_equal(wren_context_create_with_options(model, &options, &context), WREN_ERROR_INVALID_BATCH);
+    assert_last_error_contains("max_batch 0");
+
+    wren_context_options_init(&options);
+    options.arena_limit = fx.arena_batch1 - 1;
+    context = NOT_SET;
+    assert_int_equal(wren_context_create_with_options(model, &options, &context), WREN_ERROR_ARENA_LIMIT_EXCEEDED);
+    assert_null(context);
+    assert_last_error_contains("options.arena_limit");
+    options.arena_limit = fx.arena_batch1;  // exactly enough
+    assert_int_equal(wren_context_create_with_options(model, &options, &context), WREN_OK);
+    wren_context_free(context);
+    wren_model_free(model);
+}
+
+// MARK: - 0.2.0: model information
+
+static void test_tensors_describe_the_model(void **state) {
+    (void)state;
+    wren_model *model = load_model();
+    int32_t count = wren_model_num_tensors(model);
+    assert_true(count >= 3);
+    wren_tensor_info info;
+    assert_int_equal(wren_model_tensor(model, 0, &info), WREN_OK);
+    assert_string_equal(info.name, "input");
+    assert_int_equal(info.channels, fx.input.shape[1]);
+    assert_int_equal(info.height, fx.input.shape[2]);
+    assert_int_equal(info.width, fx.input.shape[3]);
+    assert_int_equal(info.element_size, 1);
+    assert_true(info.scale > 0);
+    assert_int_equal(wren_model_tensor(model, count - 1, &info), WREN_OK);
+    assert_string_equal(info.name, "relu");  // the final BN-ReLU, what the classifier pools
+    for (int32_t i = 0; i < count; i++) {
+        assert_int_equal(wren_model_tensor(model, i, &info), WREN_OK);
+        assert_true(strlen(info.name) > 0);
+        assert_true(info.channels >= 1 && info.height >= 1 && info.width >= 1);
+    }
+    memset(&info, 0, sizeof info);
+    assert_int_equal(wren_model_tensor(model, count, &info), WREN_ERROR_INVALID_ARGUMENT);
+    assert_last_error_contains("outside 0...");
+    assert_null(info.name);  // unchanged on failure
+    assert_int_equal(wren_model_tensor(model, -1, &info), WREN_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(wren_model_tensor(model, 0, NULL), WREN_ERROR_NULL_ARGUMENT);
+    assert_int_equal(wren_model_num_tensors(NULL), -1);
+    wren_model_free(model);
+}
+
+static wren_model *load_digits_model(void) {
+    const char *path = required_env("WREN_CAPI_DIGITS_MODEL");
+    assert_non_null(path);
+    wren_model *model = NULL;
+    assert_int_equal(wren_model_load_file(path, &model), WREN_OK);
+    return model;
+}
+
+static void test_metadata_labels_and_normalization(void **state) {
+    (void)state;
+    wren_model *model = load_model();
+    int32_t entries = wren_model_num_metadata(model);
+    assert_true(entries >= 1);
+    const char *key = NULL, *value = NULL;
+    int found = 0;
+    for (int32_t i = 0; i < entries; i++) {
+        assert_int_equal(wren_model_metadata(model, i, &key, &value), WREN_OK);
+        if (strcmp(key, "architecture") == 0) {
+            assert_string_equal(value, "WRN-10-1");
+            found = 1;
+        }
+    }
+    assert_true(found);
+    assert_int_equal(wren_model_metadata(model, entries, &key, &value), WREN_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(wren_model_metadata(model, 0, NULL, &value), WREN_ERROR_NULL_ARGUMENT);
+    // Converted without --labels: no names.
+    const char *label = NOT_SET;
+    assert_int_equal(wren_model_label(model, 0, &label), WREN_OK);
+    assert_null(label);
+    float mean[3] = {0}, std[3] = {0};
+    assert_int_equal(wren_model_normalization(model, mean, std, 3), WREN_OK);
+    for (int c = 0; c < 3; c++) {
+        assert_true(mean[c] == 0.5f);  // `wren convert`'s default
+        assert_true(std[c] == 0.5f);
+    }
+    assert_int_equal(wren_model_normalization(model, mean, std, 4), WREN_ERROR_INVALID_ARGUMENT);
+    assert_last_error_contains("the model's input has 3");
+    assert_int_equal(wren_model_num_metadata(NULL), -1);
+    wren_model_free(model);
+
+    model = load_digits_model();
+    const char *names[] = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"};
+    assert_int_equal(wren_model_num_classes(model), 10);
+    for (int32_t i = 0; i < 10; i++) {
+        assert_int_equal(wren_model_label(model, i, &label), WREN_OK);
+        assert_string_equal(label, names[i]);
+    }
+    assert_int_equal(wren_model_label(model, 10, &label), WREN_ERROR_INVALID_ARGUMENT);
+    assert_last_error_contains("class 10 is outside 0...9");
+    assert_int_equal(wren_model_label(model, -1, &label), WREN_ERROR_INVALID_ARGUMENT);
+    wren_model_free(model);
+}
+
+// MARK: - 0.2.0: activations
+
+static wren_context *retaining_context(wren_model *model, int32_t max_batch, int32_t threads) {
+    wren_context_options options;
+    wren_context_options_init(&options);
+    options.max_batch = max_batch;
+    options.threads = threads;
+    options.retain_activations = 1;
+    wren_context *context = NULL;
+    assert_int_equal(wren_context_create_with_options(model, &options, &context), WREN_OK);
+    return context;
+}
+
+static size_t tensor_bytes(const wren_tensor_info *info) {
+    return (size_t)info->channels * (size_t)info->height * (size_t)info->width * (size_t)info->element_size;
+}
+
+// The "input" tensor is the input quantized: dequantized, each value is within half a step of the
+// float input (or at the end of the int8 range the input lies beyond), stored NHWC.
+static void test_activations_hold_the_quantized_input(void **state) {
+    (void)state;
+    wren_model *model = load_model();
+    int32_t batch = (int32_t)fx.images;
+    wren_context *context = retaining_context(model, batch, 2);
+    wren_tensor_info info;
+    assert_int_equal(wren_model_tensor(model, 0, &info), WREN_OK);
+    size_t per_image = tensor_bytes(&info);
+    int8_t *values = malloc(per_image * fx.images);
+    // Before any run there is nothing to copy.
+    assert_int_equal(wren_context_activations(context, 0, values, per_image * fx.images), WREN_ERROR_INVALID_ARGUMENT);
+    assert_last_error_contains("not run yet");
+
+    float *logits = calloc(fx.images * fx.classes, sizeof(float));
+    assert_int_equal(wren_run(context, fx.input.values, batch, logits), WREN_OK);
+    assert_logits_equal(logits, 0, fx.images);  // retaining changes nothing in the results
+    assert_int_equal(wren_context_activations(context, 0, values, per_image * fx.images), WREN_OK);
+    float lowest = (float)(-128 - info.zero_point) * info.scale, highest = (float)(127 - info.zero_point) * info.scale;
+    size_t plane = (size_t)info.height * (size_t)info.width;
+    for (size_t n = 0; n < fx.images; n++) {
+        for (size_t c = 0; c < (size_t)info.channels; c++) {
+            for (size_t p = 0; p < plane; p++) {
+                float x = fx.input.values[n * fx.per_image + c * plane + p];
+                float y = (float)(values[n * per_image + p * (size_t)info.channels + c] - info.zero_point) * info.scale;
+                float target = x < lowest ? lowest : x > highest ? highest : x;
+                if (fabsf(y - target) > info.scale * 0.5001f)
+                    fail_msg("image %zu channel %zu pixel %zu: input %g, dequantized %g (scale %g, zero point %d)", n, c, p, x, y,
+                             info.scale, info.zero_point);
+            }
+        }
+    }
+    // Too small a buffer is refused with the size needed.
+    assert_int_equal(wren_context_activations(context, 0, values, per_image * fx.images - 1), WREN_ERROR_INVALID_ARGUMENT);
+    char needed[64];
+    snprintf(needed, sizeof needed, "needs %zu", per_image * fx.images);
+    assert_last_error_contains(needed);
+    assert_int_equal(wren_context_activations(context, wren_model_num_tensors(model), values, per_image), WREN_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(wren_context_activations(context, 0, NULL, per_image), WREN_ERROR_NULL_ARGUMENT);
+    free(values);
+    free(logits);
+    wren_context_free(context);
+    wren_model_free(model);
+}
+
+// Every tensor of image i is the same after a batch run (2 threads) as after a run of image i alone
+// (1 thread): the copy takes each image's own values, whatever the threads.
+static void test_activations_of_batch_equal_single_runs(void **state) {
+    (void)state;
+    wren_model *model = load_model();
+    int32_t batch = (int32_t)fx.images;
+    wren_context *together = retaining_context(model, batch, 2);
+    wren_context *alone = retaining_context(model, 1, 1);
+    float *logits = calloc(fx.images * fx.classes, sizeof(float));
+    assert_int_equal(wren_run(together, fx.input.values, batch, logits), WREN_OK);
+    int32_t tensors = wren_model_num_tensors(model);
+    for (size_t i = 0; i < fx.images; i++) {
+        assert_int_equal(wren_run(alone, image(i), 1, logits), WREN_OK);
+        for (int32_t t = 0; t < tensors; t++) {
+            wren_tensor_info info;
+            assert_int_equal(wren_model_tensor(model, t, &info), WREN_OK);
+            size_t bytes = tensor_bytes(&info);
+            unsigned char *all = malloc(bytes * fx.images), *one = malloc(bytes);
+            assert_int_equal(wren_context_activations(together, t, all, bytes * fx.images), WREN_OK);
+            assert_int_equal(wren_context_activations(alone, t, one, bytes), WREN_OK);
+            if (memcmp(all + i * bytes, one, bytes) != 0) fail_msg("tensor %s of image %zu differs between batch and single runs", info.name, i);
+            free(all);
+            free(one);
+        }
+    }
+    // A context that keeps no activations says so.
+    wren_context *plain = NULL;
+    assert_int_equal(wren_context_create(model, 1, NULL, 0, &plain), WREN_OK);
+    assert_int_equal(wren_run(plain, image(0), 1, logits), WREN_OK);
+    unsigned char byte;
+    assert_int_equal(wren_context_activations(plain, 0, &byte, 1), WREN_ERROR_INVALID_ARGUMENT);
+    assert_last_error_contains("retain_activations");
+    free(logits);
+    wren_context_free(plain);
+    wren_context_free(alone);
+    wren_context_free(together);
+    wren_model_free(model);
+}
+
+// MARK: - 0.2.0: images
+
+// A JPEG and a PNG, preprocessed by the library and run, give `wren run IMAGE`'s logits bit for bit.
+static void test_preprocess_file_matches_cli(void **state) {
+    (void)state;
+    const char *files[2] = {required_env("WREN_CAPI_DIGITS_JPEG"), required_env("WREN_CAPI_DIGITS_PNG")};
+    const char *expected_path = required_env("WREN_CAPI_DIGITS_LOGITS");
+    assert_non_null(files[0]);
+    assert_non_null(files[1]);
+    assert_non_null(expected_path);
+    npy_float32 expected;
+    char error[256];
+    assert_int_equal(npy_float32_read(expected_path, &expected, error), 0);
+    assert_int_equal(expected.count, 20);
+    wren_model *model = load_digits_model();
+    float input[2 * 3 * 32 * 32];
+    fill_floats(input, 2 * 3 * 32 * 32, 1e9f);
+    for (int i = 0; i < 2; i++) assert_int_equal(wren_model_preprocess_file(model, files[i], input + i * 3 * 32 * 32), WREN_OK);
+    assert_false(all_floats_equal(input, 3 * 32 * 32, 1e9f));
+    wren_context *context = NULL;
+    assert_int_equal(wren_context_create(model, 2, NULL, 0, &context), WREN_OK);
+    float logits[20];
+    assert_int_equal(wren_run(context, input, 2, logits), WREN_OK);
+    if (memcmp(logits, expected.values, sizeof logits) != 0) {
+        for (int i = 0; i < 20; i++) print_error("%s class %d: %.9g vs wren run %.9g\n", files[i / 10], i % 10, logits[i], expected.values[i]);
+        fail_msg("preprocessed images give other logits than `wren run`");
+    }
+    wren_context_free(context);
+    npy_float32_free(&expected);
+
+    // Failures: a missing file, a file that is no image, NULLs.
+    float untouched[3 * 32 * 32];
+    fill_floats(untouched, 3 * 32 * 32, 7);
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/no-such-image.jpg", fx.temp_dir);
+    assert_int_equal(wren_model_preprocess_file(model, missing, untouched), WREN_ERROR_FILE_UNREADABLE);
+    assert_last_error_contains("no-such-image.jpg");
+    assert_int_equal(wren_model_preprocess_file(model, fx.model_path, untouched), WREN_ERROR_BAD_IMAGE);
+    assert_last_error_contains("is not a JPEG or PNG image");
+    assert_true(all_floats_equal(untouched, 3 * 32 * 32, 7));
+    assert_int_equal(wren_model_preprocess_file(model, NULL, untouched), WREN_ERROR_NULL_ARGUMENT);
+    assert_int_equal(wren_model_preprocess_file(model, files[0], NULL), WREN_ERROR_NULL_ARGUMENT);
+    assert_int_equal(wren_model_preprocess_file(NULL, files[0], untouched), WREN_ERROR_NULL_ARGUMENT);
+    wren_model_free(model);
+}
+
+// Reads a uint8 .npy (version 1.0 header) into malloc'd bytes.
+static unsigned char *read_npy_bytes(const char *path, size_t *count) {
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    unsigned char head[10];
+    assert_int_equal(fread(head, 1, 10, file), 10);
+    assert_memory_equal(head, "\x93NUMPY\x01\x00", 8);
+    size_t header = (size_t)head[8] | (size_t)head[9] << 8;
+    fseek(file, 0, SEEK_END);
+    size_t total = (size_t)ftell(file);
+    *count = total - 10 - header;
+    fseek(file, (long)(10 + header), SEEK_SET);
+    unsigned char *bytes = malloc(*count);
+    assert_int_equal(fread(bytes, 1, *count, file), *count);
+    fclose(file);
+    return bytes;
+}
+
+static void test_preprocess_rgb_equals_decoding_the_file(void **state) {
+    (void)state;
+    const char *jpeg = required_env("WREN_CAPI_RGB_JPEG"), *npy = required_env("WREN_CAPI_RGB_NPY");
+    assert_non_null(jpeg);
+    assert_non_null(npy);
+    size_t count = 0;
+    unsigned char *rgb = read_npy_bytes(npy, &count);
+    assert_int_equal(count, 24 * 40 * 3);  // gradient_40x24: 40 wide, 24 high
+    wren_model *model = load_digits_model();
+    float from_file[3 * 32 * 32], from_pixels[3 * 32 * 32];
+    assert_int_equal(wren_model_preprocess_file(model, jpeg, from_file), WREN_OK);
+    assert_int_equal(wren_model_preprocess_rgb(model, rgb, 40, 24, from_pixels), WREN_OK);
+    assert_memory_equal(from_file, from_pixels, sizeof from_file);
+    // Letterboxed: 40x24 becomes 32x19 (rounded half up), rows 0..5 above it are black padding.
+    for (int c = 0; c < 3; c++)
+        for (int x = 0; x < 32; x++) assert_true(from_pixels[c * 1024 + x] == -1.0f);  // (0 - 0.5) / 0.5
+
+    // A 32x32 image passes through unchanged: each value is (v / 255 - mean) / std.
+    unsigned char square[32 * 32 * 3];
+    for (size_t i = 0; i < sizeof square; i++) square[i] = (unsigned char)(i * 7 % 256);
+    assert_int_equal(wren_model_preprocess_rgb(model, square, 32, 32, from_pixels), WREN_OK);
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 1024; p++) {
+            float want = (float)(((double)square[p * 3 + c] / 255 - 0.5) / 0.5);
+            if (from_pixels[c * 1024 + p] != want) fail_msg("channel %d pixel %d: %.9g, expected %.9g", c, p, from_pixels[c * 1024 + p], want);
+        }
+    assert_int_equal(wren_model_preprocess_rgb(model, square, 0, 32, from_pixels), WREN_ERROR_INVALID_ARGUMENT);
+    assert_last_error_contains("0x32");
+    assert_int_equal(wren_model_preprocess_rgb(model, square, 32, 16385, from_pixels), WREN_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(wren_model_preprocess_rgb(model, NULL, 32, 32, from_pixels), WREN_ERROR_NULL_ARGUMENT);
+    free(rgb);
+    wren_model_free(model);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_matches_header),
@@ -1022,6 +1392,15 @@ int main(void) {
         cmocka_unit_test(test_arena_limit_override_is_exact),
         cmocka_unit_test(test_model_shared_across_threads),
         cmocka_unit_test(test_context_shared_across_threads_is_right_or_busy),
+        cmocka_unit_test(test_options_init_sets_defaults),
+        cmocka_unit_test(test_threaded_contexts_match_cli),
+        cmocka_unit_test(test_options_out_of_range),
+        cmocka_unit_test(test_tensors_describe_the_model),
+        cmocka_unit_test(test_metadata_labels_and_normalization),
+        cmocka_unit_test(test_activations_hold_the_quantized_input),
+        cmocka_unit_test(test_activations_of_batch_equal_single_runs),
+        cmocka_unit_test(test_preprocess_file_matches_cli),
+        cmocka_unit_test(test_preprocess_rgb_equals_decoding_the_file),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -2,6 +2,8 @@
 # Tests of the C API, run by tools/test.sh after `swift test`:
 #   1. builds the `wren` CLI and converts fixtures/models/wrn10_1_c10.pth (calibrated on its own
 #      inputs) into a temporary directory, then writes the expected logits with `wren run --logits`;
+#      For the 0.2.0 functions it also converts the bundled digits model with class names and runs
+#      `wren run` on a JPEG and a PNG;
 #   2. compiles Tests/CAPI/capi_tests.c (cmocka) with tools/cc-wren against the shared library and
 #      against the static one, and runs both (each prints cmocka's "[  PASSED  ] N test(s).");
 #   3. builds tools/examples/classify.c (shared and static) and checks, for the WRN-10-1 fixture and
@@ -33,13 +35,24 @@ quietly "$wren" run "$work/model.wren" "$fixture.input.npy" --logits "$work/expe
 arena="$("$wren" inspect "$work/model.wren" | sed -n 's/^arena: *\([0-9][0-9]*\) bytes at batch 1.*$/\1/p')"
 [ -n "$arena" ] || { echo "C API tests: no arena size in 'wren inspect' output" >&2; exit 1; }
 
+# The 0.2.0 functions' fixtures: the digits model with class names, and `wren run` on a JPEG and a PNG.
+printf '%s\n' zero one two three four five six seven eight nine >"$work/digit_names.txt"
+quietly "$wren" convert fixtures/digits/wrn16_2_digits.pth -o "$work/digits-named.wren" --calibration fixtures/digits/calib_x.npy \
+  --labels "$work/digit_names.txt"
+digits_jpeg=fixtures/digits/images/test0_label7.jpg
+digits_png=fixtures/digits-photos/one/0647.png
+quietly "$wren" run "$work/digits-named.wren" "$digits_jpeg" "$digits_png" --logits "$work/digits_images.npy" --quiet
+
 cflags=(-std=c11 -O1 -g -Wall -Wextra -Werror -pthread)
 for linkage in shared static; do
   echo "== C API: cmocka tests against the $linkage library"
   tools/cc-wren "--$linkage" "${cflags[@]}" Tests/CAPI/capi_tests.c Tests/CAPI/npy_float32.c -lcmocka -lm -o "$work/capi_tests_$linkage"
   mkdir -p "$work/scratch-$linkage"
   WREN_CAPI_MODEL="$work/model.wren" WREN_CAPI_INPUT="$fixture.input.npy" WREN_CAPI_LOGITS="$work/expected.npy" \
-    WREN_CAPI_ARENA_BATCH1="$arena" WREN_CAPI_TMPDIR="$work/scratch-$linkage" "$work/capi_tests_$linkage"
+    WREN_CAPI_ARENA_BATCH1="$arena" WREN_CAPI_TMPDIR="$work/scratch-$linkage" \
+    WREN_CAPI_DIGITS_MODEL="$work/digits-named.wren" WREN_CAPI_DIGITS_JPEG="$digits_jpeg" WREN_CAPI_DIGITS_PNG="$digits_png" \
+    WREN_CAPI_DIGITS_LOGITS="$work/digits_images.npy" WREN_CAPI_RGB_JPEG=fixtures/images/gradient_40x24.jpg \
+    WREN_CAPI_RGB_NPY=fixtures/images/gradient_40x24.rgb.npy "$work/capi_tests_$linkage"
 done
 if ldd "$work/capi_tests_static" | grep -q -E "libswift|libwren"; then
   echo "C API tests: the static test binary still loads Swift or Wren shared libraries:" >&2

@@ -29,7 +29,7 @@
  *
  * Kernels. This library runs the fastest int8 kernels the CPU supports (AVX-512 VNNI, else AVX2 on
  * x86-64; the Armv8.2 dot product on AArch64; else WrenCore's portable ones), on the calling thread
- * only. The environment variable WREN_KERNELS, read once per process, forces one by name (e.g.
+ * only, unless a context is created with `wren_context_create_with_options` and more threads. The environment variable WREN_KERNELS, read once per process, forces one by name (e.g.
  * `avx2`, `portable`); a name this CPU does not offer selects the portable kernels. The results are
  * bit-identical to the `wren` CLI's, whatever kernels and threads the CLI uses.
  *
@@ -41,6 +41,13 @@
  *
  * Memory. Wren never allocates inside `wren_run`. The caller may supply a context's arena, so a
  * whole inference can run in memory the caller controls.
+ *
+ * Versions. 0.1.0: loading, contexts on the calling thread, `wren_run`, errors. 0.2.0 (marked "Since
+ * 0.2.0" below) adds, without changing any 0.1.0 function: contexts with their own threads and
+ * retained activations (`wren_context_create_with_options`), the model's tensors, metadata, labels and
+ * normalization, per-layer activations after a run (`wren_context_activations`), and image
+ * preprocessing exactly as `wren run` does it (`wren_model_preprocess_file`, `_rgb`; this is why the
+ * library links libjpeg and libpng). The Python package in python/ is built on these.
  */
 #ifndef WREN_H
 #define WREN_H
@@ -53,7 +60,7 @@ extern "C" {
 #endif
 
 /** Version of this API, also returned at run time by `wren_version()`. */
-#define WREN_VERSION_STRING "0.1.0"
+#define WREN_VERSION_STRING "0.2.0"
 
 /** Required alignment, in bytes, of a caller-provided arena (and of zero-copy model bytes). */
 #define WREN_ARENA_ALIGNMENT 64
@@ -118,7 +125,10 @@ typedef enum wren_status {
      *  given to `wren_context_create_with_arena_limit`), or larger than any memory can be. */
     WREN_ERROR_ARENA_LIMIT_EXCEEDED = 17,
     /** `wren_run` was called while another thread was running the same context. */
-    WREN_ERROR_BUSY = 18
+    WREN_ERROR_BUSY = 18,
+    /** Since 0.2.0. The bytes are not a JPEG or PNG image Wren can decode (unknown format, corrupt
+     *  data, or larger than the decoder accepts; the detail says which). */
+    WREN_ERROR_BAD_IMAGE = 19
 } wren_status;
 
 /**
@@ -221,8 +231,139 @@ const char *wren_status_message(wren_status status);
  */
 const char *wren_last_error(void);
 
-/** The library version, e.g. "0.1.0" (equal to WREN_VERSION_STRING for a matching header). */
+/** The library version, e.g. "0.2.0" (equal to WREN_VERSION_STRING for a matching header). */
 const char *wren_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Since 0.2.0: threads, model information, activations, images.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Largest `threads` a context accepts. */
+#define WREN_MAX_THREADS 1024
+
+/**
+ * Since 0.2.0. How `wren_context_create_with_options` builds a context. Always fill it with
+ * `wren_context_options_init` first (fields may be appended in later versions; init sets them all).
+ */
+typedef struct wren_context_options {
+    /** Most images per `wren_run` (default 1), 1...WREN_MAX_BATCH_LIMIT. */
+    int32_t max_batch;
+    /**
+     * Threads that run each `wren_run` (default 1: the calling thread only). 0 means one per online
+     * processor, what `wren run` uses. Above 1 the context owns a thread pool (the calling thread
+     * plus threads-1 helpers, joined by `wren_context_free`): a single image shares every layer
+     * among them, a batch runs image-parallel. Results are bit-identical whatever the count.
+     */
+    int32_t threads;
+    /** Most bytes of arena Wren may allocate (default WREN_DEFAULT_ARENA_LIMIT; SIZE_MAX: no limit). */
+    size_t arena_limit;
+    /**
+     * Non-zero: keep every tensor's values of every image after `wren_run` (no buffer reuse), for
+     * `wren_context_activations`. The arena then holds all activations of `max_batch` images, and
+     * images run one after another (layers are still shared among the threads). Default 0.
+     */
+    int32_t retain_activations;
+} wren_context_options;
+
+/** Since 0.2.0. Sets every field of `*options` to its default (see `wren_context_options`). NULL is ignored. */
+void wren_context_options_init(wren_context_options *options);
+
+/**
+ * Since 0.2.0. Creates a context as `wren_context_create_with_arena_limit` does, with the options'
+ * thread count and activation retention; the kernels are those of `wren_context_create` (the fastest
+ * this CPU has, or WREN_KERNELS). Fails with NULL_ARGUMENT, INVALID_HANDLE, INVALID_BATCH,
+ * INVALID_ARGUMENT (threads outside 0...WREN_MAX_THREADS), ARENA_LIMIT_EXCEEDED, OUT_OF_MEMORY;
+ * `*out_context` is set to NULL then. Thread-safe with respect to the model.
+ */
+wren_status wren_context_create_with_options(const wren_model *model, const wren_context_options *options,
+                                             wren_context **out_context);
+
+/** Since 0.2.0. The threads running each `wren_run` of `context` (at least 1), or -1 if it is not a context. */
+int32_t wren_context_threads(const wren_context *context);
+
+/**
+ * Since 0.2.0. One activation tensor of a model: the model's input after quantization, then each
+ * layer's output, in file order (`wren inspect` lists them; the names are those `wren validate`
+ * reports, e.g. "input", "block1.layer.0.relu1", ..., "relu"). At run time a tensor is stored per
+ * image as height x width x channels (NHWC) values of `element_size` bytes (int8, or int16 in a
+ * .wren 2.0 file), and value q stands for (q - zero_point) * scale.
+ */
+typedef struct wren_tensor_info {
+    /** NUL-terminated; valid until the model and every context created from it are freed. */
+    const char *name;
+    int32_t channels;
+    int32_t height;
+    int32_t width;
+    float scale;
+    int32_t zero_point;
+    /** 1 (int8) or 2 (int16). */
+    int32_t element_size;
+} wren_tensor_info;
+
+/** Since 0.2.0. The number of tensors of `model` (at least 2), or -1 if it is not a model. */
+int32_t wren_model_num_tensors(const wren_model *model);
+
+/**
+ * Since 0.2.0. Stores tensor `index` (0...wren_model_num_tensors-1) in `*out_info`. Fails with
+ * NULL_ARGUMENT, INVALID_HANDLE, INVALID_ARGUMENT (index out of range); `*out_info` is unchanged then.
+ */
+wren_status wren_model_tensor(const wren_model *model, int32_t index, wren_tensor_info *out_info);
+
+/** Since 0.2.0. The number of metadata entries (key/value strings) of `model`, or -1 if it is not a model. */
+int32_t wren_model_num_metadata(const wren_model *model);
+
+/**
+ * Since 0.2.0. Metadata entry `index` in file order (`wren inspect` prints them): `*key` and `*value`
+ * point at NUL-terminated UTF-8 owned by the model, valid as tensor names are. Fails with
+ * NULL_ARGUMENT, INVALID_HANDLE, INVALID_ARGUMENT (index out of range).
+ */
+wren_status wren_model_metadata(const wren_model *model, int32_t index, const char **key, const char **value);
+
+/**
+ * Since 0.2.0. The name of class `class_index` (0...num_classes-1) from the model's `labels` metadata
+ * (one per line, as `wren convert --labels` stores them), or NULL in `*label` when the model has no
+ * complete label list. Fails with NULL_ARGUMENT, INVALID_HANDLE, INVALID_ARGUMENT (index out of range).
+ */
+wren_status wren_model_label(const wren_model *model, int32_t class_index, const char **label);
+
+/**
+ * Since 0.2.0. The per-channel mean and std (on 0...1 pixel values) the model's inputs are normalized
+ * with: `channels` must equal the model's input channels, and `mean` and `std` hold that many floats.
+ * Fails with NULL_ARGUMENT, INVALID_HANDLE, INVALID_ARGUMENT (channel count differs).
+ */
+wren_status wren_model_normalization(const wren_model *model, float *mean, float *std, int32_t channels);
+
+/**
+ * Since 0.2.0. Copies the values of tensor `tensor` for every image of the context's latest successful
+ * `wren_run` into `out`: batch x height x width x channels elements of the tensor's element_size,
+ * image after image (NHWC, not dequantized; see `wren_tensor_info`). The context must have been
+ * created with `retain_activations`. Same threading rule as `wren_run`: not while another thread runs
+ * the context. Fails with NULL_ARGUMENT, INVALID_HANDLE, INVALID_ARGUMENT (no retained activations,
+ * no run yet, tensor out of range, `out_size` below the bytes needed, which the detail gives).
+ */
+wren_status wren_context_activations(const wren_context *context, int32_t tensor, void *out, size_t out_size);
+
+/** Since 0.2.0. The batch of the context's latest successful `wren_run`, 0 before the first, -1 if not a context. */
+int32_t wren_context_last_batch(const wren_context *context);
+
+/**
+ * Since 0.2.0. Reads the JPEG or PNG image at `path` and turns it into the model's input exactly as
+ * `wren run MODEL IMAGE` does: decoded to 8-bit RGB (PNG transparency composited on black),
+ * letterboxed onto a black square of the model's input size (bilinear, half-pixel centres), and
+ * normalized with the model's mean and std. Writes channels x height x width float32 values (one
+ * image of `wren_run`'s input) to `out_chw`. Fails with NULL_ARGUMENT, INVALID_HANDLE,
+ * FILE_UNREADABLE, BAD_IMAGE, OUT_OF_MEMORY, INVALID_ARGUMENT (the model's input is not 3 channels
+ * square); `out_chw` is untouched on failure. Thread-safe.
+ */
+wren_status wren_model_preprocess_file(const wren_model *model, const char *path, float *out_chw);
+
+/**
+ * Since 0.2.0. `wren_model_preprocess_file` for pixels already decoded: `rgb` holds height x width x 3
+ * bytes (rows top to bottom, R G B interleaved), each side in 1...16384. Fails with NULL_ARGUMENT,
+ * INVALID_HANDLE, INVALID_ARGUMENT (a side out of range, the model's input not 3 channels square).
+ */
+wren_status wren_model_preprocess_rgb(const wren_model *model, const uint8_t *rgb, int32_t width, int32_t height,
+                                      float *out_chw);
 
 #ifdef __cplusplus
 }
