@@ -112,7 +112,7 @@ def convert(
                 path = os.path.join(scratch, "labels.txt")
                 Path(path).write_text("\n".join(names) + "\n", encoding="utf-8")
                 labels = path
-            arguments += ["--labels", os.fspath(labels)]
+            arguments += ["--class-names", os.fspath(labels)]
         arguments += _triple("mean", mean) + _triple("std", std)
         if weights is not None:
             arguments += ["--weights", weights]
