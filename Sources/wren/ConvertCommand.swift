@@ -47,18 +47,21 @@ struct Convert: ParsableCommand {
             records the kept tensors (int16_activations) and how they were chosen
             (int16_selection).
 
-            CALIB is a .npy float32 [N,3,32,32] of inputs already normalized the way the
+            CALIB is a .npy float32 [N,3,H,W] of inputs already normalized the way the
             model was trained (used whole), a folder of JPEG/PNG images, or a `wren train`
             photo folder (one subfolder per class, read by content, corrupt images skipped
             with a warning). From a folder, --calibration-samples N (default 512) images
             are drawn, seeded; from a photo folder only training images: the [train] part
             of --split-file, or the split `wren train` recorded in the checkpoint, rebuilt
-            (else every image, and Wren says so). Images are letterboxed to 32x32 on black,
-            then normalized with --mean/--std. Use a few hundred representative training
-            images. Without --calibration, Wren calibrates on synthetic noise images and
-            warns: accuracy will suffer. A checkpoint written by `wren train` from photos
-            carries its class names, mean and std; they are used unless
-            --class-names/--mean/--std are given.
+            (else every image, and Wren says so). Images are letterboxed on black to the
+            input size (--input-size, default 32), then normalized with --mean/--std.
+            Use a few hundred representative training images. Without --calibration,
+            Wren calibrates on synthetic noise images and warns: accuracy will suffer. A checkpoint written by `wren train` from photos
+            carries its class names, mean, std and input size; they are used unless
+            --class-names/--mean/--std/--input-size are given. A WRN is fully
+            convolutional up to its global average pool, so the same weights take any
+            input size whose sides are multiples of 4 (WRNs are trained at 32x32 on CIFAR
+            and SVHN, 64x64 on downsampled ImageNet, 96x96 on STL-10).
 
             Examples:
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --class-names labels.txt
@@ -75,8 +78,12 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the .wren file.")
     var output: String
 
-    @Option(help: "Calibration inputs: a .npy [N,3,32,32] float32 (normalized), a folder of JPEG/PNG images or of class folders.")
+    @Option(help: "Calibration inputs: a .npy [N,3,H,W] float32 (normalized), a folder of JPEG/PNG images or of class folders.")
     var calibration: String?
+
+    @Option(name: .customLong("input-size"),
+            help: "The model's input size: H (square) or HxW, multiples of 4, e.g. 64 or 96x72 (default: the size `wren train` stored in the checkpoint, else 32). Images are letterboxed to it (square sizes only).")
+    var inputSize: String?
 
     @Option(help: "At most this many images of a --calibration folder, a seeded sample (0: all; a .npy is used whole).")
     var calibrationSamples: Int = 512
@@ -127,6 +134,7 @@ struct Convert: ParsableCommand {
             throw ValidationError("the output file should end in .wren (got '\(output)')")
         }
         if let mean { _ = try parseTriple(mean, name: "--mean") }
+        if let inputSize { _ = try InputSize(parsing: inputSize, option: "--input-size") }
         if let std {
             let deviations = try parseTriple(std, name: "--std")
             guard deviations.allSatisfy({ $0 > 0 }) else { throw ValidationError("--std values must be positive (got '\(std)')") }
@@ -179,6 +187,15 @@ struct Convert: ParsableCommand {
         } else {
             options.std = [0.5, 0.5, 0.5]
         }
+        let size: InputSize
+        if let inputSize {
+            size = try InputSize(parsing: inputSize, option: "--input-size")
+        } else if let value = InputSize.stored(in: stored) {
+            size = value
+            fromMetadata.append("input size")
+        } else {
+            size = .standard
+        }
         if let classNamesArgument {
             options.labels = try parseClassNames(classNamesArgument)
         } else if let names = TrainingMetadata.labels(stored) {
@@ -202,29 +219,31 @@ struct Convert: ParsableCommand {
         if let calibration {
             let limit = calibrationSamples == 0 ? Int.max : calibrationSamples
             if FileSystem.isDirectory(calibration), !(try FileSystem.listFolders(calibration)).isEmpty {
-                batch = try photoFolderCalibration(calibration, limit: limit, options: options, split: SplitRecord(metadata: stored))
+                guard size.isSquare else { throw imagesNeedASquareSize(size) }
+                batch = try photoFolderCalibration(calibration, limit: limit, size: size.height, options: options, split: SplitRecord(metadata: stored))
             } else if FileSystem.isDirectory(calibration) {
                 let images = try Inputs.expandFolders([calibration])
                 let chosen = PhotoSplit.sample(Array(images.indices), count: limit, seed: 0).map { images[$0] }
-                batch = try Inputs.load(chosen, height: 32, width: 32, mean: options.mean, std: options.std, model: "wren convert (32x32 inputs)")
+                batch = try Inputs.load(chosen, height: size.height, width: size.width, mean: options.mean, std: options.std,
+                                        model: "wren convert (\(size.height)x\(size.width) inputs)")
                 Diagnostics.note("calibrating on \(chosen.count == images.count ? "all \(images.count)" : "\(chosen.count) (a seeded sample) of the \(images.count)") images of \(calibration)")
             } else {
-                batch = try Inputs.load([calibration], height: 32, width: 32, mean: options.mean, std: options.std,
-                                        model: "wren convert (32x32 inputs)")
+                batch = try Inputs.load([calibration], height: size.height, width: size.width, mean: options.mean, std: options.std,
+                                        model: "wren convert (\(size.height)x\(size.width) inputs; --input-size sets it)")
             }
             options.calibrationSource = FileSystem.fileName(calibration)
         } else {
-            batch = InputBatch(values: syntheticImages(count: 64, mean: options.mean, std: options.std),
+            batch = InputBatch(values: syntheticImages(count: 64, height: size.height, width: size.width, mean: options.mean, std: options.std),
                                names: (0..<64).map { "synthetic\($0)" })
             options.calibrationSource = "synthetic uniform noise"
         }
         let result = try about(checkpoint) { try Converter.convert(
-            checkpoint: loaded, calibration: batch.values, count: batch.count, options: options,
+            checkpoint: loaded, calibration: batch.values, count: batch.count, height: size.height, width: size.width, options: options,
             progress: { Diagnostics.progress("calibrating", $0, $1) }) }
         let inputs = [checkpoint, calibration, splitFile].compactMap { $0 }
         try AtomicFile.write(result.bytes, to: output, refusingToOverwrite: inputs)
         let architecture = result.reference.architecture
-        print("wrote \(output): \(architecture), \(architecture.numClasses) classes, \(result.bytes.count) bytes, "
+        print("wrote \(output): \(architecture), \(architecture.numClasses) classes, \(size.height)x\(size.width) inputs, \(result.bytes.count) bytes, "
               + "\(result.quantized.layers.count) layers, calibrated (\(options.calibrationMethod), weights \(options.weightGranularity)) "
               + "on \(batch.count) inputs in \(Clock.format(Clock.now() - start))")
         let wide = result.quantized.tensors.filter { $0.elementType == .int16 }.map(\.name)
@@ -233,8 +252,10 @@ struct Convert: ParsableCommand {
 
     /// A seeded sample of at most `limit` training images of a photo folder (`split` is the
     /// checkpoint's record of how `wren train` split it), saying what it used and skipped.
-    private func photoFolderCalibration(_ root: String, limit: Int, options: ConversionOptions, split: SplitRecord?) throws -> InputBatch {
-        let loaded = try ClassFolderData.load(root, size: 32, mean: options.mean, std: options.std)
+    private func photoFolderCalibration(
+        _ root: String, limit: Int, size: Int, options: ConversionOptions, split: SplitRecord?
+    ) throws -> InputBatch {
+        let loaded = try ClassFolderData.load(root, size: size, mean: options.mean, std: options.std)
         let cache = loaded.cache
         let part = try ClassFolderData.choose(.train, of: loaded, splitFile: splitFile, record: split, recordSource: checkpoint)
         let pool = part?.indices ?? Array(0..<cache.count)
@@ -279,14 +300,20 @@ func parseClassNames(_ argument: String) throws -> [String] {
     return argument.split(separator: ",").map { String($0.trimmingWhitespace()) }
 }
 
+/// Images are letterboxed into squares: a non-square model calibrates on a .npy.
+func imagesNeedASquareSize(_ size: InputSize) -> Error {
+    CLIError("--input-size \(size) is not square, and images are letterboxed into squares: give --calibration a .npy "
+             + "[N, 3, \(size.height), \(size.width)] instead")
+}
+
 /// Uniform-noise images in pixel space [0,1], normalized: a last resort for calibration.
-func syntheticImages(count: Int, mean: [Float], std: [Float]) -> [Float] {
+func syntheticImages(count: Int, height: Int = 32, width: Int = 32, mean: [Float], std: [Float]) -> [Float] {
     var generator = SplitMix64(seed: 0x5752454E)
     var values: [Float] = []
-    values.reserveCapacity(count * 3 * 32 * 32)
+    values.reserveCapacity(count * 3 * height * width)
     for _ in 0..<count {
         for c in 0..<3 {
-            for _ in 0..<(32 * 32) { values.append((Float.random(in: 0...1, using: &generator) - mean[c]) / std[c]) }
+            for _ in 0..<(height * width) { values.append((Float.random(in: 0...1, using: &generator) - mean[c]) / std[c]) }
         }
     }
     return values

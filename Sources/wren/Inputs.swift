@@ -24,6 +24,15 @@ enum Inputs {
         return path[path.index(after: dot)...].lowercased()
     }
 
+    /// The height and width of the first of `paths` when every one is a `.npy` of shape [N, 3, H, W]
+    /// (nil otherwise): the size a fully convolutional float reference runs them at.
+    static func npySize(_ paths: [String]) throws -> (height: Int, width: Int)? {
+        guard let first = paths.first, paths.allSatisfy({ fileExtension($0) == "npy" }) else { return nil }
+        let array = try about(first) { try NumpyArray.read(path: first) }
+        guard array.shape.count == 4, array.shape[2] >= 1, array.shape[3] >= 1 else { return nil }
+        return (array.shape[2], array.shape[3])
+    }
+
     /// Loads `.npy` batches ([N,3,H,W] float32 or float64, already normalized; H and W those of
     /// the model) and image files (letterboxed to `height` x `width`, which must be square, and
     /// normalized with `mean`/`std`), in the order given. `model` names the model in errors.

@@ -82,10 +82,14 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let classifier = try Classifier.open(model, mean: try parseTriple(mean ?? "0.5,0.5,0.5", name: "--mean"),
+        var classifier = try Classifier.open(model, mean: try parseTriple(mean ?? "0.5,0.5,0.5", name: "--mean"),
                                              std: try parseTriple(std ?? "0.5,0.5,0.5", name: "--std"),
                                              explicitNormalization: mean != nil || std != nil,
                                              execution: execution, limits: importLimits.limits)
+        // The float reference is fully convolutional: .npy inputs run at their own size.
+        if classifier.wren == nil, let size = try Inputs.npySize(inputs) {
+            (classifier.height, classifier.width) = (size.height, size.width)
+        }
         let classes = classifier.numClasses
         let batch = try Inputs.load(Inputs.expandFolders(inputs), height: classifier.height, width: classifier.width,
                                     mean: classifier.mean, std: classifier.std, model: model)
@@ -240,12 +244,12 @@ struct Classifier {
         // A checkpoint from `wren train` names its classes, its normalization and its input size.
         var names = TrainingMetadata.labels(checkpoint.metadata)
         if names?.count != network.architecture.numClasses { names = nil }
-        let size = checkpoint.metadata[TrainingMetadata.inputSize].flatMap { Int($0) }.flatMap { (1...Preprocess.maxLetterboxSize).contains($0) ? $0 : nil } ?? 32
+        let size = InputSize.stored(in: checkpoint.metadata) ?? .standard
         return Classifier(
             kind: "float", numClasses: network.architecture.numClasses,
             mean: explicitNormalization ? mean : TrainingMetadata.triple(checkpoint.metadata, TrainingMetadata.mean) ?? mean,
             std: explicitNormalization ? std : TrainingMetadata.triple(checkpoint.metadata, TrainingMetadata.std) ?? std,
-            labels: names, height: size, width: size, architecture: network.architecture, sha256: checkpoint.sha256,
+            labels: names, height: size.height, width: size.width, architecture: network.architecture, sha256: checkpoint.sha256,
             classify: { batch in try network.forward(batch.values, batch: batch.count, height: batch.height, width: batch.width) },
             traceNonFinite: { batch, index in
                 NonFiniteTrace.firstLayer(reference: network, image: batch.image(index), height: batch.height, width: batch.width)

@@ -74,3 +74,41 @@ extension ExecutionOptions {
         }
     }
 }
+
+/// A model's input size as options and metadata spell it: "64" (square) or "96x72" (height x
+/// width). A WRN's stages have strides 1, 2, 2, so both sides must be multiples of 4 for each stage
+/// to halve its input exactly (an odd side would lose a row to the stride-2 convolutions' padding).
+struct InputSize: Equatable, CustomStringConvertible {
+    var height: Int
+    var width: Int
+
+    static let standard = InputSize(height: 32, width: 32)
+    static let largest = 4096
+
+    init(height: Int, width: Int) {
+        self.height = height
+        self.width = width
+    }
+
+    init(parsing text: String, option: String) throws {
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0.trimmingWhitespace()) }
+        guard (1...2).contains(parts.count), let height = parts[0], let width = parts.count == 2 ? parts[1] : parts[0] else {
+            throw ValidationError("\(option) takes H or HxW in pixels, e.g. 64 or 96x72 (got '\(text)')")
+        }
+        guard (4...Self.largest).contains(height), (4...Self.largest).contains(width), height % 4 == 0, width % 4 == 0 else {
+            throw ValidationError("\(option) \(text): each side must be a multiple of 4 from 4 to \(Self.largest), so that the "
+                                  + "WRN's stages (strides 1, 2, 2) divide it evenly")
+        }
+        self.init(height: height, width: width)
+    }
+
+    var isSquare: Bool { height == width }
+    var description: String { isSquare ? "\(height)" : "\(height)x\(width)" }
+}
+
+extension InputSize {
+    /// The size `wren train` recorded in a checkpoint's metadata, if it is one Wren can use.
+    static func stored(in metadata: [String: String]) -> InputSize? {
+        metadata[TrainingMetadata.inputSize].flatMap { try? InputSize(parsing: $0, option: TrainingMetadata.inputSize) }
+    }
+}

@@ -30,7 +30,7 @@ struct Train: ParsableCommand {
             DATA_DIR` tests on the held-out ones. --save-split FILE writes the lists
             ("[train]", "[test]", then one relative/path<TAB>class per line); --split-file
             FILE reads them back. Every
-            image is decoded once and letterboxed on black to 32x32 and normalized with
+            image is decoded once and letterboxed on black to 32x32 (--input-size) and normalized with
             --mean/--std (default 0.5, 0.5, 0.5) by the code `wren run` uses on images,
             then kept in memory. Training images are augmented with --augment (default
             hflip,vflip; crop = the WRN paper's pad-4 random crop; none). Defaults are the
@@ -172,6 +172,10 @@ struct Train: ParsableCommand {
     @Option(help: "Images per step (default: 32 for photos, 64 for .npy).")
     var batch: Int?
 
+    @Option(name: .customLong("input-size"), parsing: .unconditional,
+            help: "Photos are letterboxed to this square size, a multiple of 4 (default: 32; WRNs are also trained at 64 and 96). The array form takes its size from DATA.")
+    var inputSize: Int?
+
     @Option(help: "sgd, adam or adamw (default: adam for photos, sgd for .npy and --recipe paper).")
     var optimizer: String?
 
@@ -279,6 +283,10 @@ struct Train: ParsableCommand {
         }
         if let `init` { try FileSystem.requireFile(`init`, option: "--init") }
         let resolved = settings()
+        if let inputSize {
+            guard photoForm else { throw ValidationError("--input-size is for a photo folder; the array form takes its size from DATA") }
+            _ = try InputSize(parsing: "\(inputSize)", option: "--input-size")
+        }
         if photoForm {
             guard data == nil, labels == nil else {
                 throw ValidationError("give either a photo folder (wren train DATA_DIR) or --data and --labels, not both")
@@ -486,9 +494,9 @@ struct Train: ParsableCommand {
         fflush(stdout)
 
         var metadata = ["format": "pt", TrainingMetadata.architecture: "\(architecture)", TrainingMetadata.recipe: resolved.recipe]
+        metadata[TrainingMetadata.inputSize] = InputSize(height: trainSet.height, width: trainSet.width).description
         if let names = prepared.classNames {
             metadata[TrainingMetadata.labels] = names.joined(separator: "\n")
-            metadata[TrainingMetadata.inputSize] = "\(trainSet.height)"
         }
         if let mean = prepared.mean, let std = prepared.std {
             metadata[TrainingMetadata.mean] = mean.map { "\($0)" }.joined(separator: ",")
@@ -604,7 +612,7 @@ struct Train: ParsableCommand {
         let root = dataDir!
         let mean = try parseTriple(self.mean ?? "0.5,0.5,0.5", name: "--mean")
         let std = try parseTriple(self.std ?? "0.5,0.5,0.5", name: "--std")
-        let size = 32
+        let size = inputSize ?? InputSize.standard.height
         let folder = try PhotoFolder.scan(root)
         let counts = folder.countsByClass
         print("found \(folder.classes.count) classes in \(root): "

@@ -200,7 +200,7 @@ struct PhotoTrainCLITests {
         let wren = folder.path("shapes.wren")
         let convert = try WrenExecutable.run(["convert", model, "-o", wren, "--calibration", Self.photos])
         #expect(convert.status == 0, "stderr: \(convert.stderr)")
-        #expect(convert.stderr.contains("using the mean, std, class names stored in \(model) by wren train"), "\(convert.stderr)")
+        #expect(convert.stderr.contains("using the mean, std, input size, class names stored in \(model) by wren train"), "\(convert.stderr)")
         // Only training images calibrate: the split wren train recorded, rebuilt (all 39 of them: fewer than 512).
         #expect(convert.stderr.contains("calibrating on all 39 training images (split 0.7 per class, seed 0, recorded in \(model)) of \(Self.photos); "
                                         + "skipped 1 corrupt image and 2 files that are not JPEG or PNG images"), "\(convert.stderr)")
