@@ -80,15 +80,20 @@ struct Bench: ParsableCommand {
         let median = times[times.count / 2] * 1000
         let p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))] * 1000
         let imagesPerSecond = median > 0 ? Double(batch) / (median / 1000) : 0
+        // Work that touches real input (no padding taps), the measure of efficiency against the
+        // CPU's int8 peak (tools/int8_peak.c).
+        let usefulMACs = loaded.description.usefulMultiplyAccumulates
+        let gigaMACsPerSecond = Double(usefulMACs) * imagesPerSecond / 1e9
         if json {
             print("{\"model\": \"\(model)\", \"kernels\": \"\(table.name)\", \"threads\": \(threadCount), \"batch\": \(batch), "
                   + "\"iterations\": \(times.count), \"median_ms\": \(median), \"p90_ms\": \(p90), \"images_per_s\": \(imagesPerSecond), "
-                  + "\"arena_bytes\": \(context.arenaSize)}")
+                  + "\"arena_bytes\": \(context.arenaSize), \"useful_macs_per_image\": \(usefulMACs), \"useful_gmacs_per_s\": \(gigaMACsPerSecond)}")
         } else {
             print("model:      \(model) (\(loaded.description.metadataValue("architecture") ?? "?"))")
             print("kernels:    \(table.name), \(threadCount) thread(s), batch \(batch), arena \(context.arenaSize) bytes")
             print("latency:    median \(format(Float(median))) ms, p90 \(format(Float(p90))) ms over \(times.count) calls")
-            print("throughput: \(format(Float(imagesPerSecond))) images/s")
+            print("throughput: \(format(Float(imagesPerSecond))) images/s, \(format(Float(gigaMACsPerSecond))) G MAC/s "
+                  + "(\(format(Float(usefulMACs) / 1e6)) M MACs per image outside padding; compare with tools/int8_peak.c)")
         }
     }
 }

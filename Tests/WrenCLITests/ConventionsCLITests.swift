@@ -69,6 +69,19 @@ struct ConventionsCLITests {
         expectCleanFailure(refused, "bench --seconds 0")
     }
 
+    /// bench counts the work outside padding as tools/count_macs.py counts it with PyTorch
+    /// (tools/count_macs.out), so its G MAC/s can be set against tools/int8_peak.c.
+    @Test(arguments: [(32, 41_024_064), (128, 697_590_336)])
+    func benchCountsTheMultiplyAccumulatesOutsidePadding(size: Int, expected: Int) throws {
+        let folder = try TemporaryFolder()
+        let model = try SyntheticModels.write(try SyntheticModels.biasModel(height: size, width: size).quantized, to: folder, as: "m.wren")
+        let result = try WrenExecutable.run(["bench", model, "--iterations", "1", "--warmup", "0", "--json"])
+        try #require(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["useful_macs_per_image"] as? Int == expected)
+        #expect((object["useful_gmacs_per_s"] as? Double).map { $0 > 0 } == true)
+    }
+
     @Test func inspectJSONDescribesTheModel() throws {
         let folder = try TemporaryFolder()
         let model = try SyntheticModels.write(try SyntheticModels.biasModel(height: 40, width: 40).quantized, to: folder, as: "m.wren")
