@@ -112,8 +112,8 @@ let package = Package(
         .testTarget(name: "WrenCoreTests", dependencies: ["WrenCore", "WrenTestSupport"], path: "Tests/WrenCoreTests"),
         // Interposes malloc in the test binary to count allocations (NoAllocationTests).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        // What several test targets share (the seeded generator).
-        .target(name: "WrenTestSupport", path: "Tests/WrenTestSupport"),
+        // What several test targets share (the seeded generator, the `.wren` file editor).
+        .target(name: "WrenTestSupport", dependencies: ["WrenCore"], path: "Tests/WrenTestSupport"),
         .testTarget(
             name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenConvert", "AllocationCounter", "WrenTestSupport"],
             path: "Tests/WrenHostTests"),
