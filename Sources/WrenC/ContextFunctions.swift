@@ -117,4 +117,4 @@ public func wrenContextFree(_ context: OpaquePointer?) {
 
 /// The fastest kernels this CPU supports (or `WREN_KERNELS`), chosen once per process; a context
 /// from C runs on the calling thread.
-private let cKernels: KernelTable = (try? Runtime.selectedKernels()) ?? .portable
+private let cKernels: KernelTable = (try? KernelSelection.selectedKernels()) ?? .portable

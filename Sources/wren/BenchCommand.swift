@@ -57,8 +57,8 @@ struct Bench: ParsableCommand {
     func run() throws {
         let bytes = try FileSystem.readBytes(model)
         let loaded = try about(model) { try WrenModel(bytes: bytes) }
-        let table = try Runtime.selectedKernels(kernels)
-        let threadCount = threads ?? Runtime.processorCount
+        let table = try KernelSelection.selectedKernels(kernels)
+        let threadCount = threads ?? ThreadPool.processorCount
         let pool = ThreadPool(workers: threadCount)
         let context = try WrenContext(model: loaded, maxBatch: batch, kernels: table, parallelism: pool.parallelism)
         let info = loaded.input

@@ -201,13 +201,13 @@ struct Classifier {
         if bytes.starts(with: WrenFormat.magic) {
             let model = try about(path) { try WrenModel(bytes: bytes) }
             let description = model.description
-            let kernels = try Runtime.selectedKernels()
+            let kernels = try KernelSelection.selectedKernels()
             return Classifier(
                 kind: "int8", numClasses: model.numClasses, mean: description.input.mean, std: description.input.std,
                 labels: description.labels, height: description.input.height, width: description.input.width, wren: model,
                 classify: { batch in
                     let chunk = 64
-                    let pool = ThreadPool(workers: Runtime.processorCount)
+                    let pool = ThreadPool(workers: ThreadPool.processorCount)
                     let context = try WrenContext(
                         model: model, maxBatch: min(chunk, max(batch.count, 1)), kernels: kernels, parallelism: pool.parallelism)
                     let perImage = 3 * description.input.height * description.input.width

@@ -111,7 +111,7 @@ struct Validate: ParsableCommand {
         let start = Clock.now()
         let report = try Validator.validate(
             model: wren, reference: network, inputs: inputs, modelFile: FileSystem.fileName(model),
-            referenceFile: FileSystem.fileName(reference), kernels: try Runtime.selectedKernels(),
+            referenceFile: FileSystem.fileName(reference), kernels: try KernelSelection.selectedKernels(),
             progress: { Diagnostics.progress("validating", $0, $1) })
         Diagnostics.note("validated \(inputs.count) inputs in \(Clock.format(Clock.now() - start))")
         print(report.table(layerLimit: layers), terminator: "")

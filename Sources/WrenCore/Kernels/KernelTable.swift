@@ -1,6 +1,6 @@
 /// The convolution kernel a context runs, chosen once when the context is made. Kernels differ
 /// only in speed: every entry is bit-exact with `s8Conv2DReference` (tests iterate this table).
-/// ISA-specific modules (e.g. WrenKernelsX86) add entries; `WrenCore` itself knows only the
+/// ISA-specific modules (e.g. WrenKernelsAVX512VNNI) add entries; `WrenCore` itself knows only the
 /// portable ones, so it builds everywhere.
 public struct KernelTable: Sendable {
     /// Name by datatype, op, tile and ISA, e.g. `s8-conv2d-gemm-4x16-portable`.
