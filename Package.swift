@@ -4,7 +4,10 @@
 //
 // Module map (data flows one way):
 //   WrenConvert   checkpoint import → WrenReference (float) → fold → calibrate → quantize → write
-//   WrenCore      `.wren` bytes → validate → plan → run (no Foundation, Embedded-Swift friendly)
+//   WrenCore      `.wren` bytes → validate → plan → run (no Foundation, Embedded-Swift friendly);
+//                 Format/ (records, reader, writer), Execution/, Kernels/ (references, portable), Quant/
+//   WrenKernelsAVX512VNNI, WrenKernelsAVX2, WrenKernelsARM64   one ISA's kernel table each, for WrenCore
+//   WrenHost      thread pool; KernelSelection picks the fastest table the CPU runs (WREN_KERNELS)
 //   WrenNetwork   the WRN description: block layout, state_dict keys, float32 parameters (no BLAS)
 //   WrenReference float32 WRN forward pass over WrenNetwork's parameters, convolutions through OpenBLAS
 //   WrenTrain     float32 training: layers with backward passes, optimizers, the training loop
@@ -22,11 +25,11 @@ import PackageDescription
 /// gets exactly the ISA its runtime check in CWrenCPU tests, as an x86-64 microarchitecture level
 /// (`x86-64-v3`, `-v4`): a named CPU such as icelake-server or haswell would also enable
 /// extensions (VBMI, GFNI, ...) that some CPUs passing the check lack, e.g. Cascade Lake.
-let x86KernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"])]
-let x86AVX2KernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
+let avx512VNNIKernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v4", "-Xcc", "-mavx512vnni"])]
+let avx2KernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=x86-64-v3"])]
 #else
-let x86KernelFlags: [SwiftSetting] = []
-let x86AVX2KernelFlags: [SwiftSetting] = []
+let avx512VNNIKernelFlags: [SwiftSetting] = []
+let avx2KernelFlags: [SwiftSetting] = []
 #endif
 #if arch(arm64)
 /// The `sdot` intrinsics need the dot-product extension enabled (only used after the HWCAP check).
@@ -62,12 +65,12 @@ let package = Package(
         // AVX-512 VNNI kernels: compiled for x86-64-v4 + VNNI (Zen 4 has it too) and only ever
         // called after WrenHost has checked the CPU. Its sources are empty on other architectures.
         .target(
-            name: "WrenKernelsX86", dependencies: ["WrenCore"], path: "Sources/WrenKernelsX86",
-            swiftSettings: x86KernelFlags),
+            name: "WrenKernelsAVX512VNNI", dependencies: ["WrenCore"], path: "Sources/WrenKernelsAVX512VNNI",
+            swiftSettings: avx512VNNIKernelFlags),
         // AVX2 kernels for x86-64 CPUs without AVX-512 VNNI, chosen after `wren_cpu_has_avx2()`.
         .target(
-            name: "WrenKernelsX86AVX2", dependencies: ["WrenCore"], path: "Sources/WrenKernelsX86AVX2",
-            swiftSettings: x86AVX2KernelFlags),
+            name: "WrenKernelsAVX2", dependencies: ["WrenCore"], path: "Sources/WrenKernelsAVX2",
+            swiftSettings: avx2KernelFlags),
         // AArch64 dot-product kernels, chosen after `wren_cpu_has_arm64_dotprod()`. Empty on other
         // architectures; tools/run-embedded-qemu.sh checks them on an emulated Cortex-A76.
         .target(
@@ -75,7 +78,7 @@ let package = Package(
             swiftSettings: arm64KernelFlags),
         .target(name: "CWrenCPU", path: "Sources/CWrenCPU"),
         // Host runtime: thread pool and kernel selection (WrenCore itself has neither).
-        .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenKernelsARM64", "CWrenCPU"], path: "Sources/WrenHost"),
+        .target(name: "WrenHost", dependencies: ["WrenCore", "WrenKernelsAVX512VNNI", "WrenKernelsAVX2", "WrenKernelsARM64", "CWrenCPU"], path: "Sources/WrenHost"),
         // What a WRN is (layout, tensor names, parameters, their checks): plain Swift, no Foundation, no
         // BLAS, so importers, the float reference and training share one description.
         .target(name: "WrenNetwork", path: "Sources/WrenNetwork"),
@@ -83,9 +86,9 @@ let package = Package(
         // Float32 training (host side): layers with backward passes, optimizers, the training loop.
         // OpenBLAS for the GEMMs; never WrenCore (training is not part of what runs on a device).
         .target(name: "WrenTrain", dependencies: ["CBLAS", "WrenNetwork", "WrenTrainKernelsX86", "CWrenCPU"], path: "Sources/WrenTrain"),
-        // Training's AVX-512 float kernels (the direct 3x3 convolution), compiled like WrenKernelsX86 and
+        // Training's AVX-512 float kernels (the direct 3x3 convolution), compiled like WrenKernelsAVX512VNNI and
         // chosen by WrenTrain only after `wren_cpu_has_avx512vnni()`. Empty on other architectures.
-        .target(name: "WrenTrainKernelsX86", path: "Sources/WrenTrainKernelsX86", swiftSettings: x86KernelFlags),
+        .target(name: "WrenTrainKernelsX86", path: "Sources/WrenTrainKernelsX86", swiftSettings: avx512VNNIKernelFlags),
         .target(
             name: "WrenConvert",
             dependencies: ["WrenCore", "WrenNetwork", "WrenReference", "WrenFiles", "WrenCharts", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
@@ -112,10 +115,10 @@ let package = Package(
         .testTarget(name: "WrenCoreTests", dependencies: ["WrenCore", "WrenTestSupport"], path: "Tests/WrenCoreTests"),
         // Interposes malloc in the test binary to count allocations (NoAllocationTests).
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        // What several test targets share (the seeded generator).
-        .target(name: "WrenTestSupport", path: "Tests/WrenTestSupport"),
+        // What several test targets share (the seeded generator, the `.wren` file editor).
+        .target(name: "WrenTestSupport", dependencies: ["WrenCore"], path: "Tests/WrenTestSupport"),
         .testTarget(
-            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsX86", "WrenKernelsX86AVX2", "WrenConvert", "AllocationCounter", "WrenTestSupport"],
+            name: "WrenHostTests", dependencies: ["WrenHost", "WrenCore", "WrenKernelsAVX512VNNI", "WrenKernelsAVX2", "WrenConvert", "AllocationCounter", "WrenTestSupport"],
             path: "Tests/WrenHostTests"),
         .testTarget(name: "WrenNetworkTests", dependencies: ["WrenNetwork", "WrenTestSupport"], path: "Tests/WrenNetworkTests"),
         .testTarget(

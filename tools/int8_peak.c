@@ -3,9 +3,9 @@
  * the instructions, so `wren bench` and tools/bench_peers.py can state efficiency against the limit
  * (issue 16 item 4).
  *
- *   AVX-512 VNNI  vpdpbusd zmm: 64 u8 x s8 MACs per instruction (WrenKernelsX86's 8x32 GEMM tile)
+ *   AVX-512 VNNI  vpdpbusd zmm: 64 u8 x s8 MACs per instruction (WrenKernelsAVX512VNNI's 8x32 GEMM tile)
  *   AVX-VNNI      vpdpbusd ymm: 32 MACs (the VEX form; no Wren kernel uses it yet)
- *   AVX2          vpmaddwd + vpaddd ymm: 16 s16 x s16 MACs (WrenKernelsX86AVX2's 2x16 tile reads
+ *   AVX2          vpmaddwd + vpaddd ymm: 16 s16 x s16 MACs (WrenKernelsAVX2's 2x16 tile reads
  *                 int16 im2col rows, so this is its limit, not vpmaddubsw's 32)
  *
  * Register-only loops with 10 independent accumulators (enough to hide every latency on current

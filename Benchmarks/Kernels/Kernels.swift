@@ -83,7 +83,7 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .mallocCountTotal, gmacPerSecond], warmupIterations: 3,
         maxDuration: .seconds(2), maxIterations: 200)
-    for table in Runtime.availableKernels() where table.name != KernelTable.reference.name {
+    for table in KernelSelection.availableKernels() where table.name != KernelTable.reference.name {
         for shape in shapes {
             // Buffers are made once per benchmark in `setup`, outside the measured region, so the wall clock
             // and malloc counts are the kernel's alone (it should allocate nothing).

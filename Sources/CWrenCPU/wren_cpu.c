@@ -11,7 +11,7 @@ int wren_cpu_has_avx512vnni(void) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_cpu_init();
     /* x86-64-v4 (AVX-512 F/BW/CD/DQ/VL over v3's AVX2, BMI1/2, FMA, F16C, LZCNT, MOVBE) plus VNNI:
-       exactly what WrenKernelsX86 is compiled for. */
+       exactly what WrenKernelsAVX512VNNI is compiled for. */
     return __builtin_cpu_supports("x86-64-v4") && __builtin_cpu_supports("avx512vnni");
 #else
     return 0;
@@ -21,7 +21,7 @@ int wren_cpu_has_avx512vnni(void) {
 int wren_cpu_has_avx2(void) {
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
     __builtin_cpu_init();
-    /* x86-64-v3 (AVX2, BMI1/2, FMA, F16C, LZCNT, MOVBE): what WrenKernelsX86AVX2 is compiled for. */
+    /* x86-64-v3 (AVX2, BMI1/2, FMA, F16C, LZCNT, MOVBE): what WrenKernelsAVX2 is compiled for. */
     return __builtin_cpu_supports("x86-64-v3");
 #else
     return 0;

@@ -128,7 +128,7 @@ public func wrenContextCreateWithOptions(
         guard options.threads >= 0, options.threads <= WREN_MAX_THREADS else {
             throw CFailure(WREN_ERROR_INVALID_ARGUMENT, "threads \(options.threads) is outside 0...\(WREN_MAX_THREADS) (0: one per processor)")
         }
-        let threads = options.threads == 0 ? min(Runtime.processorCount, Int(WREN_MAX_THREADS)) : Int(options.threads)
+        let threads = options.threads == 0 ? min(ThreadPool.processorCount, Int(WREN_MAX_THREADS)) : Int(options.threads)
         let limit = options.arena_limit > UInt(Int.max) ? Int.max : Int(options.arena_limit)
         let handle = try allocateHandle(ContextHandle.self)
         let context: WrenContext
@@ -200,4 +200,4 @@ public func wrenContextActivations(_ context: OpaquePointer?, _ tensor: Int32, _
 
 /// The fastest kernels this CPU supports (or `WREN_KERNELS`), chosen once per process; a context
 /// from C runs on the calling thread.
-private let cKernels: KernelTable = (try? Runtime.selectedKernels()) ?? .portable
+private let cKernels: KernelTable = (try? KernelSelection.selectedKernels()) ?? .portable

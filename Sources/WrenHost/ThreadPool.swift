@@ -13,6 +13,9 @@ import Glibc
 /// newer job, and the caller only waits for tasks someone actually claimed: a sleeping or
 /// preempted helper costs nothing but its share of the work.
 public final class ThreadPool: @unchecked Sendable {
+    /// Online processors, for a default thread count.
+    public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
     public let workerCount: Int
 
     /// (job << 32) | next task index; index `closed` means no task may be claimed. The job number

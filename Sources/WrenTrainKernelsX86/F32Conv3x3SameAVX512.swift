@@ -1,5 +1,5 @@
 // The float32 training engine's direct 3x3 convolution, AVX-512. This module is compiled for
-// x86-64-v4 + AVX-512 VNNI (the same flags as WrenKernelsX86), so nothing here may run unless
+// x86-64-v4 + AVX-512 VNNI (the same flags as WrenKernelsAVX512VNNI), so nothing here may run unless
 // `wren_cpu_has_avx512vnni()` said so: WrenTrain checks before choosing it.
 #if arch(x86_64)
 import _Builtin_intrinsics.intel

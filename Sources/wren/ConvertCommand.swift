@@ -209,8 +209,8 @@ struct Convert: ParsableCommand {
         options.weightGranularity = try WeightGranularity(parsing: weights)
         options.biasCorrection = !noBiasCorrection
         options.producer = "wren \(wrenVersion)"
-        options.kernels = try Runtime.selectedKernels()
-        let pool = ThreadPool(workers: threads ?? Runtime.processorCount)
+        options.kernels = try KernelSelection.selectedKernels()
+        let pool = ThreadPool(workers: threads ?? ThreadPool.processorCount)
         options.parallelism = pool.parallelism
         options.keepWider = keepWider.map(keptWiderNames) ?? []
         options.autoKeepWider = autoKeepWider

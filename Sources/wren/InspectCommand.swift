@@ -39,7 +39,7 @@ struct Inspect: ParsableCommand {
         print("format:       .wren \(d.majorVersion).\(d.minorVersion)")
         print("architecture: \(d.metadataValue("architecture") ?? "unknown"), \(d.numClasses) classes")
         print("input:        3x\(d.input.height)x\(d.input.width) float32, mean \(d.input.mean), std \(d.input.std)")
-        let kernels = try Runtime.selectedKernels()
+        let kernels = try KernelSelection.selectedKernels()
         let arena = ArenaPlan(model: d, maxBatch: 1, kernels: kernels)
         print("arena:        \(arena.size) bytes at batch 1, one thread (\(kernels.name))")
         print("metadata:")
@@ -79,7 +79,7 @@ struct Inspect: ParsableCommand {
     }
 
     private func printJSON(_ d: ModelDescription, bytes: Int) throws {
-        let kernels = try Runtime.selectedKernels()
+        let kernels = try KernelSelection.selectedKernels()
         // Swift's own description keeps a scale exact and survives any value JSON has no number for.
         func scale(_ value: Float) -> Any { value.isFinite ? Double(value) : "\(value)" }
         let tensors: [[String: Any]] = d.tensors.map { t in

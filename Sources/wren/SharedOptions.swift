@@ -22,9 +22,9 @@ struct ExecutionOptions: ParsableArguments {
         if let maxArenaMB, maxArenaMB < 1 || maxArenaMB > 1 << 24 { throw ValidationError("--max-arena-mb must be in 1...\(1 << 24)") }
     }
 
-    var threadCount: Int { threads ?? Runtime.processorCount }
+    var threadCount: Int { threads ?? ThreadPool.processorCount }
     var arenaLimit: Int { maxArenaMB.map { $0 << 20 } ?? WrenContext.defaultArenaLimit }
-    func kernelTable() throws -> KernelTable { try Runtime.selectedKernels(kernels) }
+    func kernelTable() throws -> KernelTable { try KernelSelection.selectedKernels(kernels) }
 }
 
 /// The caps that keep a hostile checkpoint from costing gigabytes (`ImportLimits`), for every

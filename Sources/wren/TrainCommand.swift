@@ -412,7 +412,7 @@ struct Train: ParsableCommand {
             let classCount = prepared.classNames?.count ?? classes ?? (trainSet.labels.max()! + 1)
             architecture = WRNArchitecture(depth: resolved.depth!, widenFactor: resolved.widen!, numClasses: classCount, convBias: convBias)
         }
-        let threadCount = threads ?? Runtime.processorCount
+        let threadCount = threads ?? ThreadPool.processorCount
         let team = try ThreadTeam(count: threadCount)
         let batchSize = min(resolved.batch, trainSet.labels.count)
         let network = try TrainingNetwork(architecture: architecture, inputHeight: trainSet.height, inputWidth: trainSet.width,

@@ -1,6 +1,7 @@
 import Testing
 import WrenConvert
 import WrenCore
+import WrenTestSupport
 
 /// A catalogue of corrupted `.wren` files, one test per kind of damage, each made from a valid
 /// converted file. Every edit past the header is resealed with a correct CRC, so the check that
@@ -87,7 +88,7 @@ import WrenCore
         lengths.insert(count - 1)
         for length in lengths.sorted() {
             var file = WrenFileEditor(Array(valid.bytes[0..<length]))
-            file.setU64(UInt64(length), at: WrenFormat.Header.fileLengthOffset)
+            file.setU64(UInt64(length), at: WrenFormat.Header.Field.fileLength.rawValue)
             file.reseal()
             guard case .truncated(let field, _, _, _)? = wrenReadError(file.bytes), field.hasPrefix("section") else {
                 Issue.record("truncated to \(length) of \(count) bytes: \(wrenReadError(file.bytes).map(String.init(describing:)) ?? "accepted")")
@@ -109,7 +110,7 @@ import WrenCore
     @Test func otherMajorVersionsAreRejected() throws {
         for major: UInt16 in [3, 0, 0xFFFF] {
             var file = try Self.valid()
-            file.setU16(major, at: WrenFormat.Header.majorOffset)
+            file.setU16(major, at: WrenFormat.Header.Field.major.rawValue)
             file.reseal()
             Self.expectError(file, .unsupportedVersion(major: Int(major), minor: 0, supportedMajor: 2), naming: "version \(major).0")
         }
@@ -174,7 +175,7 @@ import WrenCore
     /// exactly what a 1.0 reader would do with a minor-version step, so the format took a major one.
     @Test func keptWiderFileRelabelledVersion1ReadsAsInt8() throws {
         var file = try Self.wide()
-        file.setU16(1, at: WrenFormat.Header.majorOffset)
+        file.setU16(1, at: WrenFormat.Header.Field.major.rawValue)
         file.reseal()
         if let description = try? file.bytes.withUnsafeBytes({ raw throws(WrenError) in try ModelReader.read(raw) }) {
             #expect(description.tensors.allSatisfy { $0.elementType == .int8 })
@@ -191,7 +192,7 @@ import WrenCore
     /// formats/wren-v1.md §8: a higher minor version is read as 1.0.
     @Test func higherMinorVersionIsAccepted() throws {
         var file = try Self.valid()
-        file.setU16(7, at: WrenFormat.Header.minorOffset)
+        file.setU16(7, at: WrenFormat.Header.Field.minor.rawValue)
         file.reseal()
         let description = try file.bytes.withUnsafeBytes { raw throws(WrenError) in try ModelReader.read(raw) }
         #expect(description.minorVersion == 7)
@@ -200,14 +201,14 @@ import WrenCore
 
     @Test func flippedChecksumByteIsRejected() throws {
         var file = try Self.valid()
-        let stored = file.u32(at: WrenFormat.Header.checksumOffset)
-        file.bytes[WrenFormat.Header.checksumOffset + 2] ^= 0x01
+        let stored = file.u32(at: WrenFormat.Header.Field.checksum.rawValue)
+        file.bytes[WrenFormat.Header.Field.checksum.rawValue + 2] ^= 0x01
         Self.expectError(file, .checksumMismatch(stored: stored ^ 0x0001_0000, computed: stored), naming: "checksum")
     }
 
     @Test func flippedDataByteIsCaughtByTheChecksum() throws {
         var file = try Self.valid()
-        let stored = file.u32(at: WrenFormat.Header.checksumOffset)
+        let stored = file.u32(at: WrenFormat.Header.Field.checksum.rawValue)
         file.bytes[file.bytes.count - 1] ^= 0x40
         let computed = file.bytes.withUnsafeBytes { CRC32.wrenChecksum($0) }
         #expect(computed != stored)
@@ -281,7 +282,7 @@ import WrenCore
     @Test func missingSectionIsRejected() throws {
         var file = try Self.valid()
         #expect(file.sections.last?.kind == Kind.data)
-        file.setU32(UInt32(file.sectionCount - 1), at: WrenFormat.Header.sectionCountOffset)
+        file.setU32(UInt32(file.sectionCount - 1), at: WrenFormat.Header.Field.sectionCount.rawValue)
         file.reseal()
         Self.expectInvalidField(file, field: "section table", offset: file.sectionTableOffset, reason: "required section 'DATA' is missing")
     }
@@ -328,7 +329,7 @@ import WrenCore
         let count = Int(file.u32(at: tensors.offset))
         file.setU32(UInt32(count + 1), at: tensors.offset)
         file.reseal()
-        let needed = WrenFormat.tableHeaderSize + (count + 1) * WrenFormat.TensorRecord.size
+        let needed = WrenFormat.TableHeader.size + (count + 1) * WrenFormat.TensorRecord.size
         Self.expectError(file, .truncated(field: "tensor table", offset: tensors.offset, needed: needed, available: tensors.length),
                          naming: "tensor table")
     }

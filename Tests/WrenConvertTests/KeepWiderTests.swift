@@ -1,6 +1,7 @@
 import Testing
 @testable import WrenConvert
 import WrenCore
+import WrenTestSupport
 import WrenNetwork
 
 /// `wren convert --keep-wider` / `--auto-keep-wider` end to end on the bundled digits WRN-16-2
@@ -112,7 +113,7 @@ import WrenNetwork
     @Test func filesWithoutKeptTensorsAreUnchanged() throws {
         let plainResult = try Self.plain.get()
         let editor = WrenFileEditor(plainResult.bytes)
-        #expect(editor.bytes[WrenFormat.Header.majorOffset] == 1 && editor.bytes[WrenFormat.Header.minorOffset] == 0)
+        #expect(editor.bytes[WrenFormat.Header.Field.major.rawValue] == 1 && editor.bytes[WrenFormat.Header.Field.minor.rawValue] == 0)
         for index in plainResult.quantized.tensors.indices {
             #expect(editor.u32(at: editor.tensorField(index, .elementType)) == 0)
         }

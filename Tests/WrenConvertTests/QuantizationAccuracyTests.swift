@@ -15,7 +15,7 @@ import WrenReference
         let (count, inputs, labels, classes) = (digits.testCount, digits.testInputs, digits.testLabels, DigitsFixture.classes)
 
         // The fastest kernels this machine has (all are bit-exact: WrenHostTests).
-        let context = try WrenContext(model: converted.model, maxBatch: count, kernels: try Runtime.selectedKernels())
+        let context = try WrenContext(model: converted.model, maxBatch: count, kernels: try KernelSelection.selectedKernels())
         let int8Logits = try context.run(inputs, batch: count)
         let floatLogits = try converted.reference.forward(inputs, batch: count)
 
@@ -38,7 +38,7 @@ import WrenReference
     /// split, brings the logits closer to float: 30.3 -> 34.6 dB measured with minmax.
     @Test func biasCorrectionRemovesTheMeanLogitError() throws {
         let digits = try DigitsFixture.loaded()
-        let kernels = try Runtime.selectedKernels()
+        let kernels = try KernelSelection.selectedKernels()
         func logits(_ bytes: [UInt8], _ inputs: [Float], _ count: Int) throws -> [Float] {
             try WrenContext(model: try WrenModel(bytes: bytes), maxBatch: count, kernels: kernels).run(inputs, batch: count)
         }
@@ -79,7 +79,7 @@ import WrenReference
         let values = try input.floats()
         let count = input.shape[0]
         let converted = try Converter.convert(checkpoint: checkpoint, calibration: values, count: count, options: ConversionOptions())
-        let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count, kernels: try Runtime.selectedKernels())
+        let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count, kernels: try KernelSelection.selectedKernels())
         let int8Logits = try context.run(values, batch: count)
         let floatLogits = try converted.reference.forward(values, batch: count)
         var error = 0.0, energy = 0.0

@@ -9,7 +9,7 @@ import WrenTestSupport
 /// reference) gives bit-identical results: tile by tile on random shapes that hit every edge, and on whole
 /// converted models across thread counts.
 @Suite struct KernelEquivalenceTests {
-    static let tables = Runtime.availableKernels()
+    static let tables = KernelSelection.availableKernels()
 
     typealias Generator = SplitMix64
 

@@ -28,7 +28,7 @@ import WrenHost
             withUnsafeMutablePointer(to: &job) { pool.parallelism.run(tasks, countedTask, $0) }
             taskAllocations.add(job.allocations.0 + job.allocations.1)
         }
-        for table in Runtime.availableKernels() where table.name != KernelTable.reference.name {
+        for table in KernelSelection.availableKernels() where table.name != KernelTable.reference.name {
           for parallelism in [Parallelism.serial, counted] {
             let context = try WrenContext(model: model, maxBatch: batch, kernels: table, parallelism: parallelism)
             try input.withUnsafeBufferPointer { inputBuffer in

@@ -2,8 +2,8 @@
 import CWrenCPU
 import Testing
 import WrenCore
-@testable import WrenKernelsX86
-@testable import WrenKernelsX86AVX2
+@testable import WrenKernelsAVX512VNNI
+@testable import WrenKernelsAVX2
 
 /// The vector requantizations (AVX-512, AVX2) rest on two identities (formats/wren-v1.md §7.1
 /// rewritten for vectors); this checks them against the scalar definition on the values most

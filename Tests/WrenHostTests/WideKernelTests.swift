@@ -109,9 +109,9 @@ import WrenTestSupport
 
     /// Every table's wide kernel (the portable source, compiled for AVX-512 and AVX2 in their
     /// modules) against the reference.
-    @Test(arguments: Runtime.availableKernels().map(\.name))
+    @Test(arguments: KernelSelection.availableKernels().map(\.name))
     func wideConvolutionMatchesTheReference(_ name: String) {
-        let table = Runtime.availableKernels().first { $0.name == name }!
+        let table = KernelSelection.availableKernels().first { $0.name == name }!
         var g = Generator(seed: 0x16B17)
         var saturated = 0, total = 0
         for trial in 0..<240 {
@@ -134,7 +134,7 @@ import WrenTestSupport
         var g = Generator(seed: 5)
         let c = Case(&g, outChannels: 17, types: (.int16, .int16, .int16))
         let expected = c.run(wideConv2DReference, tilePixels: 1 << 20)
-        for table in Runtime.availableKernels() {
+        for table in KernelSelection.availableKernels() {
             #expect(c.run(table.wideConv2D, tilePixels: 8) == expected, "\(table.name)")
         }
     }
@@ -176,7 +176,7 @@ import WrenTestSupport
             return (logits, tensors)
         }
         let (expectedLogits, expectedTensors) = try activations(.reference, threads: 1)
-        for table in Runtime.availableKernels() {
+        for table in KernelSelection.availableKernels() {
             for threads in [1, 2, 3] {
                 let pool = ThreadPool(workers: threads)
                 let context = try WrenContext(model: model, maxBatch: batch, kernels: table, parallelism: pool.parallelism)

@@ -48,9 +48,8 @@ struct ByteReader {
         Float(bitPattern: try u32(field, at: offset))
     }
 
-    /// A u64 that must fit in `Int` (and so in the file).
-    func offset64(_ field: String, at offset: Int) throws(WrenError) -> Int {
-        let value = try u64(field, at: offset)
+    /// A u64 field's `value` (read at `offset`) that must fit in `Int` (and so in the file).
+    static func int(_ value: UInt64, _ field: String, at offset: Int) throws(WrenError) -> Int {
         guard value <= UInt64(Int.max) else {
             throw .invalidField(field: field, offset: offset, reason: "value \(value) overflows")
         }

@@ -29,7 +29,7 @@ public struct CRC32: Sendable {
 
     /// The checksum a `.wren` header stores: CRC-32 of the whole file with the 4 checksum bytes read as zero.
     public static func wrenChecksum(_ file: UnsafeRawBufferPointer) -> UInt32 {
-        let at = WrenFormat.Header.checksumOffset
+        let at = WrenFormat.Header.Field.checksum.rawValue
         var crc = CRC32()
         crc.update(UnsafeRawBufferPointer(rebasing: file[0..<min(at, file.count)]))
         guard file.count >= at + 4 else { return crc.value }

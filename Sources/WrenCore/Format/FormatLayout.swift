@@ -1,6 +1,8 @@
 /// Byte layout of `.wren` version 1 (little-endian throughout). `formats/wren-v1.md` is the
-/// normative description; these constants are its single source in code, shared by the reader
-/// here and the writer in WrenConvert.
+/// normative description; these constants and the record types in Records.swift (`Header`,
+/// `SectionEntry`, `ModelRecord`, `TableHeader`, `TensorRecord`, `LayerRecord`: each field's
+/// offset and the one field list both directions go through) are its single source in code,
+/// shared by `ModelReader` and `ModelWriter`.
 public enum WrenFormat {
     /// `\x89WREN\r\n\x1a`: a non-ASCII first byte and a CR-LF/EOF tail catch text-mode mangling, as PNG's does.
     public static let magic: [UInt8] = [0x89, 0x57, 0x52, 0x45, 0x4E, 0x0D, 0x0A, 0x1A]
@@ -22,24 +24,6 @@ public enum WrenFormat {
     /// Every section and every blob starts at a multiple of this.
     public static let alignment = 64
 
-    public enum Header {
-        public static let size = 64
-        public static let magicOffset = 0
-        public static let majorOffset = 8
-        public static let minorOffset = 10
-        public static let headerSizeOffset = 12
-        public static let fileLengthOffset = 16
-        public static let sectionCountOffset = 24
-        public static let sectionTableOffsetOffset = 28
-        public static let checksumOffset = 32
-        public static let flagsOffset = 36
-    }
-
-    public enum SectionEntry {
-        public static let size = 32
-        public static let requiredFlag: UInt32 = 1
-    }
-
     /// Section kinds as little-endian four-character codes.
     public enum SectionKind {
         public static let metadata = fourCC("META")
@@ -49,25 +33,6 @@ public enum WrenFormat {
         public static let data = fourCC("DATA")
     }
 
-    public enum ModelRecord {
-        public static let size = 64
-    }
-
-    public enum TensorRecord {
-        public static let size = 64
-        public static let nameCapacity = 40
-        /// u32 element type (`ElementType`) in version 2; reserved (ignored) in version 1.
-        public static let elementTypeOffset = 20
-    }
-
-    public enum LayerRecord {
-        public static let size = 128
-        public static let blobSlots = 5
-        public static let blobTableOffset = 48
-    }
-
-    /// The table header before TENS and LAYR records: u32 count, u32 reserved.
-    public static let tableHeaderSize = 8
     /// Marks an absent tensor reference (no residual; the classifier's output).
     public static let noTensor: UInt32 = 0xFFFF_FFFF
     /// Rounding rule 1: gemmlowp SaturatingRoundingDoublingHighMul + RoundingDivideByPOT.

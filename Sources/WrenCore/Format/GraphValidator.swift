@@ -8,12 +8,12 @@ enum GraphValidator {
     ) throws(WrenError) {
         let tensors = model.tensors
         guard model.input.tensor < tensors.count else {
-            throw .invalidField(field: "input tensor", offset: modelRecord.offset + 40, reason: "tensor \(model.input.tensor) does not exist (\(tensors.count) tensors)")
+            throw .invalidField(field: "input tensor", offset: modelRecord.offset + WrenFormat.ModelRecord.Field.inputTensor.rawValue, reason: "tensor \(model.input.tensor) does not exist (\(tensors.count) tensors)")
         }
         let inputTensor = tensors[model.input.tensor]
         guard inputTensor.channels == model.input.channels, inputTensor.height == model.input.height,
               inputTensor.width == model.input.width else {
-            throw .invalidField(field: "input tensor", offset: modelRecord.offset + 40, reason: "shape \(shape(inputTensor)) differs from the model input")
+            throw .invalidField(field: "input tensor", offset: modelRecord.offset + WrenFormat.ModelRecord.Field.inputTensor.rawValue, reason: "shape \(shape(inputTensor)) differs from the model input")
         }
         guard let last = model.layers.last, last.op == .averagePoolLinear else {
             throw .invalidField(field: "layer table", offset: layerTable.offset, reason: "the last layer must be the average_pool_linear classifier")
@@ -23,7 +23,7 @@ enum GraphValidator {
         var blobs: [(range: BlobRange, owner: String)] = []
 
         for (index, layer) in model.layers.enumerated() {
-            let at = layerTable.offset + WrenFormat.tableHeaderSize + index * WrenFormat.LayerRecord.size
+            let at = layerTable.offset + WrenFormat.TableHeader.size + index * WrenFormat.LayerRecord.size
             let name = "layer[\(index)]"
             func fail(_ field: String, _ reason: String) -> WrenError {
                 .invalidField(field: "\(name).\(field)", offset: at, reason: reason)

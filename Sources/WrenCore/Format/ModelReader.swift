@@ -23,7 +23,8 @@ public enum ModelReader {
 
     // MARK: Header
 
-    struct Header {
+    /// The header's values once checked.
+    struct CheckedHeader {
         var major: UInt16
         var minor: UInt16
         var headerSize: Int
@@ -32,7 +33,7 @@ public enum ModelReader {
         var checksum: UInt32
     }
 
-    static func readHeader(_ r: ByteReader) throws(WrenError) -> Header {
+    static func readHeader(_ r: ByteReader) throws(WrenError) -> CheckedHeader {
         typealias H = WrenFormat.Header
         guard r.count >= WrenFormat.magic.count else {
             if r.count == 0 || !WrenFormat.magic.starts(with: Array(r.bytes)) { throw .badMagic }
@@ -40,40 +41,39 @@ public enum ModelReader {
         }
         for (i, expected) in WrenFormat.magic.enumerated() where r.bytes[i] != expected { throw .badMagic }
         try r.require("header", offset: 0, length: H.size)
-        let major = try r.u16("major version", at: H.majorOffset)
-        let minor = try r.u16("minor version", at: H.minorOffset)
+        let h = try H(r, at: 0)
+        let major = h.major
+        let minor = h.minor
         guard major >= WrenFormat.majorVersion, major <= WrenFormat.latestMajorVersion else {
             throw .unsupportedVersion(major: Int(major), minor: Int(minor), supportedMajor: Int(WrenFormat.latestMajorVersion))
         }
-        let headerSize = Int(try r.u32("header size", at: H.headerSizeOffset))
+        let headerSize = Int(h.headerSize)
         guard headerSize >= H.size, headerSize % 8 == 0 else {
-            throw .invalidField(field: "header size", offset: H.headerSizeOffset, reason: "\(headerSize) is not a multiple of 8 at least \(H.size)")
+            throw .invalidField(field: "header size", offset: H.Field.headerSize.rawValue, reason: "\(headerSize) is not a multiple of 8 at least \(H.size)")
         }
-        let fileLength = try r.u64("file length", at: H.fileLengthOffset)
+        let fileLength = h.fileLength
         guard fileLength == UInt64(r.count) else {
             if fileLength > UInt64(r.count) {
                 throw .truncated(field: "file", offset: 0, needed: Int(clamping: fileLength), available: r.count)
             }
-            throw .invalidField(field: "file length", offset: H.fileLengthOffset, reason: "header says \(fileLength) bytes, file has \(r.count)")
+            throw .invalidField(field: "file length", offset: H.Field.fileLength.rawValue, reason: "header says \(fileLength) bytes, file has \(r.count)")
         }
         try r.require("header", offset: 0, length: headerSize)
-        let stored = try r.u32("checksum", at: H.checksumOffset)
         let computed = CRC32.wrenChecksum(r.bytes)
-        guard stored == computed else { throw .checksumMismatch(stored: stored, computed: computed) }
-        let flags = try r.u32("header flags", at: H.flagsOffset)
-        guard flags == 0 else {
-            throw .invalidField(field: "header flags", offset: H.flagsOffset, reason: "unknown flags \(flags)")
+        guard h.checksum == computed else { throw .checksumMismatch(stored: h.checksum, computed: computed) }
+        guard h.flags == 0 else {
+            throw .invalidField(field: "header flags", offset: H.Field.flags.rawValue, reason: "unknown flags \(h.flags)")
         }
-        let sectionCount = Int(try r.u32("section count", at: H.sectionCountOffset))
+        let sectionCount = Int(h.sectionCount)
         guard sectionCount <= WrenFormat.Limits.maxSections else {
-            throw .invalidField(field: "section count", offset: H.sectionCountOffset, reason: "\(sectionCount) exceeds \(WrenFormat.Limits.maxSections)")
+            throw .invalidField(field: "section count", offset: H.Field.sectionCount.rawValue, reason: "\(sectionCount) exceeds \(WrenFormat.Limits.maxSections)")
         }
-        let tableOffset = Int(try r.u32("section table offset", at: H.sectionTableOffsetOffset))
+        let tableOffset = Int(h.sectionTableOffset)
         guard tableOffset >= headerSize, tableOffset % 8 == 0 else {
-            throw .invalidField(field: "section table offset", offset: H.sectionTableOffsetOffset, reason: "\(tableOffset) overlaps the header or is misaligned")
+            throw .invalidField(field: "section table offset", offset: H.Field.sectionTableOffset.rawValue, reason: "\(tableOffset) overlaps the header or is misaligned")
         }
-        return Header(major: major, minor: minor, headerSize: headerSize, sectionCount: sectionCount,
-                      sectionTableOffset: tableOffset, checksum: stored)
+        return CheckedHeader(major: major, minor: minor, headerSize: headerSize, sectionCount: sectionCount,
+                             sectionTableOffset: tableOffset, checksum: h.checksum)
     }
 
     // MARK: Sections
@@ -91,7 +91,7 @@ public enum ModelReader {
         var data: Section
     }
 
-    static func readSectionTable(_ r: ByteReader, header: Header) throws(WrenError) -> Sections {
+    static func readSectionTable(_ r: ByteReader, header: CheckedHeader) throws(WrenError) -> Sections {
         let entrySize = WrenFormat.SectionEntry.size
         let tableLength = header.sectionCount * entrySize
         try r.require("section table", offset: header.sectionTableOffset, length: tableLength)
@@ -99,18 +99,20 @@ public enum ModelReader {
         var found: [(kind: UInt32, section: Section, entryOffset: Int)] = []
         for index in 0..<header.sectionCount {
             let at = header.sectionTableOffset + index * entrySize
-            let kind = try r.u32("section kind", at: at)
-            let flags = try r.u32("section flags", at: at + 4)
-            let offset = try r.offset64("section offset", at: at + 8)
-            let length = try r.offset64("section length", at: at + 16)
+            typealias F = WrenFormat.SectionEntry.Field
+            let entry = try WrenFormat.SectionEntry(r, at: at)
+            let kind = entry.kind
+            let flags = entry.flags
+            let offset = try ByteReader.int(entry.offset, "section offset", at: at + F.offset.rawValue)
+            let length = try ByteReader.int(entry.length, "section length", at: at + F.length.rawValue)
             guard flags & ~WrenFormat.SectionEntry.requiredFlag == 0 else {
-                throw .invalidField(field: "section flags", offset: at + 4, reason: "unknown flags \(flags)")
+                throw .invalidField(field: "section flags", offset: at + F.flags.rawValue, reason: "unknown flags \(flags)")
             }
             guard offset % WrenFormat.alignment == 0 else {
-                throw .invalidField(field: "section offset", offset: at + 8, reason: "\(offset) is not \(WrenFormat.alignment)-byte aligned")
+                throw .invalidField(field: "section offset", offset: at + F.offset.rawValue, reason: "\(offset) is not \(WrenFormat.alignment)-byte aligned")
             }
             guard offset >= tableEnd else {
-                throw .invalidField(field: "section offset", offset: at + 8, reason: "\(offset) overlaps the header or section table")
+                throw .invalidField(field: "section offset", offset: at + F.offset.rawValue, reason: "\(offset) overlaps the header or section table")
             }
             try r.require("section \(fourCCText(kind))", offset: offset, length: length)
             let known = [WrenFormat.SectionKind.metadata, WrenFormat.SectionKind.model, WrenFormat.SectionKind.tensors,
@@ -125,7 +127,7 @@ public enum ModelReader {
                 throw .invalidField(field: "section kind", offset: at, reason: "duplicate section '\(fourCCText(kind))'")
             }
             for other in found where offset < other.section.offset + other.section.length && other.section.offset < offset + length {
-                throw .invalidField(field: "section offset", offset: at + 8, reason: "section '\(fourCCText(kind))' overlaps '\(fourCCText(other.kind))'")
+                throw .invalidField(field: "section offset", offset: at + F.offset.rawValue, reason: "section '\(fourCCText(kind))' overlaps '\(fourCCText(other.kind))'")
             }
             found.append((kind, Section(offset: offset, length: length), at))
         }
@@ -145,35 +147,35 @@ public enum ModelReader {
         guard s.length >= WrenFormat.ModelRecord.size else {
             throw .truncated(field: "MODL section", offset: s.offset, needed: WrenFormat.ModelRecord.size, available: s.length)
         }
+        typealias F = WrenFormat.ModelRecord.Field
         let o = s.offset
-        let channels = Int(try r.u32("input channels", at: o))
-        let height = Int(try r.u32("input height", at: o + 4))
-        let width = Int(try r.u32("input width", at: o + 8))
-        let numClasses = Int(try r.u32("class count", at: o + 12))
+        let record = try WrenFormat.ModelRecord(r, at: o)
+        let channels = Int(record.channels)
+        let height = Int(record.height)
+        let width = Int(record.width)
+        let numClasses = Int(record.classCount)
         guard channels == 3 else {
-            throw .invalidField(field: "input channels", offset: o, reason: "\(channels) (v1 models take 3-channel images)")
+            throw .invalidField(field: "input channels", offset: o + F.channels.rawValue, reason: "\(channels) (v1 models take 3-channel images)")
         }
-        for (value, name, at) in [(height, "input height", o + 4), (width, "input width", o + 8)]
+        for (value, name, at) in [(height, "input height", o + F.height.rawValue), (width, "input width", o + F.width.rawValue)]
         where value < 1 || value > WrenFormat.Limits.maxDimension {
             throw .invalidField(field: name, offset: at, reason: "\(value) is outside 1...\(WrenFormat.Limits.maxDimension)")
         }
         guard numClasses >= 1, numClasses <= WrenFormat.Limits.maxClasses else {
-            throw .invalidField(field: "class count", offset: o + 12, reason: "\(numClasses) is outside 1...\(WrenFormat.Limits.maxClasses)")
+            throw .invalidField(field: "class count", offset: o + F.classCount.rawValue, reason: "\(numClasses) is outside 1...\(WrenFormat.Limits.maxClasses)")
         }
-        var mean: [Float] = []
-        var std: [Float] = []
         for c in 0..<3 {
-            let m = try r.f32("input mean[\(c)]", at: o + 16 + 4 * c)
-            let d = try r.f32("input std[\(c)]", at: o + 28 + 4 * c)
-            guard m.isFinite else { throw .invalidField(field: "input mean[\(c)]", offset: o + 16 + 4 * c, reason: "not finite") }
-            guard d.isFinite, d > 0 else { throw .invalidField(field: "input std[\(c)]", offset: o + 28 + 4 * c, reason: "\(d) is not a positive finite number") }
-            mean.append(m)
-            std.append(d)
+            let m = record.mean[c]
+            let d = record.std[c]
+            guard m.isFinite else { throw .invalidField(field: "input mean[\(c)]", offset: o + F.mean.rawValue + 4 * c, reason: "not finite") }
+            guard d.isFinite, d > 0 else { throw .invalidField(field: "input std[\(c)]", offset: o + F.std.rawValue + 4 * c, reason: "\(d) is not a positive finite number") }
         }
-        let inputTensor = Int(try r.u32("input tensor", at: o + 40))
-        let rounding = try r.u32("rounding rule", at: o + 44)
+        let mean = record.mean
+        let std = record.std
+        let inputTensor = Int(record.inputTensor)
+        let rounding = record.roundingRule
         guard rounding == WrenFormat.roundingRuleDoubleRounding || rounding == WrenFormat.roundingRuleSingleRounding else {
-            throw .invalidField(field: "rounding rule", offset: o + 44, reason: "unknown rule \(rounding)")
+            throw .invalidField(field: "rounding rule", offset: o + F.roundingRule.rawValue, reason: "unknown rule \(rounding)")
         }
         let input = InputInfo(channels: channels, height: height, width: width, mean: mean, std: std, tensor: inputTensor)
         return (input, numClasses, rounding)
@@ -182,14 +184,14 @@ public enum ModelReader {
     // MARK: TENS
 
     static func tableCount(_ r: ByteReader, _ s: Section, name: String, recordSize: Int, limit: Int) throws(WrenError) -> Int {
-        guard s.length >= WrenFormat.tableHeaderSize else {
-            throw .truncated(field: "\(name) table", offset: s.offset, needed: WrenFormat.tableHeaderSize, available: s.length)
+        guard s.length >= WrenFormat.TableHeader.size else {
+            throw .truncated(field: "\(name) table", offset: s.offset, needed: WrenFormat.TableHeader.size, available: s.length)
         }
-        let count = Int(try r.u32("\(name) count", at: s.offset))
+        let count = Int(try WrenFormat.TableHeader(r, at: s.offset, prefix: "\(name) ").count)
         guard count <= limit else {
             throw .invalidField(field: "\(name) count", offset: s.offset, reason: "\(count) exceeds \(limit)")
         }
-        let needed = WrenFormat.tableHeaderSize + count * recordSize
+        let needed = WrenFormat.TableHeader.size + count * recordSize
         guard needed <= s.length else {
             throw .truncated(field: "\(name) table", offset: s.offset, needed: needed, available: s.length)
         }
@@ -203,52 +205,55 @@ public enum ModelReader {
         let count = try tableCount(r, s, name: "tensor", recordSize: size, limit: WrenFormat.Limits.maxTensors)
         var tensors: [TensorInfo] = []
         for index in 0..<count {
-            let o = s.offset + WrenFormat.tableHeaderSize + index * size
-            let channels = Int(try r.u32("tensor[\(index)].channels", at: o))
-            let height = Int(try r.u32("tensor[\(index)].height", at: o + 4))
-            let width = Int(try r.u32("tensor[\(index)].width", at: o + 8))
-            let scale = try r.f32("tensor[\(index)].scale", at: o + 12)
-            let zeroPoint = try r.i32("tensor[\(index)].zero_point", at: o + 16)
-            for (value, field, at) in [(channels, "channels", o), (height, "height", o + 4), (width, "width", o + 8)]
+            typealias F = WrenFormat.TensorRecord.Field
+            let o = s.offset + WrenFormat.TableHeader.size + index * size
+            let record = try WrenFormat.TensorRecord(r, at: o, prefix: "tensor[\(index)].")
+            let channels = Int(record.channels)
+            let height = Int(record.height)
+            let width = Int(record.width)
+            let scale = record.scale
+            let zeroPoint = record.zeroPoint
+            for (value, field, at) in [(channels, "channels", F.channels), (height, "height", F.height), (width, "width", F.width)]
             where value < 1 || value > WrenFormat.Limits.maxDimension {
-                throw .invalidField(field: "tensor[\(index)].\(field)", offset: at, reason: "\(value) is outside 1...\(WrenFormat.Limits.maxDimension)")
+                throw .invalidField(field: "tensor[\(index)].\(field)", offset: o + at.rawValue, reason: "\(value) is outside 1...\(WrenFormat.Limits.maxDimension)")
             }
             guard channels * height * width <= WrenFormat.Limits.maxTensorElements else {
                 throw .invalidField(field: "tensor[\(index)] shape", offset: o, reason: "\(channels)x\(height)x\(width) is too large")
             }
             guard scale.isFinite, scale > 0 else {
-                throw .invalidField(field: "tensor[\(index)].scale", offset: o + 12, reason: "\(scale) is not a positive finite number")
+                throw .invalidField(field: "tensor[\(index)].scale", offset: o + F.scale.rawValue, reason: "\(scale) is not a positive finite number")
             }
             guard zeroPoint >= -128, zeroPoint <= 127 else {
-                throw .invalidField(field: "tensor[\(index)].zero_point", offset: o + 16, reason: "\(zeroPoint) is outside -128...127")
+                throw .invalidField(field: "tensor[\(index)].zero_point", offset: o + F.zeroPoint.rawValue, reason: "\(zeroPoint) is outside -128...127")
             }
             var elementType = ElementType.int8
             if major >= WrenFormat.elementTypeMajorVersion {
-                let typeOffset = o + WrenFormat.TensorRecord.elementTypeOffset
-                let raw = try r.u32("tensor[\(index)].element_type", at: typeOffset)
+                let raw = record.elementType
                 guard let known = ElementType(rawValue: raw) else {
-                    throw .invalidField(field: "tensor[\(index)].element_type", offset: typeOffset, reason: "unknown element type \(raw) (0 = int8, 1 = int16)")
+                    throw .invalidField(field: "tensor[\(index)].element_type", offset: o + F.elementType.rawValue, reason: "unknown element type \(raw) (0 = int8, 1 = int16)")
                 }
                 elementType = known
                 guard known != .int16 || zeroPoint == 0 else {
-                    throw .invalidField(field: "tensor[\(index)].zero_point", offset: o + 16, reason: "\(zeroPoint) in an int16 tensor, which is symmetric (zero point 0)")
+                    throw .invalidField(field: "tensor[\(index)].zero_point", offset: o + F.zeroPoint.rawValue, reason: "\(zeroPoint) in an int16 tensor, which is symmetric (zero point 0)")
                 }
             }
-            let name = try readName(r, at: o + 24, capacity: WrenFormat.TensorRecord.nameCapacity, field: "tensor[\(index)].name")
+            let name = try paddedName(record.name, at: o + F.name.rawValue, field: "tensor[\(index)].name")
             tensors.append(TensorInfo(name: name, channels: channels, height: height, width: width, scale: scale, zeroPoint: zeroPoint, elementType: elementType))
         }
         return tensors
     }
 
-    /// A NUL-padded UTF-8 name field.
-    static func readName(_ r: ByteReader, at offset: Int, capacity: Int, field: String) throws(WrenError) -> String {
-        try r.require(field, offset: offset, length: capacity)
+    /// A NUL-padded UTF-8 name field that starts at `offset` in the file.
+    static func paddedName(_ padded: [UInt8], at offset: Int, field: String) throws(WrenError) -> String {
         var length = 0
-        while length < capacity && r.bytes[offset + length] != 0 { length += 1 }
-        for i in length..<capacity where r.bytes[offset + i] != 0 {
+        while length < padded.count && padded[length] != 0 { length += 1 }
+        for i in length..<padded.count where padded[i] != 0 {
             throw .invalidField(field: field, offset: offset + i, reason: "bytes after the terminating NUL must be zero")
         }
-        return try r.utf8(field, at: offset, length: length)
+        guard let text = String(validating: padded[0..<length], as: UTF8.self) else {
+            throw .invalidField(field: field, offset: offset, reason: "not valid UTF-8")
+        }
+        return text
     }
 
     // MARK: META
@@ -285,35 +290,34 @@ public enum ModelReader {
         let count = try tableCount(r, s, name: "layer", recordSize: size, limit: WrenFormat.Limits.maxLayers)
         var layers: [LayerInfo] = []
         for index in 0..<count {
-            let o = s.offset + WrenFormat.tableHeaderSize + index * size
+            typealias F = WrenFormat.LayerRecord.Field
+            let o = s.offset + WrenFormat.TableHeader.size + index * size
             let name = "layer[\(index)]"
-            let rawOp = try r.u32("\(name).op", at: o)
-            guard let op = LayerOp(rawValue: rawOp) else {
-                throw .invalidField(field: "\(name).op", offset: o, reason: "unknown operation \(rawOp)")
+            let record = try WrenFormat.LayerRecord(r, at: o, prefix: "\(name).")
+            guard let op = LayerOp(rawValue: record.op) else {
+                throw .invalidField(field: "\(name).op", offset: o + F.op.rawValue, reason: "unknown operation \(record.op)")
             }
-            func tensorRef(_ field: String, _ at: Int) throws(WrenError) -> Int? {
-                let raw = try r.u32("\(name).\(field)", at: at)
-                return raw == WrenFormat.noTensor ? nil : Int(raw)
+            func tensorRef(_ raw: UInt32) -> Int? { raw == WrenFormat.noTensor ? nil : Int(raw) }
+            let output = tensorRef(record.output)
+            let residual = tensorRef(record.residual)
+            guard let input = tensorRef(record.input) else {
+                throw .invalidField(field: "\(name).input", offset: o + F.input.rawValue, reason: "missing input tensor")
             }
-            let input = try tensorRef("input", o + 4)
-            let output = try tensorRef("output", o + 8)
-            let residual = try tensorRef("residual", o + 12)
-            guard let input else { throw .invalidField(field: "\(name).input", offset: o + 4, reason: "missing input tensor") }
-            let kernel = Int(try r.u32("\(name).kernel_size", at: o + 16))
-            let stride = Int(try r.u32("\(name).stride", at: o + 20))
-            let padding = Int(try r.u32("\(name).padding", at: o + 24))
-            let flags = try r.u32("\(name).flags", at: o + 28)
-            guard flags & ~1 == 0 else { throw .invalidField(field: "\(name).flags", offset: o + 28, reason: "unknown flags \(flags)") }
-            let residualMultiplier = QuantizedMultiplier(
-                multiplier: try r.i32("\(name).residual_multiplier", at: o + 32),
-                rightShift: try r.i32("\(name).residual_shift", at: o + 36))
-            let outChannels = Int(try r.u32("\(name).out_channels", at: o + 40))
+            let kernel = Int(record.kernelSize)
+            let stride = Int(record.stride)
+            let padding = Int(record.padding)
+            let flags = record.flags
+            guard flags & ~WrenFormat.LayerRecord.reluFlag == 0 else {
+                throw .invalidField(field: "\(name).flags", offset: o + F.flags.rawValue, reason: "unknown flags \(flags)")
+            }
+            let residualMultiplier = QuantizedMultiplier(multiplier: record.residualMultiplier, rightShift: record.residualShift)
+            let outChannels = Int(record.outChannels)
             var blobs: [BlobRange] = []
             for slot in 0..<WrenFormat.LayerRecord.blobSlots {
-                let at = o + WrenFormat.LayerRecord.blobTableOffset + 16 * slot
+                let at = o + WrenFormat.LayerRecord.blobOffset(slot)
                 let field = "\(name).blob[\(slot)]"
-                let relative = try r.offset64("\(field).offset", at: at)
-                let length = try r.offset64("\(field).length", at: at + 8)
+                let relative = try ByteReader.int(record.blobs[slot].offset, "\(field).offset", at: at)
+                let length = try ByteReader.int(record.blobs[slot].length, "\(field).length", at: at + 8)
                 if length == 0 {
                     guard relative == 0 else { throw .invalidField(field: "\(field).offset", offset: at, reason: "an empty blob must have offset 0") }
                     blobs.append(.empty)
@@ -330,16 +334,16 @@ public enum ModelReader {
             }
             layers.append(LayerInfo(
                 op: op, input: input, output: output, residual: residual, kernelSize: kernel, stride: stride,
-                padding: padding, relu: flags & 1 != 0, residualMultiplier: residualMultiplier, outChannels: outChannels,
+                padding: padding, relu: flags & WrenFormat.LayerRecord.reluFlag != 0, residualMultiplier: residualMultiplier, outChannels: outChannels,
                 weights: op == .channelAffineReLU ? .empty : blobs[0],
                 bias: op == .channelAffineReLU ? .empty : blobs[1],
                 multipliers: blobs[2], shifts: blobs[3],
                 offsets: op == .channelAffineReLU ? blobs[1] : .empty))
             if op == .channelAffineReLU, blobs[0].length != 0 {
-                throw .invalidField(field: "\(name).blob[0]", offset: o + WrenFormat.LayerRecord.blobTableOffset, reason: "unused by channel_affine_relu and must be empty")
+                throw .invalidField(field: "\(name).blob[0]", offset: o + WrenFormat.LayerRecord.blobOffset(0), reason: "unused by channel_affine_relu and must be empty")
             }
             if blobs[4].length != 0 {
-                throw .invalidField(field: "\(name).blob[4]", offset: o + WrenFormat.LayerRecord.blobTableOffset + 64, reason: "reserved and must be empty")
+                throw .invalidField(field: "\(name).blob[4]", offset: o + WrenFormat.LayerRecord.blobOffset(4), reason: "reserved and must be empty")
             }
         }
         return layers

@@ -1,6 +1,6 @@
 /// The convolution kernel a context runs, chosen once when the context is made. Kernels differ
 /// only in speed: every entry is bit-exact with `s8Conv2DReference` (tests iterate this table).
-/// ISA-specific modules (e.g. WrenKernelsX86) add entries; `WrenCore` itself knows only the
+/// ISA-specific modules (e.g. WrenKernelsAVX512VNNI) add entries; `WrenCore` itself knows only the
 /// portable ones, so it builds everywhere.
 public struct KernelTable: Sendable {
     /// Name by datatype, op, tile and ISA, e.g. `s8-conv2d-gemm-4x16-portable`.
@@ -37,36 +37,5 @@ public struct KernelTable: Sendable {
     /// The scalar reference (the definition; slow). It ignores the im2col scratch.
     public static let reference = KernelTable(
         name: "s8-conv2d-reference", pixelsPerTile: 1 << 30,
-        scratchBytes: { 4 * $0 }, conv2d: s8Conv2DReferenceTile, wideConv2D: wideConv2DReference)
-}
-
-/// The scalar reference definition on a tile (it allocates: a reference, not for production).
-func s8Conv2DReferenceTile(_ tile: S8Conv2DTile) {
-    let p = tile.parameters
-    let patch = tile.scratch.assumingMemoryBound(to: Int32.self)
-    let depth = p.depth
-    // unsignedInputBias + (zx + 128)·Σw is the plain bias the signed sum needs.
-    var bias = [Int32](repeating: 0, count: p.outChannels)
-    for o in 0..<p.outChannels {
-        var weightSum: Int32 = 0
-        for j in 0..<depth {
-            weightSum &+= Int32(tile.weights[PackedConvWeights.index(channel: o, depth: j, paddedDepth: tile.paddedDepth)])
-        }
-        bias[o] = tile.unsignedInputBias[o] &+ (p.inputZeroPoint &+ 128) &* weightSum
-    }
-    for pixel in tile.firstPixel..<(tile.firstPixel + tile.pixelCount) {
-        p.forEachTap(ofPixel: pixel) { k, index in patch[k] = index.map { Int32(tile.input[$0]) - p.inputZeroPoint } ?? 0 }
-        for o in 0..<p.outChannels {
-            var acc = bias[o]
-            for j in 0..<depth {
-                acc &+= Int32(tile.weights[PackedConvWeights.index(channel: o, depth: j, paddedDepth: tile.paddedDepth)]) &* patch[j]
-            }
-            let at = pixel * p.outChannels + o
-            tile.output[at] = requantizeS8(
-                accumulator: acc, multiplier: tile.multipliers[o], rightShift: tile.shifts[o],
-                residual: tile.residual.map { Int32($0[at]) - p.residualZeroPoint },
-                residualMultiplier: p.residualMultiplier, outputZeroPoint: p.outputZeroPoint, relu: p.relu,
-                    fractionBits: p.fractionBits)
-        }
-    }
+        scratchBytes: { 4 * $0 }, conv2d: s8Conv2DReference, wideConv2D: wideConv2DReference)
 }

@@ -261,7 +261,14 @@ public final class WrenContext {
                 weights: weights, bias: biases.unsignedInputBias, multipliers: multipliers, shifts: shifts,
                 residual: residual, output: destination, pixels: pixels, perTile: perTile,
                 scratch: scratchBase, scratchPerWorker: scratchPerWorker, kernelRowBias: biases.kernelRowBias,
-                signedInputBias: biases.signedInputBias, affine: nil)
+                signedInputBias: biases.signedInputBias,
+                counts: S8Conv2DTile.Counts(
+                    input: input.elementCount, weights: layer.weights.length, unsignedInputBias: PackedConvWeights.paddedChannels(out.channels),
+                    signedInputBias: PackedConvWeights.paddedChannels(out.channels), multipliers: layer.multipliers.length / 4,
+                    shifts: layer.shifts.length / 4, residual: residualInfo?.elementCount ?? 0, output: out.elementCount,
+                    scratch: scratchPerWorker,
+                    kernelRowBias: biases.kernelRowBias == nil ? 0 : layer.kernelSize * PackedConvWeights.paddedChannels(out.channels)),
+                affine: nil)
             if model.description.runsFusedWithPrevious(index + 1) {
                 var affine = channelAffineJob(model.description.layers[index + 1], slot: slot, perTask: perTile)
                 withUnsafeMutablePointer(to: &affine) { affine in
@@ -390,6 +397,8 @@ private struct ConvolutionJob {
     var scratchPerWorker: Int
     var kernelRowBias: UnsafePointer<Int32>?
     var signedInputBias: UnsafePointer<Int32>
+    /// Per-tile counts (`scratch` per worker) for the tiles' debug bounds checks.
+    var counts: S8Conv2DTile.Counts
     /// The channel affine fused into this convolution (`runsFusedWithPrevious`), cut into tasks of
     /// the convolution's tiles: tile `i` runs affine task `i` on the pixels it has just written.
     var affine: UnsafePointer<ChannelAffineJob>?
@@ -405,7 +414,8 @@ private func runConvolutionTile(_ context: UnsafeMutableRawPointer, _ index: Int
         multipliers: job.pointee.multipliers, shifts: job.pointee.shifts,
         residual: job.pointee.residual, output: job.pointee.output,
         firstPixel: first, pixelCount: min(job.pointee.perTile, job.pointee.pixels - first),
-        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias))
+        scratch: job.pointee.scratch + worker * job.pointee.scratchPerWorker, kernelRowBias: job.pointee.kernelRowBias,
+        counts: job.pointee.counts))
     if let affine = job.pointee.affine { runChannelAffineTile(UnsafeMutableRawPointer(mutating: affine), index, worker) }
 }
 

@@ -1,8 +1,8 @@
 import CWrenCPU
 import WrenCore
 #if arch(x86_64)
-import WrenKernelsX86
-import WrenKernelsX86AVX2
+import WrenKernelsAVX512VNNI
+import WrenKernelsAVX2
 #endif
 #if arch(arm64)
 import WrenKernelsARM64
@@ -12,8 +12,9 @@ import WrenKernelsARM64
 import Glibc
 #endif
 
-/// Host-side choices WrenCore leaves open: which kernels the CPU can run, and threads.
-public enum Runtime {
+/// Which kernel tables this CPU can run, and the one a context uses (WrenCore leaves the choice to
+/// the host; threads are `ThreadPool`'s).
+public enum KernelSelection {
     /// Every kernel table usable on this machine, fastest first. Setting `WREN_KERNELS` in the
     /// environment to a table's name or its last part (`avx512vnni`, `avx2`, `neondot`, `portable`,
     /// `reference`) forces that one, so tests and users can cover each path.
@@ -38,20 +39,17 @@ public enum Runtime {
         if choice.isEmpty || choice == "auto" { return tables[0] }
         if let match = tables.first(where: { $0.name == choice || $0.name.hasSuffix("-" + choice) }) { return match }
         if knownKernelISAs.contains(where: { choice == $0 || choice.hasSuffix("-" + $0) }) {
-            throw RuntimeError.unavailableKernels(choice, available: tables.map(\.name))
+            throw KernelSelectionError.unavailableKernels(choice, available: tables.map(\.name))
         }
-        throw RuntimeError.unknownKernels(choice, available: tables.map(\.name))
+        throw KernelSelectionError.unknownKernels(choice, available: tables.map(\.name))
     }
 
     /// The last part of every kernel table's name on any CPU Wren supports, so a table built for
     /// another CPU is reported as unavailable here rather than unknown.
     public static let knownKernelISAs = ["avx512vnni", "avx2", "neondot", "portable", "reference"]
-
-    /// Online processors, for a default thread count.
-    public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }
 
-public enum RuntimeError: Error, CustomStringConvertible {
+public enum KernelSelectionError: Error, CustomStringConvertible {
     case unknownKernels(String, available: [String])
     /// Kernels Wren has, but not for this CPU (e.g. neondot on x86-64).
     case unavailableKernels(String, available: [String])

@@ -1,5 +1,5 @@
 // The requantization epilogue (formats/wren-v1.md §7.1, §7.3) for 8 channels in AVX2, the same
-// arithmetic as `RequantizeAVX512` (WrenKernelsX86) on half as many lanes, with compares and
+// arithmetic as `RequantizeAVX512` (WrenKernelsAVX512VNNI) on half as many lanes, with compares and
 // blends where AVX-512 has mask registers. Bit-identical to `requantizeS8`.
 #if arch(x86_64)
 import WrenCore
