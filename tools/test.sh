@@ -16,8 +16,9 @@ python3 tools/test_wren_format.py --wren "$(swift build -c release -Xswiftc -ena
 # the `sdot` kernels against the reference on random tiles, and whole models bit-identical to `wren run`.
 Tests/CAPI/run-capi-tests.sh
 # The Python package (python/), used in place over the library and CLI built above (same flags):
-# logits, images and activations against the CLI, errors, threads (pytest; Pillow's tests skip without it).
+# logits, images and activations against the CLI, errors, threads (pytest; Pillow for the PIL-image cases).
 python3 -c "import pytest" 2>/dev/null || python3 -m pip install --quiet pytest
+python3 -c "import PIL" 2>/dev/null || python3 -m pip install --quiet pillow
 bin="$(swift build -c release -Xswiftc -enable-testing --show-bin-path)"
 WREN_LIBRARY="$bin/libwren-shared.so" WREN_CLI="$bin/wren" PYTHONPATH=python python3 -m pytest -q -p no:cacheprovider python/tests
 tools/build-embedded.sh
