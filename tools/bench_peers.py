@@ -36,8 +36,9 @@ What it does:
     median_ms, p90_ms, images_per_s; a "samples_ms" list, if present, is pooled across rounds,
     otherwise the round medians/p90s are combined by their median). If the binary or its
     `bench` subcommand is missing, Wren is reported "unavailable" and the peers still run.
- 5. Prints engine, precision, batch, median/p90 ms, images/s (= batch / median), GMAC/s and
-    Wren/peer latency ratio (< 1 means Wren is faster); top-1 agreement and logit error against
+ 5. Prints engine, precision, batch, median/p90 ms, images/s (= batch / median), GMAC/s, the
+    share of this CPU's int8 peak (tools/int8_peak.c, built and run after the timings, counting only
+    MACs outside padding) and Wren/peer latency ratio (< 1 means Wren is faster); top-1 agreement and logit error against
     fp32 ONNX on CALIB of each quantized peer and of Wren's int8 (`wren run --logits` on the
     first --wren-check-inputs inputs, default 16); the fp32 export's error against PyTorch;
     versions, CPU model and threads. --json writes it all.
@@ -170,6 +171,53 @@ def count_macs(model):
     for handle in handles:
         handle.remove()
     return total[0]
+
+
+def count_useful_macs(model):
+    """Multiply-accumulates per 32x32 image that touch real input (padding taps left out): each
+    conv's valid taps come from convolving an all-ones image with an all-ones kernel (as
+    tools/count_macs.py counts them; `wren bench` reports the same number)."""
+    total = [0]
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            x = inputs[0]
+            ones = torch.ones(1, 1, x.shape[2], x.shape[3])
+            taps = torch.nn.functional.conv2d(ones, torch.ones(1, 1, *module.kernel_size), stride=module.stride,
+                                              padding=module.padding).sum().item()
+            total[0] += int(taps) * (module.in_channels // module.groups) * module.out_channels
+        else:
+            total[0] += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 32, 32))
+    for handle in handles:
+        handle.remove()
+    return total[0]
+
+
+def measure_int8_peak(threads, workdir):
+    """This CPU's int8 MAC/s peak on `threads` threads (G MAC/s), from tools/int8_peak.c, and the
+    ISA it came from; (None, reason) when it cannot be built or run."""
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "int8_peak.c")
+    binary = os.path.join(workdir, "int8_peak")
+    compilers = [c for c in ("/opt/swift/usr/bin/clang", shutil.which("clang"), shutil.which("cc")) if c and os.path.exists(c)]
+    for compiler in compilers:
+        built = subprocess.run([compiler, "-O2", "-pthread", "-o", binary, source], capture_output=True, text=True)
+        if built.returncode == 0:
+            break
+    else:
+        return None, "no compiler built tools/int8_peak.c"
+    ran = subprocess.run([binary, str(threads), "1"], capture_output=True, text=True)
+    if ran.returncode != 0:
+        return None, f"int8_peak failed: {ran.stderr.strip()[:200]}"
+    measured = json.loads(ran.stdout.strip().splitlines()[-1])
+    if not measured:
+        return None, "no int8 ISA measured"
+    isa, best = max(measured.items(), key=lambda item: item[1]["all_threads_gmacs"])
+    return best["all_threads_gmacs"], isa
 
 
 def load_calibration(path, workdir):
@@ -589,14 +637,19 @@ def agreement(reference, candidate):
             "distinct_fp32_classes": int(len(np.unique(top_reference)))}
 
 
-def print_table(rows, macs):
-    header = ["engine", "precision", "batch", "median ms", "p90 ms", "images/s", "GMAC/s", "Wren/peer"]
+def print_table(rows, macs, useful_macs=None, peak_gmacs=None):
+    header = ["engine", "precision", "batch", "median ms", "p90 ms", "images/s", "GMAC/s", "% of int8 peak", "Wren/peer"]
     lines = []
     for row in rows:
         ratio = row.get("wren_over_peer")
+        efficiency = "-"
+        if peak_gmacs and useful_macs and row["precision"] != "fp32":
+            row["useful_gmacs_per_s"] = row["images_per_s"] * useful_macs / 1e9
+            row["percent_of_int8_peak"] = 100 * row["useful_gmacs_per_s"] / peak_gmacs
+            efficiency = f"{row['percent_of_int8_peak']:.0f}%"
         lines.append([row["engine"], row["precision"], str(row["batch"]), f"{row['median_ms']:.3f}",
                       f"{row['p90_ms']:.3f}", f"{row['images_per_s']:.1f}",
-                      f"{row['images_per_s'] * macs / 1e9:.1f}",
+                      f"{row['images_per_s'] * macs / 1e9:.1f}", efficiency,
                       "-" if row["engine"] == "wren" else (f"{ratio:.3f}" if ratio else "n/a")])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -684,7 +737,7 @@ def run_benchmarks(args, calibration, classes, sessions, core, openvino_models, 
     return rows, load
 
 
-def print_report(name, arch, macs, args, wren, rows, load, checks, phases):
+def print_report(name, arch, macs, args, wren, rows, load, checks, phases, useful_macs=None, peak=(None, "")):
     cpu, flags = cpu_model()
     print()
     print(f"{name} ({arch['num_classes']} classes, {macs / 1e9:.3f} GMAC/image), {args.threads} threads, "
@@ -692,8 +745,13 @@ def print_report(name, arch, macs, args, wren, rows, load, checks, phases):
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     print(f"Wren: {wren.status}" + (f" ({wren.reason})" if wren.reason else f" ({wren.binary})"))
     print()
-    print_table(rows, macs)
+    print_table(rows, macs, useful_macs, peak[0])
     print("\nWren/peer = Wren median latency / peer median latency at the same batch (< 1: Wren faster).")
+    if peak[0]:
+        print(f"% of int8 peak = images/s x {useful_macs / 1e9:.3f} G MACs outside padding / {peak[0]:.1f} G MAC/s, "
+              f"this CPU's int8 peak on {args.threads} threads ({peak[1]}, tools/int8_peak.c, measured in this run).")
+    else:
+        print(f"% of int8 peak: not measured ({peak[1]}).")
     print("images/s = batch / median; 'openvino throughput' runs one batch per stream concurrently "
           "and its ms are wall time per batch.")
     for batch, used in load.items():
@@ -731,6 +789,7 @@ def main():
         torch.set_num_threads(args.threads)
         model, arch = load_float_model(args.checkpoint)
         macs = count_macs(model)
+        useful_macs = count_useful_macs(model)
         calibration, calibration_path, calibration_source = load_calibration(args.calibration, workdir)
         name = f"WRN-{arch['depth']}-{arch['widen_factor']}"
         log(f"{name}, {arch['num_classes']} classes, {macs / 1e9:.3f} GMAC/image; "
@@ -777,13 +836,15 @@ def main():
         t = time.perf_counter()
         rows, load = run_benchmarks(args, calibration, arch["num_classes"], sessions, core, openvino_models, wren)
         phases["benchmark_s"] = time.perf_counter() - t
+        peak = measure_int8_peak(args.threads, workdir)
         phases["total_s"] = time.perf_counter() - started
-        cpu, flags = print_report(name, arch, macs, args, wren, rows, load, checks, phases)
+        cpu, flags = print_report(name, arch, macs, args, wren, rows, load, checks, phases, useful_macs, peak)
 
         if args.json_out:
             report = OrderedDict(
                 checkpoint=os.path.abspath(args.checkpoint), model=name, architecture=arch,
-                macs_per_image=macs, threads=args.threads, batches=args.batch, rounds=args.rounds,
+                macs_per_image=macs, useful_macs_per_image=useful_macs,
+                int8_peak={"gmacs": peak[0], "source": peak[1]}, threads=args.threads, batches=args.batch, rounds=args.rounds,
                 iterations=args.iterations or f"auto ({args.seconds} s budget)",
                 calibration={"source": calibration_source, "inputs": len(calibration)},
                 machine={"cpu_model": cpu, "cpu_flags": flags, "logical_cpus": os.cpu_count(),
