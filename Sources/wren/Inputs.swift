@@ -25,10 +25,11 @@ enum Inputs {
     }
 
     /// The height and width of the first of `paths` when every one is a `.npy` of shape [N, 3, H, W]
-    /// (nil otherwise): the size a fully convolutional float reference runs them at.
-    static func npySize(_ paths: [String]) throws -> (height: Int, width: Int)? {
-        guard let first = paths.first, paths.allSatisfy({ fileExtension($0) == "npy" }) else { return nil }
-        let array = try about(first) { try NumpyArray.read(path: first) }
+    /// (nil otherwise): the size a fully convolutional float reference runs them at. A file that
+    /// cannot be read gives nil here, and `load` names its problem.
+    static func npySize(_ paths: [String]) -> (height: Int, width: Int)? {
+        guard let first = paths.first, paths.allSatisfy({ fileExtension($0) == "npy" }),
+              let array = try? NumpyArray.read(path: first) else { return nil }
         guard array.shape.count == 4, array.shape[2] >= 1, array.shape[3] >= 1 else { return nil }
         return (array.shape[2], array.shape[3])
     }

@@ -87,7 +87,7 @@ struct Run: ParsableCommand {
                                              explicitNormalization: mean != nil || std != nil,
                                              execution: execution, limits: importLimits.limits)
         // The float reference is fully convolutional: .npy inputs run at their own size.
-        if classifier.wren == nil, let size = try Inputs.npySize(inputs) {
+        if classifier.wren == nil, let size = Inputs.npySize(inputs) {
             (classifier.height, classifier.width) = (size.height, size.width)
         }
         let classes = classifier.numClasses
