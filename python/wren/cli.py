@@ -61,7 +61,10 @@ def _run(arguments: list[str]) -> subprocess.CompletedProcess:
     command = [binary, *arguments]
     process = subprocess.run(command, capture_output=True, text=True)
     if process.returncode != 0:
-        detail = process.stderr.strip() or process.stdout.strip() or f"exit status {process.returncode}"
+        # The CLI's own "Error: ..." lines say what went wrong; warnings and progress before them
+        # stay in .stderr.
+        errors = [line[len("Error: "):] for line in process.stderr.splitlines() if line.startswith("Error: ")]
+        detail = "; ".join(errors) or process.stderr.strip() or process.stdout.strip() or f"exit status {process.returncode}"
         raise CLIError(f"wren {arguments[0]} failed: {detail}", returncode=process.returncode, command=command, stderr=process.stderr)
     return process
 
