@@ -3,8 +3,8 @@ import WrenTestSupport
 @testable import WrenCore
 
 /// The `.wren` codec on its own: every record type through its one field list both ways, and
-/// synthetic files built with `ModelWriter` read back by `ModelReader` field for field (a
-/// converted checkpoint's round trip and the corruption catalogue are in WrenConvertTests).
+/// synthetic files built with `ModelWriter` read back by `ModelReader` field for field (the
+/// corruption catalogue is CorruptFileTests; a converted checkpoint's round trip is in WrenConvertTests).
 @Suite struct ModelFormatTests {
     /// A small valid graph with every op and every kind of field, shaped like a WRN block: a 3x3
     /// stem (depth 27, so its packed weights have padding), affine, 3x3 convolution, affine, 3x3
