@@ -23,8 +23,9 @@
 # SWIFT_BACKTRACE=enable=no leaves crash reports to ASan/libFuzzer.
 #
 # Seeds: fixtures/fuzz-corpus/<target>/ (committed, read only). New inputs libFuzzer finds go to
-# .build-fuzz/corpus/<target>/, crashes to .build-fuzz/findings/<target>/: turn each one into a test in
-# Tests/WrenConvertTests (CorruptFileTests / HostileImportTests) and fix it.
+# .build-fuzz/corpus/<target>/, crashes to .build-fuzz/findings/<target>/: turn each one into a test
+# (.wren files: Tests/WrenCoreTests/CorruptFileTests; checkpoints: Tests/WrenConvertTests/HostileImportTests)
+# and fix it.
 # Needs: Swift 6.3 toolchain (its clang runtime has libFuzzer), libopenblas-dev, zlib1g-dev.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,47 +3,60 @@ import WrenTestSupport
 @testable import WrenCore
 
 /// The `.wren` codec on its own: every record type through its one field list both ways, and
-/// synthetic files built with `ModelWriter` read back by `ModelReader` field for field (a
-/// converted checkpoint's round trip and the corruption catalogue are in WrenConvertTests).
+/// synthetic files built with `ModelWriter` read back by `ModelReader` field for field (the
+/// corruption catalogue is CorruptFileTests; a converted checkpoint's round trip is in WrenConvertTests).
 @Suite struct ModelFormatTests {
-    /// A small valid graph with every op and every kind of field: a 3x3 stem, a channel affine,
-    /// a 1x1 convolution with a residual, the classifier. `wide` keeps the affine's output int16
-    /// (a version-2 file).
+    /// A small valid graph with every op and every kind of field, shaped like a WRN block: a 3x3
+    /// stem (depth 27, so its packed weights have padding), affine, 3x3 convolution, affine, 3x3
+    /// convolution adding the stem's output as residual, affine, classifier. `wide` keeps the first
+    /// affine's output int16 (a version-2 file). CorruptFileTests starts from these files.
     static func model(wide: Bool = false) -> QuantizedModel {
         let channels = 8, classes = 3, side = 4
+        func tensor(_ name: String, scale: Float, zeroPoint: Int32) -> TensorInfo {
+            TensorInfo(name: name, channels: channels, height: side, width: side, scale: scale, zeroPoint: zeroPoint)
+        }
         var tensors = [
             TensorInfo(name: "input", channels: 3, height: side, width: side, scale: 0.05, zeroPoint: -3),
-            TensorInfo(name: "conv1", channels: channels, height: side, width: side, scale: 0.1, zeroPoint: 5),
-            TensorInfo(name: "block1.layer.0.relu1", channels: channels, height: side, width: side, scale: 0.07, zeroPoint: -128),
-            TensorInfo(name: String(repeating: "n", count: WrenFormat.TensorRecord.nameCapacity), channels: channels,
-                       height: side, width: side, scale: 0.2, zeroPoint: 0),
+            tensor("conv1", scale: 0.1, zeroPoint: 5),
+            tensor("block1.layer.0.relu1", scale: 0.07, zeroPoint: -128),
+            tensor("block1.layer.0.conv1", scale: 0.15, zeroPoint: 2),
+            tensor("block1.layer.0.relu2", scale: 0.05, zeroPoint: -128),
+            tensor(String(repeating: "n", count: WrenFormat.TensorRecord.nameCapacity), scale: 0.2, zeroPoint: 0),
+            tensor("relu", scale: 0.1, zeroPoint: -128),
         ]
         if wide {
             tensors[2].elementType = .int16
             tensors[2].zeroPoint = 0
         }
-        func conv(_ outChannels: Int, depth: Int) -> [UInt8] {
-            let weights = (0..<(outChannels * depth)).map { Int8(truncatingIfNeeded: ($0 * 7) % 11 - 5) }
-            return PackedConvWeights.pack(weights, outChannels: outChannels, depth: depth).map { UInt8(bitPattern: $0) }
+        func conv(depth: Int) -> [UInt8] {
+            let weights = (0..<(channels * depth)).map { Int8(truncatingIfNeeded: ($0 * 7) % 11 - 5) }
+            return PackedConvWeights.pack(weights, outChannels: channels, depth: depth).map { UInt8(bitPattern: $0) }
         }
         let multipliers: [UInt8] = .littleEndian((0..<channels).map { Int32(1 << 30) + Int32($0) })
         let shifts: [UInt8] = .littleEndian((0..<channels).map { Int32($0 % 3) })
         let none = QuantizedMultiplier(multiplier: 0, rightShift: 0)
-        let layers = [
+        func conv3x3(_ name: String, _ input: Int, _ output: Int, depth: Int, residual: Int? = nil) -> QuantizedLayer {
             QuantizedLayer(
-                name: "conv1", op: .conv2d, input: 0, output: 1, residual: nil, kernelSize: 3, stride: 1, padding: 1, relu: false,
-                residualMultiplier: none, outChannels: channels,
-                blobs: [conv(channels, depth: 27), .littleEndian((0..<channels).map { Int32($0) - 4 }), multipliers, shifts, []]),
+                name: name, op: .conv2d, input: input, output: output, residual: residual, kernelSize: 3, stride: 1, padding: 1,
+                relu: false, residualMultiplier: residual == nil ? none : QuantizedMultiplier(multiplier: 1 << 30, rightShift: 1),
+                outChannels: channels,
+                blobs: [conv(depth: depth), .littleEndian((0..<channels).map { Int32($0) - 4 }), multipliers, shifts, []])
+        }
+        func affine(_ name: String, _ input: Int, _ output: Int) -> QuantizedLayer {
             QuantizedLayer(
-                name: "block1.layer.0.relu1", op: .channelAffineReLU, input: 1, output: 2, residual: nil, kernelSize: 1, stride: 1,
+                name: name, op: .channelAffineReLU, input: input, output: output, residual: nil, kernelSize: 1, stride: 1,
                 padding: 0, relu: true, residualMultiplier: none, outChannels: channels,
-                blobs: [[], .littleEndian((0..<channels).map { Int32($0 * 3) }), multipliers, shifts, []]),
+                blobs: [[], .littleEndian((0..<channels).map { Int32($0 * 3) }), multipliers, shifts, []])
+        }
+        let layers = [
+            conv3x3("conv1", 0, 1, depth: 27),
+            affine("block1.layer.0.relu1", 1, 2),
+            conv3x3("block1.layer.0.conv1", 2, 3, depth: 9 * channels),
+            affine("block1.layer.0.relu2", 3, 4),
+            conv3x3("block1.layer.0", 4, 5, depth: 9 * channels, residual: 1),
+            affine("relu", 5, 6),
             QuantizedLayer(
-                name: "block1.layer.0", op: .conv2d, input: 2, output: 3, residual: 1, kernelSize: 1, stride: 1, padding: 0, relu: true,
-                residualMultiplier: QuantizedMultiplier(multiplier: 1 << 30, rightShift: 1), outChannels: channels,
-                blobs: [conv(channels, depth: channels), .littleEndian([Int32](repeating: 2, count: channels)), multipliers, shifts, []]),
-            QuantizedLayer(
-                name: "fc", op: .averagePoolLinear, input: 3, output: nil, residual: nil, kernelSize: 1, stride: 1, padding: 0,
+                name: "fc", op: .averagePoolLinear, input: 6, output: nil, residual: nil, kernelSize: 1, stride: 1, padding: 0,
                 relu: false, residualMultiplier: none, outChannels: classes,
                 blobs: [.littleEndian((0..<(classes * channels)).map { Float($0) / 16 - 0.5 }), .littleEndian([Float(0.25), -1, 2]), [], [], []]),
         ]

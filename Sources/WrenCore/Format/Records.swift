@@ -259,14 +259,10 @@ extension WrenFormat {
             case residualMultiplier = 32, residualShift = 36, outChannels = 40, reserved = 44, blobs = 48
         }
 
+        /// A blob slot: offset relative to `DATA`, length.
         public struct Blob: Sendable, Equatable {
-            public var offset: UInt64
-            public var length: UInt64
-
-            public init(offset: UInt64, length: UInt64) {
-                self.offset = offset
-                self.length = length
-            }
+            public var offset: UInt64 = 0
+            public var length: UInt64 = 0
         }
 
         public var op: UInt32 = 0
@@ -280,7 +276,7 @@ extension WrenFormat {
         public var residualMultiplier: Int32 = 0
         public var residualShift: Int32 = 0
         public var outChannels: UInt32 = 0
-        public var blobs = [Blob](repeating: Blob(offset: 0, length: 0), count: blobSlots)
+        public var blobs = [Blob](repeating: Blob(), count: blobSlots)
 
         public init() {}
 

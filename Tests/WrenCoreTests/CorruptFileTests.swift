@@ -1,19 +1,19 @@
 import Testing
-import WrenConvert
-import WrenCore
+@testable import WrenCore
 import WrenTestSupport
 
 /// A catalogue of corrupted `.wren` files, one test per kind of damage, each made from a valid
-/// converted file. Every edit past the header is resealed with a correct CRC, so the check that
-/// fires is the validator's own. Each test names the exact `WrenError` case, the field and the
-/// offset it expects; a trap anywhere would crash the run instead of passing.
+/// synthetic file `ModelWriter` writes (`SyntheticFile`). Every edit past the header is resealed
+/// with a correct CRC, so the check that fires is the validator's own. Each test names the exact
+/// `WrenError` case, the field and the offset it expects; a trap anywhere would crash the run
+/// instead of passing.
 @Suite struct CorruptFileTests {
     typealias Kind = WrenFormat.SectionKind
 
-    static func valid() throws -> WrenFileEditor { WrenFileEditor(try WrenFileFixture.converted().bytes) }
+    static func valid() throws -> WrenFileEditor { WrenFileEditor(try SyntheticFile.plain().bytes) }
 
     static func validDescription() throws -> ModelDescription {
-        try WrenFileFixture.converted().bytes.withUnsafeBytes { raw throws(WrenError) in try ModelReader.read(raw) }
+        try SyntheticFile.plain().bytes.withUnsafeBytes { raw throws(WrenError) in try ModelReader.read(raw) }
     }
 
     /// Expects `.invalidField` naming `field` at `offset`, with `reason` in its explanation, from the
@@ -118,20 +118,11 @@ import WrenTestSupport
 
     // MARK: Element types (version 2, §6.1)
 
-    static func wide() throws -> WrenFileEditor { WrenFileEditor(try WrenFileFixture.convertedWide().bytes) }
+    static func wide() throws -> WrenFileEditor { WrenFileEditor(try SyntheticFile.wide().bytes) }
 
     /// Index of a tensor `convertedWide()` keeps as int16.
     static func wideTensorIndex() throws -> Int {
-        try WrenFileFixture.convertedWide().quantized.tensors.firstIndex { $0.name == WrenFileFixture.wideTensors[0] }!
-    }
-
-    @Test func keptWiderFileIsVersionTwoWithInt16Tensors() throws {
-        let description = try Self.wide().bytes.withUnsafeBytes { raw throws(WrenError) in try ModelReader.read(raw) }
-        #expect(description.majorVersion == 2 && description.minorVersion == 0)
-        let wide = description.tensors.filter { $0.elementType == .int16 }
-        #expect(wide.map(\.name) == WrenFileFixture.wideTensors)
-        #expect(wide.allSatisfy { $0.zeroPoint == 0 })
-        #expect(try Self.validDescription().majorVersion == 1)
+        try SyntheticFile.wide().quantized.tensors.firstIndex { $0.name == SyntheticFile.wideTensors[0] }!
     }
 
     @Test(arguments: [UInt32(2), 3, 0x100, UInt32.max])
@@ -154,7 +145,7 @@ import WrenTestSupport
     /// An int8 tensor marked int16 in a version-2 file: its zero point (not 0 here) gives it away.
     @Test func int8TensorRelabelledInt16IsRejected() throws {
         var file = try Self.wide()
-        let index = try WrenFileFixture.convertedWide().quantized.tensors.firstIndex { $0.elementType == .int8 && $0.zeroPoint != 0 }!
+        let index = try SyntheticFile.wide().quantized.tensors.firstIndex { $0.elementType == .int8 && $0.zeroPoint != 0 }!
         file.setU32(ElementType.int16.rawValue, at: file.tensorField(index, .elementType))
         file.reseal()
         Self.expectInvalidField(file, field: "tensor[\(index)].zero_point", offset: file.tensorField(index, .zeroPoint), reason: "symmetric")
@@ -169,24 +160,6 @@ import WrenTestSupport
         let description = try file.bytes.withUnsafeBytes { raw throws(WrenError) in try ModelReader.read(raw) }
         #expect(description.tensors == (try Self.validDescription()).tensors)
         #expect(description.tensors.allSatisfy { $0.elementType == .int8 })
-    }
-
-    /// A 2.0 file relabelled 1.0 is read as int8 throughout, and no longer computes the same logits:
-    /// exactly what a 1.0 reader would do with a minor-version step, so the format took a major one.
-    @Test func keptWiderFileRelabelledVersion1ReadsAsInt8() throws {
-        var file = try Self.wide()
-        file.setU16(1, at: WrenFormat.Header.Field.major.rawValue)
-        file.reseal()
-        if let description = try? file.bytes.withUnsafeBytes({ raw throws(WrenError) in try ModelReader.read(raw) }) {
-            #expect(description.tensors.allSatisfy { $0.elementType == .int8 })
-            let fixture = try WrenFileFixture.convertedWide()
-            let batch = min(4, fixture.imageCount)
-            let input = Array(fixture.inputs[..<(batch * 3 * 32 * 32)])
-            let original = try WrenContext(model: try WrenModel(bytes: fixture.bytes), maxBatch: batch).run(input, batch: batch)
-            let relabelled = try WrenContext(model: try WrenModel(bytes: file.bytes), maxBatch: batch).run(input, batch: batch)
-            #expect(original != relabelled)
-        }
-        // (Or the int8 validator refuses it, e.g. an int16-sized bias beyond the int32 bound: refused either way.)
     }
 
     /// formats/wren-v1.md §8: a higher minor version is read as 1.0.
@@ -308,9 +281,9 @@ import WrenTestSupport
         #expect(description.tensors == original.tensors)
         #expect(description.layers == original.layers)
         #expect(description.metadata.map(\.value) == original.metadata.map(\.value))
-        let fixture = try WrenFileFixture.converted()
-        let logits = try WrenContext(model: try WrenModel(bytes: file.bytes)).run(Array(fixture.inputs.prefix(3 * 32 * 32)), batch: 1)
-        let expected = try WrenContext(model: try WrenModel(bytes: fixture.bytes)).run(Array(fixture.inputs.prefix(3 * 32 * 32)), batch: 1)
+        let fixture = try SyntheticFile.plain()
+        let logits = try WrenContext(model: try WrenModel(bytes: file.bytes)).run(Array(fixture.inputs.prefix(fixture.perImage)), batch: 1)
+        let expected = try WrenContext(model: try WrenModel(bytes: fixture.bytes)).run(Array(fixture.inputs.prefix(fixture.perImage)), batch: 1)
         #expect(logits == expected)
     }
 
@@ -563,4 +536,28 @@ import WrenTestSupport
         Self.expectInvalidField(file, field: "layer[0].bias[0]", offset: file.layerRecord(0), reason: "output channel 0 can accumulate")
         #expect(wrenReadError(file.bytes)?.description.contains("beyond int32") == true)
     }
+}
+
+/// The files the corruption catalogue starts from: `ModelFormatTests.model()` written by
+/// `ModelWriter`, as version 1.0 and (with `wideTensors` int16) 2.0, with inputs to run them on.
+enum SyntheticFile {
+    struct File {
+        var bytes: [UInt8]
+        var quantized: QuantizedModel
+        var inputs: [Float]
+        var imageCount: Int
+        var perImage: Int { inputs.count / imageCount }
+    }
+
+    static let wideTensors = ["block1.layer.0.relu1"]
+
+    static func file(wide: Bool) -> File {
+        let model = ModelFormatTests.model(wide: wide)
+        let perImage = 3 * model.input.height * model.input.width
+        return File(bytes: ModelWriter.write(model), quantized: model,
+                    inputs: (0..<(4 * perImage)).map { Float(($0 * 37) % 101) / 50 - 1 }, imageCount: 4)
+    }
+
+    static func plain() throws -> File { file(wide: false) }
+    static func wide() throws -> File { file(wide: true) }
 }
