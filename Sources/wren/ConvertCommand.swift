@@ -336,6 +336,13 @@ enum Clock {
         return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
+    /// Monotonic nanoseconds, for clocks WrenCore takes as a parameter (`WrenContext.profile`).
+    static func nanoseconds() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) &* 1_000_000_000 &+ UInt64(t.tv_nsec)
+    }
+
     static func format(_ seconds: Double) -> String {
         seconds < 1 ? "\(Int(seconds * 1000)) ms" : "\(Double(Int(seconds * 10)) / 10) s"
     }

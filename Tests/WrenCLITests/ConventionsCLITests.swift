@@ -82,6 +82,27 @@ struct ConventionsCLITests {
         #expect((object["useful_gmacs_per_s"] as? Double).map { $0 > 0 } == true)
     }
 
+    /// bench --profile times every step: input, each conv (with what is fused into it), the
+    /// classifier; their work adds up to the model's and their shares to the whole.
+    @Test func benchProfilesEveryLayer() throws {
+        let folder = try TemporaryFolder()
+        let model = try SyntheticModels.write(try SyntheticModels.biasModel(height: 32, width: 32).quantized, to: folder, as: "m.wren")
+        let result = try WrenExecutable.run(["bench", model, "--iterations", "3", "--warmup", "1", "--profile", "--json"])
+        try #require(result.status == 0, "stderr: \(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let steps = try #require(object["profile"] as? [[String: Any]])
+        #expect(steps.first?["name"] as? String == "input")
+        #expect(steps.last?["name"] as? String == "logits" && steps.last?["op"] as? String == "pool+linear")
+        // WRN-10-2: the stem, two per block and three 1x1 shortcuts (every group changes width).
+        #expect(steps.filter { ($0["op"] as? String)?.hasPrefix("conv") == true }.count == 10, "\(steps.map { $0["op"] ?? "" })")
+        let work = steps.compactMap { $0["useful_macs"] as? Int }.reduce(0, +)
+        #expect(work == object["useful_macs_per_image"] as? Int)
+        let shares = steps.compactMap { $0["share"] as? Double }
+        #expect(shares.count == steps.count && abs(shares.reduce(0, +) - 1) < 1e-9 && shares.allSatisfy { $0 >= 0 })
+        let text = try WrenExecutable.run(["bench", model, "--iterations", "3", "--warmup", "1", "--profile"])
+        #expect(text.stdout.contains("per layer") && text.stdout.contains("block3.layer.0.convShortcut"), "\(text.stdout)")
+    }
+
     @Test func inspectJSONDescribesTheModel() throws {
         let folder = try TemporaryFolder()
         let model = try SyntheticModels.write(try SyntheticModels.biasModel(height: 40, width: 40).quantized, to: folder, as: "m.wren")

@@ -104,6 +104,72 @@ public final class WrenContext {
     /// Runs `batch` images. `input` is float32 NCHW `[batch, 3, H, W]`, already normalized;
     /// `logits` receives `[batch, classes]`.
     public func run(input: UnsafeBufferPointer<Float>, batch: Int, logits: UnsafeMutableBufferPointer<Float>) throws(WrenError) {
+        let (inputBase, logitsBase) = try checked(input: input, batch: batch, logits: logits)
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw .contextBusy
+        }
+        defer { running.store(false, ordering: .releasing) }
+
+        // Image by image through the whole network, from input quantization to logits: one image's
+        // activations stay in cache from layer to layer, which a layer-by-layer pass over a large
+        // batch would evict. With several workers and at least as many images, each worker runs
+        // whole images in its own slot (no synchronization between layers); the images left over,
+        // and a batch smaller than the worker count, share every layer among the workers.
+        let workers = parallelism.workers
+        // (A batch of at least `workers` images means maxBatch ≥ workers, so the plan has a slot per worker.)
+        let together = workers > 1 && !retainsActivations ? batch / workers * workers : 0
+        if together > 0 {
+            var job = ImageJob(context: Unmanaged.passUnretained(self), input: inputBase, logits: logitsBase)
+            withUnsafeMutablePointer(to: &job) { parallelism.run(together, runImageTask, $0) }
+        }
+        for image in together..<batch {
+            runImage(image, slot: retainsActivations ? image : 0, worker: nil, input: inputBase, logits: logitsBase)
+        }
+    }
+
+    /// Time per layer, as `profile` measures it, in the units of its clock.
+    public struct LayerProfile: Sendable {
+        /// Quantizing the float input.
+        public var input: UInt64 = 0
+        /// Per layer of the description; a layer fused into the one before it stays 0 (its time
+        /// is that layer's).
+        public var layers: [UInt64]
+
+        /// Zero times for a model of `layerCount` layers.
+        public init(layerCount: Int) {
+            layers = [UInt64](repeating: 0, count: layerCount)
+        }
+    }
+
+    /// Runs `batch` images as `run` does for images that share every layer among the workers (the
+    /// batch-1 path), adding each step's time as `clock` reads it to `profile`: what
+    /// `wren bench --profile` prints. WrenCore has no clock of its own (it builds as Embedded Swift).
+    public func profile(
+        input: UnsafeBufferPointer<Float>, batch: Int, logits: UnsafeMutableBufferPointer<Float>, clock: () -> UInt64,
+        into profile: inout LayerProfile
+    ) throws(WrenError) {
+        let (inputBase, logitsBase) = try checked(input: input, batch: batch, logits: logits)
+        guard profile.layers.count == model.description.layers.count else {
+            throw .invalidInput("the profile has \(profile.layers.count) layers, the model \(model.description.layers.count)")
+        }
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw .contextBusy
+        }
+        defer { running.store(false, ordering: .releasing) }
+        for image in 0..<batch {
+            var last = clock()
+            runImage(image, slot: retainsActivations ? image : 0, worker: nil, input: inputBase, logits: logitsBase) { step in
+                let now = clock()
+                if let step { profile.layers[step] &+= now &- last } else { profile.input &+= now &- last }
+                last = now
+            }
+        }
+    }
+
+    /// The checks every run makes before touching memory: batch, buffer sizes, finite input.
+    private func checked(
+        input: UnsafeBufferPointer<Float>, batch: Int, logits: UnsafeMutableBufferPointer<Float>
+    ) throws(WrenError) -> (UnsafePointer<Float>, UnsafeMutablePointer<Float>) {
         let description = model.description
         let info = description.input
         let perImage = info.channels * info.height * info.width
@@ -127,32 +193,16 @@ public final class WrenContext {
         for index in 0..<input.count where !input[index].isFinite {
             throw .invalidInput("input value \(index) (image \(index / perImage)) is \(input[index])")
         }
-        guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            throw .contextBusy
-        }
-        defer { running.store(false, ordering: .releasing) }
-
-        // Image by image through the whole network, from input quantization to logits: one image's
-        // activations stay in cache from layer to layer, which a layer-by-layer pass over a large
-        // batch would evict. With several workers and at least as many images, each worker runs
-        // whole images in its own slot (no synchronization between layers); the images left over,
-        // and a batch smaller than the worker count, share every layer among the workers.
-        let workers = parallelism.workers
-        // (A batch of at least `workers` images means maxBatch ≥ workers, so the plan has a slot per worker.)
-        let together = workers > 1 && !retainsActivations ? batch / workers * workers : 0
-        if together > 0 {
-            var job = ImageJob(context: Unmanaged.passUnretained(self), input: inputBase, logits: logitsBase)
-            withUnsafeMutablePointer(to: &job) { parallelism.run(together, runImageTask, $0) }
-        }
-        for image in together..<batch {
-            runImage(image, slot: retainsActivations ? image : 0, worker: nil, input: inputBase, logits: logitsBase)
-        }
+        return (inputBase, logitsBase)
     }
 
     /// Runs one image through the network in `slot`: alone on `worker`, or with every layer shared
     /// among the workers when `worker` is nil.
+    /// `stepDone` is called after the input's quantization (nil) and after each layer that runs
+    /// (its index), for `profile`.
     fileprivate func runImage(
-        _ image: Int, slot: Int, worker: Int?, input: UnsafePointer<Float>, logits: UnsafeMutablePointer<Float>
+        _ image: Int, slot: Int, worker: Int?, input: UnsafePointer<Float>, logits: UnsafeMutablePointer<Float>,
+        stepDone: (Int?) -> Void = { _ in }
     ) {
         let description = model.description
         let info = description.input
@@ -168,8 +218,10 @@ public final class WrenContext {
                 channels: info.channels, pixels: info.height * info.width, input: input + image * perImage,
                 scale: inputTensor.scale, output: UnsafeMutableRawPointer(tensor(info.tensor, slot: slot)).assumingMemoryBound(to: Int16.self))
         }
+        stepDone(nil)
         for (index, layer) in description.layers.enumerated() where !description.runsFusedWithPrevious(index) {
             execute(layer, index: index, slot: slot, worker: worker, logits: logits + image * description.numClasses)
+            stepDone(index)
         }
     }
 

@@ -42,19 +42,26 @@ extension ModelDescription {
     /// padding are left out (about 9% of a WRN-28-10 at 32x32), as are the element-wise layers. What
     /// efficiency against a CPU's peak should count (tools/int8_peak.c, `wren bench`).
     public var usefulMultiplyAccumulates: Int {
-        var total = 0
-        for layer in layers where layer.op == .conv2d {
-            guard let outputIndex = layer.output else { continue }
+        layers.indices.reduce(0) { Self.saturatingSum($0, usefulMultiplyAccumulates(layer: $1)) }
+    }
+
+    /// `usefulMultiplyAccumulates` of one layer: a convolution's taps inside its input, the
+    /// classifier's inputs x classes, 0 for element-wise layers.
+    public func usefulMultiplyAccumulates(layer index: Int) -> Int {
+        let layer = layers[index]
+        switch layer.op {
+        case .conv2d:
+            guard let outputIndex = layer.output else { return 0 }
             let input = tensors[layer.input]
             let output = tensors[outputIndex]
             let rows = Self.validTaps(outputs: output.height, input: input.height, layer: layer)
             let columns = Self.validTaps(outputs: output.width, input: input.width, layer: layer)
-            total = Self.saturatingSum(total, Self.saturatingProduct([rows, columns, input.channels, output.channels]))
+            return Self.saturatingProduct([rows, columns, input.channels, output.channels])
+        case .averagePoolLinear:
+            return Self.saturatingProduct([layer.outChannels, tensors[layer.input].channels])
+        case .channelAffineReLU:
+            return 0
         }
-        for layer in layers where layer.op == .averagePoolLinear {
-            total = Self.saturatingSum(total, Self.saturatingProduct([layer.outChannels, tensors[layer.input].channels]))
-        }
-        return total
     }
 
     /// Σ over output positions of the kernel taps that land inside the input, along one axis.
