@@ -32,15 +32,19 @@ Variants (PyTorch's forward is changed only in the head, with identical results)
 Not WRNs (for the error tests):
   not_wrn_extra_sigmoid              the first variant with a Sigmoid on the logits
   not_wrn_resnet                     a post-activation ResNet basic-block net (conv-bn-relu-conv-bn-add-relu)
-Hostile (hand-made from the first variant, for the typed-error tests):
+Hostile (hand-made from wrn10_1_op13_external, a few KB each, for the typed-error tests): the stem
+conv's weight (the first tensor read) made inline (hostile_inline_stem, which imports fine) and then
   hostile_truncated                  the first 60% of the file
-  hostile_huge_dims                  fc.weight's dims set to [2^40, 2^40] (raw_data unchanged)
-  hostile_bad_count                  fc.weight's raw_data one float short of its dims
-  hostile_wrong_dtype                fc.weight marked DOUBLE
-  hostile_external_escape            external data location ../../etc/passwd
-  hostile_external_absolute          external data location /etc/passwd
-  hostile_external_past_end          offset past the end of the external file (which is the real one)
-  hostile_depth_bomb                 a node attribute holding a graph holding a node ... 200 levels deep
+  hostile_huge_dims                  dims set to [2^40, 2^40, 3, 3] (raw_data unchanged)
+  hostile_bad_count                  raw_data one float short of its dims
+  hostile_wrong_dtype                marked DOUBLE
+  hostile_raw_and_float              raw_data and float_data both set
+or left external with
+  hostile_external_escape            location ../../etc/passwd
+  hostile_external_absolute          location /etc/passwd
+  hostile_external_past_end          offset 16 bytes before the end of the (real) data file
+  hostile_external_negative_offset   offset -8
+and hostile_depth_bomb               a node attribute holding a graph holding a node ... 200 levels deep
 """
 
 import json
@@ -218,7 +222,7 @@ def paddle_variant(manifest):
 
 
 def not_wrns(manifest):
-    base = onnx.load(os.path.join(OUT, "wrn10_1_op13_ts_fused_gemm_gap.onnx"))
+    base = onnx.load(os.path.join(OUT, "wrn10_1_op13_external.onnx"), load_external_data=False)
     graph = base.graph
     logits = graph.output[0].name
     for node in graph.node:
@@ -226,7 +230,7 @@ def not_wrns(manifest):
             if out == logits:
                 node.output[i] = "pre_sigmoid"
     graph.node.append(helper.make_node("Sigmoid", ["pre_sigmoid"], [logits], name="extra_sigmoid"))
-    onnx.save(base, os.path.join(OUT, "not_wrn_extra_sigmoid.onnx"))
+    onnx.save(base, os.path.join(OUT, "not_wrn_extra_sigmoid.onnx"))  # external data: the variant's file
 
     class ResNetBlock(torch.nn.Module):
         def __init__(self):
@@ -250,53 +254,73 @@ def not_wrns(manifest):
     torch.onnx.export(ResNetBlock().eval(), (inputs,), os.path.join(OUT, "not_wrn_resnet.onnx"), dynamo=False,
                       opset_version=13, training=torch.onnx.TrainingMode.PRESERVE, input_names=["input"], output_names=["logits"])
     manifest.append({"name": "not_wrn_extra_sigmoid", "file": "not_wrn_extra_sigmoid.onnx",
-                     "notes": "wrn10_1_op13_ts_fused_gemm_gap with a Sigmoid node 'extra_sigmoid' on the logits"})
+                     "notes": "wrn10_1_op13_external (same data file) with a Sigmoid node 'extra_sigmoid' on the logits"})
     manifest.append({"name": "not_wrn_resnet", "file": "not_wrn_resnet.onnx",
                      "notes": "post-activation ResNet: the first ReLU's output feeds both a conv and the residual Add",
                      "op_types": op_types(os.path.join(OUT, "not_wrn_resnet.onnx"))})
 
 
 def hostile(manifest):
-    source = os.path.join(OUT, "wrn10_1_op13_ts_fused_gemm_gap.onnx")
-    data = open(source, "rb").read()
+    # Built on the external-data variant (a few KB) so that they cost no space: its stem conv's
+    # weight, the first tensor the importer reads, is made inline and then corrupted; the other
+    # initializers stay in wrn10_1_op13_external.onnx.data next to them.
+    external = os.path.join(OUT, "wrn10_1_op13_external.onnx")
+    data = open(external, "rb").read()
 
     def write(name, payload, notes):
         with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
             f.write(payload)
         manifest.append({"name": name, "file": name + ".onnx", "notes": notes})
 
-    write("hostile_truncated", data[: len(data) * 6 // 10], "the first 60% of wrn10_1_op13_ts_fused_gemm_gap.onnx")
+    write("hostile_truncated", data[: len(data) * 6 // 10], "the first 60% of wrn10_1_op13_external.onnx")
 
-    def fc_weight(model):
-        gemm = next(n for n in model.graph.node if n.op_type == "Gemm")
-        return next(t for t in model.graph.initializer if t.name == gemm.input[1])
+    def stem_weight(model):
+        conv = next(n for n in model.graph.node if n.op_type == "Conv")
+        return next(t for t in model.graph.initializer if t.name == conv.input[1])
 
-    model = onnx.load(source)
-    fc_weight(model).dims[:] = [1 << 40, 1 << 40]
-    write("hostile_huge_dims", model.SerializeToString(), "fc.weight's dims [2^40, 2^40], raw_data unchanged")
+    def with_inline_stem():
+        model = onnx.load(external, load_external_data=False)
+        tensor = stem_weight(model)
+        entries = {e.key: e.value for e in tensor.external_data}
+        blob = open(os.path.join(OUT, entries["location"]), "rb")
+        blob.seek(int(entries.get("offset", "0")))
+        raw = blob.read(int(entries["length"]))
+        tensor.ClearField("external_data")
+        tensor.data_location = TensorProto.DEFAULT
+        tensor.raw_data = raw
+        return model, tensor
 
-    model = onnx.load(source)
-    fc_weight(model).raw_data = fc_weight(model).raw_data[:-4]
-    write("hostile_bad_count", model.SerializeToString(), "fc.weight's raw_data 4 bytes short of its dims")
-
-    model = onnx.load(source)
-    fc_weight(model).data_type = TensorProto.DOUBLE
-    write("hostile_wrong_dtype", model.SerializeToString(), "fc.weight marked DOUBLE (its bytes are float32)")
+    model, tensor = with_inline_stem()
+    write("hostile_inline_stem", model.SerializeToString(), "wrn10_1_op13_external with the stem weight inline again: imports fine (control)")
+    model, tensor = with_inline_stem()
+    tensor.dims[:] = [1 << 40, 1 << 40, 3, 3]
+    write("hostile_huge_dims", model.SerializeToString(), "the stem weight's dims [2^40, 2^40, 3, 3], raw_data unchanged")
+    model, tensor = with_inline_stem()
+    tensor.raw_data = tensor.raw_data[:-4]
+    write("hostile_bad_count", model.SerializeToString(), "the stem weight's raw_data 4 bytes short of its dims")
+    model, tensor = with_inline_stem()
+    tensor.data_type = TensorProto.DOUBLE
+    write("hostile_wrong_dtype", model.SerializeToString(), "the stem weight marked DOUBLE (its bytes are float32)")
+    model, tensor = with_inline_stem()
+    tensor.float_data.extend([0.5] * 4)
+    write("hostile_raw_and_float", model.SerializeToString(), "the stem weight carries both raw_data and float_data")
 
     def external_variant(name, location, offset, notes):
-        model = onnx.load(os.path.join(OUT, "wrn10_1_op13_external.onnx"), load_external_data=False)
-        tensor = fc_weight(model)
+        model = onnx.load(external, load_external_data=False)
+        tensor = stem_weight(model)
         entries = {e.key: e for e in tensor.external_data}
         entries["location"].value = location
         if offset is not None:
             entries["offset"].value = str(offset)
         write(name, model.SerializeToString(), notes)
 
-    external_variant("hostile_external_escape", "../../etc/passwd", None, "fc.weight's external location ../../etc/passwd")
-    external_variant("hostile_external_absolute", "/etc/passwd", None, "fc.weight's external location /etc/passwd")
+    external_variant("hostile_external_escape", "../../etc/passwd", None, "the stem weight's external location ../../etc/passwd")
+    external_variant("hostile_external_absolute", "/etc/passwd", None, "the stem weight's external location /etc/passwd")
     size = os.path.getsize(os.path.join(OUT, "wrn10_1_op13_external.onnx.data"))
     external_variant("hostile_external_past_end", "wrn10_1_op13_external.onnx.data", size - 16,
-                     "fc.weight's external offset 16 bytes before the end of the real data file")
+                     "the stem weight's external offset 16 bytes before the end of the real data file")
+    external_variant("hostile_external_negative_offset", "wrn10_1_op13_external.onnx.data", -8,
+                     "the stem weight's external offset -8")
 
     # Depth bomb: Node.attribute(g: GraphProto).node.attribute.g ... 200 levels, written by hand as
     # protobuf bytes (onnx.helper would recurse as deep).

@@ -76,7 +76,9 @@ public enum ONNXImporter {
     }
 
     /// Whether `bytes` look like an `onnx.ModelProto`: the top-level protobuf fields, walked to the
-    /// end of the file, are all ModelProto fields with their wire types, and one is the graph (field 7).
+    /// end of the file, are all ModelProto fields with their wire types, and one is the graph (field 7);
+    /// or, for a truncated file, they start with `ir_version` (field 1) and are all ModelProto fields
+    /// up to one that runs past the end.
     /// Cheap (one step per top-level field) and it never allocates; CheckpointLoader asks it after
     /// the zip, safetensors and pickle checks.
     public static func looksLikeONNX(_ bytes: [UInt8]) -> Bool {
@@ -94,14 +96,20 @@ public enum ONNXImporter {
             }
             return nil
         }
+        var firstField: UInt64 = 0
         while position < bytes.count {
             guard let key = varint() else { return false }
             let field = key >> 3, wire = key & 7
             guard let expected = wireTypes[field], expected == wire else { return false }
+            if fields == 0 { firstField = field }
             if wire == 0 {
                 guard varint() != nil else { return false }
             } else {
-                guard let length = varint(), length <= UInt64(bytes.count - position) else { return false }
+                guard let length = varint() else { return false }
+                // A length-delimited field running past the end: a truncated model, if it began as
+                // every exporter begins one (ir_version, then producer fields, in field order), so
+                // the decoder can say it is truncated.
+                if length > UInt64(bytes.count - position) { return firstField == 1 && fields >= 1 && field != 1 }
                 position += Int(length)
             }
             if field == 7 { sawGraph = true }

@@ -23,12 +23,16 @@ struct WRNGraphMatcher {
     let fileName: String
     var reader: ONNXTensorReader
     private(set) var matched: Set<Int> = []
+    /// The graph input's batch size when it is a fixed number.
+    var batch: Int64?
 
     struct Conv {
         var node: Int
         var weight: FloatTensor
         var bias: [Float]?
         var stride: Int
+        /// The convolution's result: its own output, or that of the bias Add paddle2onnx puts after it.
+        var output: String
     }
     struct BN {
         var node: Int
@@ -66,7 +70,8 @@ struct WRNGraphMatcher {
             throw .malformedGraph(file: fileName, reason: "has \(graph.output.count) outputs; a WRN has one, the logits")
         }
         let input = inputs[0]
-        let spatial = try inputSpatialSize(input)
+        let (spatial, fixedBatch) = try inputSize(input)
+        batch = fixedBatch
 
         // Stem.
         let stemNode = try onlyConsumer(of: input.name, after: nil, op: "Conv", role: "the stem convolution (Conv 3x3, stride 1, 16 channels)")
@@ -74,7 +79,7 @@ struct WRNGraphMatcher {
         guard stem.stride == 1, stem.weight.shape == [WRNArchitecture.stemWidth, 3, 3, 3] else {
             throw fail(stemNode, "the stem convolution: weight [16, 3, 3, 3], stride 1 (found weight \(stem.weight.shape), stride \(stem.stride))")
         }
-        var stream = output(stemNode)
+        var stream = stem.output
         var blocks: [Block] = []
         var finalBN: BN
         var relu: Int
@@ -133,11 +138,11 @@ struct WRNGraphMatcher {
         let shortcut: Conv? = try shortcutNode.map { node throws(ONNXImportError) in try conv(node, input: activated, kernel: 1, role: "a block's convShortcut") }
 
         // conv1 → [bn2] → Relu → conv2.
-        var after = output(conv1Node)
+        var after = conv1.output
         var bn2: BN?
-        guard let next = (index.consumers[after] ?? []).first else { throw fail(conv1Node, "its output to feed bn2 or a ReLU") }
+        guard let next = (index.consumers[after] ?? []).first else { throw fail(index.producer[after]!, "its output to feed bn2 or a ReLU") }
         if nodes[next].opType == "BatchNormalization" {
-            let bnNode = try onlyConsumer(of: after, after: conv1Node, op: "BatchNormalization", role: "bn2")
+            let bnNode = try onlyConsumer(of: after, after: index.producer[after]!, op: "BatchNormalization", role: "bn2")
             bn2 = try batchNorm(bnNode, input: after)
             after = output(bnNode)
         }
@@ -148,17 +153,17 @@ struct WRNGraphMatcher {
         guard conv2.stride == 1 else { throw fail(conv2Node, "a block's conv2 with stride 1 (found \(conv2.stride))") }
 
         // The residual Add: conv2 + (shortcut(relu(bn1(x))) or the raw stream x).
-        let add = try onlyConsumer(of: output(conv2Node), after: conv2Node, op: "Add", role: "the block's residual Add")
-        let residual = shortcut.map { output($0.node) } ?? stream
+        let add = try onlyConsumer(of: conv2.output, after: index.producer[conv2.output]!, op: "Add", role: "the block's residual Add")
+        let residual = shortcut?.output ?? stream
         let operands = nodes[add].input.map { index.resolve($0) }
         guard nodes[add].attribute.isEmpty, nodes[add].output.count == 1, operands.count == 2,
-              Set(operands) == Set([output(conv2Node), residual]) else {
+              Set(operands) == Set([conv2.output, residual]) else {
             throw fail(add, shortcut == nil
                 ? "the residual Add of conv2's output and the block's raw input (in == out: no shortcut conv)"
                 : "the residual Add of conv2's output and the convShortcut's output")
         }
         if let shortcut {
-            guard index.consumers[output(shortcut.node)] == [add] else { throw fail(shortcut.node, "its output to go only to the residual Add") }
+            guard index.consumers[shortcut.output] == [add] else { throw fail(shortcut.node, "its output to go only to the residual Add") }
             if let extra = otherReaders.first { throw fail(extra, "nothing else reading the stream (a block with a convShortcut adds the shortcut, not the raw input)") }
         } else {
             guard otherReaders == [add] else {
@@ -231,8 +236,10 @@ struct WRNGraphMatcher {
             let shape = try reader.integers(shapeTensor)
             let c = Int64(channels)
             let allowZero = (attribute(flatten, "allowzero")?.i ?? 0) != 0
-            let fits = shape.count == 2 && ((shape[0] == -1 && shape[1] == c) || (shape[0] == 0 && !allowZero && (shape[1] == -1 || shape[1] == c)))
-            guard fits else { throw fail(flatten, "Reshape to [-1, \(channels)] or [0, -1] (found \(shape))") }
+            // [N, C] with N the input's fixed batch size is what the dynamo exporter writes for a fixed-shape export.
+            let fixedBatch = batch.map { shape.count == 2 && shape[0] == $0 && (shape[1] == c || shape[1] == -1) } ?? false
+            let fits = fixedBatch || shape.count == 2 && ((shape[0] == -1 && shape[1] == c) || (shape[0] == 0 && !allowZero && (shape[1] == -1 || shape[1] == c)))
+            guard fits else { throw fail(flatten, "Reshape to [-1, \(channels)], [0, -1] or [batch, \(channels)] (found \(shape))") }
         case "Squeeze":
             try allowOnly(flatten, ["axes"])
             var axes = attribute(flatten, "axes")?.ints
@@ -394,7 +401,40 @@ struct WRNGraphMatcher {
             throw fail(node, "\(role): stride 1 or 2, pads [\(pad), \(pad), \(pad), \(pad)], no dilation, group 1 (found strides \(strides), pads \(pads), dilations \(dilations), group \(group), auto_pad \(autoPad))")
         }
         matched.insert(node)
-        return Conv(node: node, weight: weight, bias: bias, stride: Int(strides[0]))
+        var result = output(node)
+        // paddle2onnx writes a conv's bias as Add(Conv(x, W), Reshape(b, [1, C, 1, 1])).
+        if bias == nil, let add = (index.consumers[result] ?? []).first, index.consumers[result]!.count == 1,
+           nodes[add].opType == "Add", nodes[add].input.count == 2, nodes[add].output.count == 1, nodes[add].attribute.isEmpty {
+            let other = nodes[add].input.map { index.resolve($0) }.first { $0 != result }
+            if let other, let values = try perChannelConstant(other, channels: weight.shape[0]) {
+                bias = values
+                matched.insert(add)
+                result = output(add)
+            }
+        }
+        return Conv(node: node, weight: weight, bias: bias, stride: Int(strides[0]), output: result)
+    }
+
+    /// `value` as a per-channel constant broadcast over [N, C, H, W] (shape [C, 1, 1] or [1, C, 1, 1]),
+    /// directly or as a Reshape of constants (whose node is then matched); nil when it is neither.
+    mutating func perChannelConstant(_ value: String, channels: Int) throws(ONNXImportError) -> [Float]? {
+        func broadcastsPerChannel(_ shape: [Int]) -> Bool { shape == [channels, 1, 1] || shape == [1, channels, 1, 1] }
+        if let tensor = index.constant(value) {
+            guard tensor.dataType == ONNXTensorReader.float else { return nil }
+            let values = try reader.floatTensor(tensor)
+            return broadcastsPerChannel(values.shape) ? values.data : nil
+        }
+        guard let producer = index.producer[value], nodes[producer].opType == "Reshape", nodes[producer].input.count == 2,
+              let data = index.constant(nodes[producer].input[0]), let shape = index.constant(nodes[producer].input[1]),
+              data.dataType == ONNXTensorReader.float else { return nil }
+        let values = try reader.floatTensor(data)
+        // One -1 stands for the channels (paddle2onnx writes [1, -1, 1, 1]); 0 would copy a dim of the
+        // data, which is 1-D here, so it is refused.
+        var target = try reader.integers(shape).map { Int($0) }
+        if target.filter({ $0 == -1 }).count == 1, let at = target.firstIndex(of: -1) { target[at] = channels }
+        guard values.count == channels, broadcastsPerChannel(target) else { return nil }
+        matched.insert(producer)
+        return values.data
     }
 
     /// An inference BatchNormalization of `input` with constant per-channel parameters. An epsilon
@@ -430,13 +470,14 @@ struct WRNGraphMatcher {
     /// PyTorch's and Paddle's BatchNorm epsilon, the one WrenNetwork's BatchNorm assumes.
     static let epsilon: Float = 1e-5
 
-    /// The graph input's height and width when they are fixed numbers; checks the element type and rank.
-    func inputSpatialSize(_ input: Onnx_ValueInfoProto) throws(ONNXImportError) -> (Int, Int)? {
-        guard input.hasType, case .tensorType(let tensor)? = input.type.value else { return nil }
+    /// The graph input's height and width, and its batch size, where they are fixed numbers; checks
+    /// the element type and rank.
+    func inputSize(_ input: Onnx_ValueInfoProto) throws(ONNXImportError) -> (spatial: (Int, Int)?, batch: Int64?) {
+        guard input.hasType, case .tensorType(let tensor)? = input.type.value else { return (nil, nil) }
         if tensor.elemType != 0 && tensor.elemType != ONNXTensorReader.float {
             throw .malformedGraph(file: fileName, reason: "input '\(input.name)' has element type \(ONNXTensorReader.typeName(tensor.elemType)); a WRN takes FLOAT images")
         }
-        guard tensor.hasShape else { return nil }
+        guard tensor.hasShape else { return (nil, nil) }
         let dims = tensor.shape.dim.map { dim -> Int64? in
             if case .dimValue(let value)? = dim.value { return value }
             return nil
@@ -447,8 +488,9 @@ struct WRNGraphMatcher {
         if let channels = dims[1], channels != 3 {
             throw .malformedGraph(file: fileName, reason: "input '\(input.name)' has \(channels) channels; a WRN takes 3")
         }
-        guard let height = dims[2], let width = dims[3], height >= 1, width >= 1, height <= 1 << 16, width <= 1 << 16 else { return nil }
-        return (Int(height), Int(width))
+        let batch = dims[0].flatMap { $0 >= 1 ? $0 : nil }
+        guard let height = dims[2], let width = dims[3], height >= 1, width >= 1, height <= 1 << 16, width <= 1 << 16 else { return (nil, batch) }
+        return ((Int(height), Int(width)), batch)
     }
 
     // MARK: The state dict
