@@ -7,6 +7,8 @@
 #           checkpoint   bytes → TorchCheckpoint.floatTensors (zip + pickle + storages)
 #           convert      bytes → any importer → calibration on two 8x8 images → quantize → write, with
 #                        each input's peak RSS checked against its size
+#           onnx         bytes → ONNXImporter.stateDict (protobuf decode, tensors, external data in
+#                        fixtures/onnx/, WRN topology matching)
 #   e.g. tools/fuzz.sh wren-model 600
 #   To keep fuzzing past a crash (while it is being fixed), use fork mode:
 #        tools/fuzz.sh checkpoint 600 -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1
@@ -39,7 +41,8 @@ case "$target" in
     unpickler)  source_dir=Sources/FuzzUnpickler; library=WrenConvert ;;
     checkpoint) source_dir=Sources/FuzzCheckpoint; library=WrenConvert ;;
     convert)    source_dir=Sources/FuzzConvert; library=WrenConvert ;;
-    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint, convert)" >&2; exit 2 ;;
+    onnx)       source_dir=Sources/FuzzONNX; library=WrenONNX ;;
+    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint, convert, onnx)" >&2; exit 2 ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "error: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
 
@@ -52,10 +55,11 @@ products=$(swift build --scratch-path "$scratch" -c debug --show-bin-path "${fla
 # Object files of the library and everything it depends on.
 objects=()
 modules=(WrenCore)
+if [[ $library == WrenONNX ]]; then modules=(WrenNetwork SwiftProtobuf WrenONNX); fi
 # Every module WrenConvert depends on: the linker resolves the references of all its objects, not
 # only of the code a harness reaches.
 if [[ $library == WrenConvert ]]; then
-    modules+=(WrenFiles WrenNetwork WrenCharts WrenTrainKernelsX86 CWrenCPU WrenReference ZIPFoundation WrenConvert)
+    modules+=(WrenFiles WrenNetwork WrenCharts WrenTrainKernelsX86 CWrenCPU WrenReference ZIPFoundation SwiftProtobuf WrenONNX WrenConvert)
 fi
 for module in "${modules[@]}"; do
     objects+=("$products/$module.build"/*.o)

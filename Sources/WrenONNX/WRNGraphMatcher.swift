@@ -110,6 +110,9 @@ struct WRNGraphMatcher {
         // Head.
         let classifierInput = try poolAndFlatten(after: relu, channels: finalBN.gamma.count, spatial: spatial, strides: [stem.stride] + blocks.map(\.conv1.stride))
         let fc = try classifier(classifierInput, features: finalBN.gamma.count)
+        if let after = index.consumers[fc.output]?.first {
+            throw fail(after, "nothing after the classifier: its output is the WRN's logits, the graph's output")
+        }
         guard index.resolve(graph.output[0].name) == fc.output else {
             throw fail(fc.node, "its output to be the graph's output '\(graph.output[0].name)'")
         }
