@@ -24,6 +24,12 @@ public enum ONNXImporter {
         guard bytes.count <= limits.maxBytes else {
             throw .limitExceeded(file: fileName, limit: "maxFileBytes", value: limits.maxBytes, found: "the file is \(bytes.count) bytes")
         }
+        // Before decoding: what swift-protobuf would allocate for nodes, attributes, strings, ...
+        let messages = ONNXPreScan.count(bytes, depthLimit: limits.messageDepthLimit, cap: limits.maxValues)
+        guard messages <= limits.maxValues else {
+            throw .limitExceeded(file: fileName, limit: "maxParsedValues", value: limits.maxValues,
+                                 found: "the model holds more than \(limits.maxValues) messages and strings")
+        }
         let model = try decode(bytes, fileName: fileName, limits: limits)
         try checkOpsets(model, fileName: fileName)
         guard model.hasGraph else { throw .malformedGraph(file: fileName, reason: "is missing: the model has no graph") }
