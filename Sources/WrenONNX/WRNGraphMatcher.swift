@@ -85,6 +85,9 @@ struct WRNGraphMatcher {
         var relu: Int
         // Blocks until the stream's batch norm + ReLU feeds a pooling node instead of convolutions.
         while true {
+            // Every block matches at least five nodes of its own: a walk longer than the graph has
+            // gone round a cycle (values are defined once, so none should exist; this keeps it finite).
+            guard blocks.count <= nodes.count else { throw fail(index.producer[stream]!, "an acyclic graph") }
             let users = index.consumers[stream] ?? []
             guard let bnIndex = users.first(where: { nodes[$0].opType == "BatchNormalization" }) else {
                 if let first = users.first { throw fail(first, "BatchNormalization (a block's bn1 or the final bn1)") }

@@ -27,13 +27,22 @@ enum ONNXFixtures {
         ("wrn10_1_op17_ts_unfused_matmul_reducemean", false),
         ("wrn10_1_op21_dynamo_avgpool", true),
         ("wrn10_1_op13_external", true),
+        ("wrn10_1_flatten_external", true),
+        ("wrn10_1_squeeze_external", true),
         ("wrn10_1_paddle", false),
         ("wrn16_2_digits_op17", false),
     ]
     static let variantNames = variants.map(\.name)
 
+    /// The first 32 of fixtures/digits/calib_x.npy's 200 images: enough for minmax ranges, and a
+    /// conversion a debug build finishes in seconds rather than minutes.
+    static let digitsCalibrationCount = 32
+    static func digitsCalibration() throws -> [Float] {
+        Array(try NumpyArray.read(path: repo("fixtures/digits/calib_x.npy")).floats().prefix(digitsCalibrationCount * 3 * 32 * 32))
+    }
+
     /// The digits model imported from ONNX with the .pth's source name and hash, converted once per
-    /// run on fixtures/digits/calib_x.npy (the byte-identity and int8 tests share it).
+    /// run on `digitsCalibration()` (the byte-identity and int8 tests share it).
     struct DigitsConversion: Sendable {
         var checkpoint: Checkpoint
         var pth: Checkpoint
@@ -46,8 +55,7 @@ enum ONNXFixtures {
         let original = onnx
         onnx.sha256 = pth.sha256
         onnx.sourceName = pth.sourceName
-        let calibration = try NumpyArray.read(path: repo("fixtures/digits/calib_x.npy"))
-        let result = try Converter.convert(checkpoint: onnx, calibration: try calibration.floats(), count: calibration.shape[0], options: ConversionOptions())
+        let result = try Converter.convert(checkpoint: onnx, calibration: try digitsCalibration(), count: digitsCalibrationCount, options: ConversionOptions())
         return DigitsConversion(checkpoint: original, pth: pth, bytes: result.bytes, reference: result.reference)
     }
 
@@ -123,20 +131,20 @@ enum ONNXFixtures {
         let digits = try ONNXFixtures.digits.get()
         #expect(digits.checkpoint.tensors == digits.pth.tensors)
         #expect(digits.checkpoint.sha256 != digits.pth.sha256)
-        let calibration = try NumpyArray.read(path: ONNXFixtures.repo("fixtures/digits/calib_x.npy"))
-        let fromPth = try Converter.convert(checkpoint: digits.pth, calibration: try calibration.floats(), count: calibration.shape[0],
-                                            options: ConversionOptions())
+        let fromPth = try Converter.convert(checkpoint: digits.pth, calibration: try ONNXFixtures.digitsCalibration(),
+                                            count: ONNXFixtures.digitsCalibrationCount, options: ConversionOptions())
         #expect(digits.bytes == fromPth.bytes)
     }
 
     // MARK: int8 against float
 
-    /// The trained digits model imported from ONNX: int8 agrees with float on the 360 test images as
-    /// the .pth path does (QuantizationAccuracyTests: at least 99% top-1 agreement).
+    /// The trained digits model imported from ONNX: int8 agrees with float on the first 120 of the 360
+    /// test images as the .pth path does on all of them (QuantizationAccuracyTests: at least 99% top-1
+    /// agreement; `wren run` of this model gives 360/360).
     @Test func digitsOnnxInt8AgreesWithFloat() throws {
         let converted = try ONNXFixtures.digits.get()
         let test = try NumpyArray.read(path: ONNXFixtures.repo("fixtures/digits/test_x.npy"))
-        let count = test.shape[0], inputs = try test.floats()
+        let count = 120, inputs = Array(try test.floats().prefix(120 * 3 * 32 * 32))
         let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count, kernels: try Runtime.selectedKernels())
         let int8 = argmax(try context.run(inputs, batch: count))
         let float = argmax(try converted.reference.forward(inputs, batch: count))
