@@ -26,6 +26,8 @@ Variants (PyTorch's forward is changed only in the head, with identical results)
   wrn10_1_op21_dynamo_avgpool        dynamo exporter (torch.export), opset 21, AveragePool(8)
   wrn10_1_op13_external              as the first, initializers as external data in
                                      wrn10_1_op13_external.onnx.data next to it
+  wrn10_1_flatten_external, wrn10_1_squeeze_external   the previous with Flatten(axis=1) / Squeeze([2, 3])
+                                     in place of the Reshape (edited with onnx.helper; same data file)
   wrn10_1_paddle                     paddle2onnx (paddle.onnx.export), opset 13, conv biases
   wrn16_2_digits_op17                the digits model, TorchScript, opset 17, unfused (the same
                                      parameters as the .pth, so the same .wren)
@@ -188,6 +190,25 @@ def torch_variants(manifest):
                     location=name + ".onnx.data", size_threshold=0, convert_attribute=False)
     check_and_record(name, path, inputs, logits, "torch.onnx.export(dynamo=False) + onnx.save_model(save_as_external_data)",
                      13, "every initializer in wrn10_1_op13_external.onnx.data (location, offset, length)", manifest)
+
+    # Flatten and Squeeze heads (what other exporters write for the same view): the external-data
+    # variant's Reshape replaced by hand, sharing its data file.
+    for name, head in [("wrn10_1_flatten_external", "Flatten"), ("wrn10_1_squeeze_external", "Squeeze")]:
+        model = onnx.load(path, load_external_data=False)
+        graph = model.graph
+        at = next(i for i, n in enumerate(graph.node) if n.op_type == "Reshape")
+        reshape = graph.node[at]
+        if head == "Flatten":
+            replacement = helper.make_node("Flatten", [reshape.input[0]], list(reshape.output), name="head_flatten", axis=1)
+        else:
+            graph.initializer.append(numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "squeeze_axes"))
+            replacement = helper.make_node("Squeeze", [reshape.input[0], "squeeze_axes"], list(reshape.output), name="head_squeeze")
+        graph.node.remove(reshape)
+        graph.node.insert(at, replacement)
+        target = os.path.join(OUT, name + ".onnx")
+        onnx.save(model, target)
+        check_and_record(name, target, inputs, logits, "wrn10_1_op13_external edited with onnx.helper", 13,
+                         f"the Reshape after GlobalAveragePool replaced by {head}; data in wrn10_1_op13_external.onnx.data", manifest)
 
     # The digits model, unfused: the same parameters as fixtures/digits/wrn16_2_digits.pth.
     digits = load_torch(os.path.join(REPO, "fixtures", "digits", "wrn16_2_digits.pth"), 16, 2, 10)
