@@ -277,6 +277,32 @@ enum ONNXFixtures {
         guard case .limitExceeded(_, "maxFileBytes", 100_000, _) = external else { Issue.record("\(external)"); return }
     }
 
+    /// A flood of empty nodes (2 bytes each in the file, a heap-allocated NodeProto each once decoded)
+    /// is refused by the count taken before decoding, not after.
+    @Test func aNodeFloodIsRefusedBeforeDecoding() throws {
+        func field(_ number: UInt8, _ payload: [UInt8]) -> [UInt8] {
+            var bytes: [UInt8] = [number << 3 | 2]
+            var length = payload.count
+            repeat {
+                bytes.append(UInt8(length & 0x7F) | (length >= 0x80 ? 0x80 : 0))
+                length >>= 7
+            } while length > 0
+            return bytes + payload
+        }
+        let nodes: [UInt8] = Array([[UInt8]](repeating: [0x0A, 0x00], count: 50_000).joined())  // node {} × 50,000
+        let model: [UInt8] = [0x08, 0x08] + field(7, nodes) + field(8, [0x10, 13])
+        #expect(ONNXImporter.looksLikeONNX(model))
+        #expect(throws: ONNXImportError.limitExceeded(file: "flood.onnx", limit: "maxParsedValues", value: 10_000,
+                                                      found: "the model holds more than 10000 messages and strings")) {
+            try ONNXImporter.stateDict(bytes: model, fileName: "flood.onnx", directory: nil, limits: ONNXLimits(maxValues: 10_000))
+        }
+        // Under the cap the same kind of file decodes and is refused as a graph: the count did not misfire.
+        let few: [UInt8] = [0x08, 0x08] + field(7, Array(nodes.prefix(20))) + field(8, [0x10, 13])
+        #expect(throws: ONNXImportError.malformedGraph(file: "few.onnx", reason: "has 0 inputs besides its initializers (); a WRN has one, the image batch")) {
+            try ONNXImporter.stateDict(bytes: few, fileName: "few.onnx", directory: nil, limits: ONNXLimits(maxValues: 10_000))
+        }
+    }
+
     // MARK: Detection
 
     /// ONNX is recognised by its top-level protobuf fields; the other formats' first bytes are not ONNX,
