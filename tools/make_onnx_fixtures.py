@@ -1,10 +1,11 @@
 """Writes the ONNX fixtures in fixtures/onnx/ from real PyTorch and PaddlePaddle exports.
 
 Run from the repository root:   python3 tools/make_onnx_fixtures.py        (about a minute)
-Made with: Python 3.11.7, torch 2.15.0 (CPU), onnx 1.23.2, onnxruntime 1.32.0, paddlepaddle 3.3.1,
-           paddle2onnx (the version pip resolved with paddlepaddle 3.3.1; printed below and recorded
-           in manifest.json), numpy 2.4.6:
-           python3 -m pip install torch==2.15.0 onnx==1.23.2 onnxruntime==1.32.0 paddlepaddle==3.3.1 paddle2onnx
+Made with: Python 3.11.7, torch 2.15.0, onnx 1.23.2, onnxruntime 1.32.0, onnxscript 0.7.2 (the dynamo
+           exporter needs it), paddlepaddle 3.3.1, paddle2onnx 2.0.1 (recorded in manifest.json),
+           numpy 2.4.6 (all in tools/requirements.txt):
+           python3 -m pip install torch==2.15.0 onnx==1.23.2 onnxruntime==1.32.0 onnxscript==0.7.2 \
+               paddlepaddle==3.3.1 paddle2onnx==2.0.1
 
 The WRNs are the repository's existing checkpoints, so the ONNX import can be compared with the
 .pth/.pdparams import of the same weights:
