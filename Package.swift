@@ -8,6 +8,7 @@
 //                 Format/ (records, reader, writer), Execution/, Kernels/ (references, portable), Quant/
 //   WrenKernelsAVX512VNNI, WrenKernelsAVX2, WrenKernelsARM64   one ISA's kernel table each, for WrenCore
 //   WrenHost      thread pool; KernelSelection picks the fastest table the CPU runs (WREN_KERNELS)
+//   WrenONNX      ONNX ModelProto → WRN state dict (topology matching), for WrenConvert's importer
 //   WrenNetwork   the WRN description: block layout, state_dict keys, float32 parameters (no BLAS)
 //   WrenReference float32 WRN forward pass over WrenNetwork's parameters, convolutions through OpenBLAS
 //   WrenTrain     float32 training: layers with backward passes, optimizers, the training loop
@@ -56,6 +57,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // ONNX import (WrenONNX): the generated onnx.proto code is committed, so only the runtime
+        // library is needed; no protoc plugin runs at build time.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -91,8 +95,14 @@ let package = Package(
         .target(name: "WrenTrainKernelsX86", path: "Sources/WrenTrainKernelsX86", swiftSettings: avx512VNNIKernelFlags),
         .target(
             name: "WrenConvert",
-            dependencies: ["WrenCore", "WrenNetwork", "WrenReference", "WrenFiles", "WrenCharts", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["WrenCore", "WrenNetwork", "WrenReference", "WrenFiles", "WrenCharts", "WrenONNX", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "Sources/WrenConvert"),
+        // ONNX import: the onnx.proto messages (generated once by tools/generate_onnx_proto.sh and
+        // committed) and the matcher that reads a WRN graph by its topology into WrenNetwork's state
+        // dict keys. No BLAS; WrenConvert's CheckpointLoader calls it.
+        .target(
+            name: "WrenONNX", dependencies: ["WrenNetwork", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Sources/WrenONNX"),
         // POSIX file reading with strerror reasons, for the host-side modules.
         .target(name: "WrenFiles", path: "Sources/WrenFiles"),
         // SVG assembly for the charts the CLI writes (validation report, training curves).
@@ -127,6 +137,9 @@ let package = Package(
         .testTarget(
             name: "WrenConvertTests", dependencies: ["WrenConvert", "WrenCore", "WrenNetwork", "WrenReference", "WrenHost", "WrenTestSupport"],
             path: "Tests/WrenConvertTests"),
+        .testTarget(
+            name: "WrenONNXTests", dependencies: ["WrenONNX", "WrenConvert", "WrenNetwork", "WrenReference", "WrenCore", "WrenHost"],
+            path: "Tests/WrenONNXTests"),
         .testTarget(name: "WrenTrainTests", dependencies: ["WrenTrain", "WrenNetwork", "WrenConvert", "WrenTestSupport", "AllocationCounter"], path: "Tests/WrenTrainTests"),
         .testTarget(name: "WrenImageTests", dependencies: ["WrenImage"], path: "Tests/WrenImageTests"),
         .testTarget(name: "WrenPhotosTests", dependencies: ["WrenPhotos", "WrenImage"], path: "Tests/WrenPhotosTests"),

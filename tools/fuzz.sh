@@ -10,6 +10,8 @@
 #           validate     bytes → WrenModel → Validator.validate against a float WRN-10-1 on two 8x8 images
 #                        → the report's table, JSON and SVG → `wren run`'s prediction lines (debug ASan runs
 #                        about one input a second: give it -timeout=30)
+#           onnx         bytes → ONNXImporter.stateDict (protobuf decode, tensors, external data in
+#                        fixtures/onnx/, WRN topology matching)
 #   e.g. tools/fuzz.sh wren-model 600
 #   To keep fuzzing past a crash (while it is being fixed), use fork mode:
 #        tools/fuzz.sh checkpoint 600 -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1
@@ -44,7 +46,8 @@ case "$target" in
     checkpoint) source_dir=Sources/FuzzCheckpoint; library=WrenConvert ;;
     convert)    source_dir=Sources/FuzzConvert; library=WrenConvert ;;
     validate)   source_dir=Sources/FuzzValidate; library=WrenConvert ;;
-    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint, convert, validate)" >&2; exit 2 ;;
+    onnx)       source_dir=Sources/FuzzONNX; library=WrenONNX ;;
+    *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint, convert, validate, onnx)" >&2; exit 2 ;;
 esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "error: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
 
@@ -57,10 +60,11 @@ products=$(swift build --scratch-path "$scratch" -c debug --show-bin-path "${fla
 # Object files of the library and everything it depends on.
 objects=()
 modules=(WrenCore)
+if [[ $library == WrenONNX ]]; then modules=(WrenNetwork SwiftProtobuf WrenONNX); fi
 # Every module WrenConvert depends on: the linker resolves the references of all its objects, not
 # only of the code a harness reaches.
 if [[ $library == WrenConvert ]]; then
-    modules+=(WrenFiles WrenNetwork WrenCharts WrenTrainKernelsX86 CWrenCPU WrenReference ZIPFoundation WrenConvert)
+    modules+=(WrenFiles WrenNetwork WrenCharts WrenTrainKernelsX86 CWrenCPU WrenReference ZIPFoundation SwiftProtobuf WrenONNX WrenConvert)
 fi
 for module in "${modules[@]}"; do
     objects+=("$products/$module.build"/*.o)

@@ -20,7 +20,10 @@ struct Convert: ParsableCommand {
             quantizes weights to int8 per output channel and writes OUT.wren (to a
             temporary file, then renamed; an input is never overwritten). PaddlePaddle
             .pdparams and .safetensors checkpoints are read too (Paddle names and layouts
-            are mapped).
+            are mapped), and ONNX models of a WRN as torch.onnx.export or paddle2onnx
+            write them (matched by graph topology; bn2 may be folded into conv1;
+            external data must sit in the model's directory). The format is recognised
+            from the content, not the extension.
 
             --calibration-method chooses the activation ranges: minmax (the full observed
             range, the default), percentile[:P] (clip the outer (100-P)% on each side, P =
@@ -72,7 +75,7 @@ struct Convert: ParsableCommand {
               wren convert wrn.pth -o wrn.wren --calibration calib_x.npy --keep-wider block3.layer.1.relu1,block3.layer.1
             """))
 
-    @Argument(help: "Checkpoint to convert: PyTorch (.pth / .pt), PaddlePaddle (.pdparams) or .safetensors.")
+    @Argument(help: "Checkpoint to convert: PyTorch (.pth / .pt), PaddlePaddle (.pdparams), .safetensors or ONNX (.onnx).")
     var checkpoint: String
 
     @Option(name: .shortAndLong, help: "Where to write the .wren file.")

@@ -33,7 +33,7 @@ struct Run: ParsableCommand {
               wren run model.wren photos/ --top 3 --json
             """))
 
-    @Argument(help: "A .wren file (int8 runtime) or a checkpoint: .pth, .pdparams or .safetensors (float reference).")
+    @Argument(help: "A .wren file (int8 runtime) or a checkpoint (float reference): .pth, .pdparams, .safetensors or .onnx.")
     var model: String
 
     @Argument(help: "Inputs: .npy batches and/or image files.")
@@ -162,7 +162,7 @@ struct Run: ParsableCommand {
     private func openReference(_ path: String, for classifier: Classifier) throws -> Classifier {
         let float = try Classifier.open(path, mean: classifier.mean, std: classifier.std, execution: execution, limits: importLimits.limits)
         guard let architecture = float.architecture, let sha256 = float.sha256 else {
-            throw CLIError("--reference \(path) is a .wren model; give the float checkpoint (.pth, .pdparams or .safetensors)")
+            throw CLIError("--reference \(path) is a .wren model; give the float checkpoint (.pth, .pdparams, .safetensors or .onnx)")
         }
         if let wren = classifier.wren {
             try ReferenceCheck.check(model: wren.description, modelPath: model, reference: architecture, referencePath: path,

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import WrenNetwork
+import WrenONNX
 
 /// A trained network's float tensors, as imported from a checkpoint file.
 public struct Checkpoint: Sendable {
@@ -25,7 +26,8 @@ public struct Checkpoint: Sendable {
 
 /// Opens a checkpoint file, choosing the reader from the file's content rather than its extension:
 /// a zip is a `torch.save` checkpoint, a bare pickle (protocol 2+, first byte 0x80) a PaddlePaddle
-/// `.pdparams`, and 8 bytes followed by `{` a `.safetensors` file.
+/// `.pdparams`, 8 bytes followed by `{` a `.safetensors` file, and protobuf whose top-level fields
+/// are all `onnx.ModelProto` fields (one of them the graph) an ONNX model (WrenONNX).
 public enum CheckpointLoader {
     /// `torch.save` wrote a pickle of this integer first in its pre-1.6 format:
     /// PROTO 2, LONG1 of 10 bytes, 0x1950a86a20f9469cfc6c little-endian.
@@ -33,20 +35,23 @@ public enum CheckpointLoader {
     static let zipLocalHeader: [UInt8] = [0x50, 0x4B, 0x03, 0x04]
 
     /// Loads the checkpoint at `path`. Throws `ImportError` (or `SafetensorsError` for a
-    /// `.safetensors` file) naming the file and what is wrong with it, including a file that would
-    /// make the importer hold more than `limits` allow, or whose tensors are not finite.
+    /// `.safetensors` file, `ONNXImportError` for an ONNX model) naming the file and what is wrong
+    /// with it, including a file that would make the importer hold more than `limits` allow, or
+    /// whose tensors are not finite. An ONNX model's external data is read from the file's directory.
     public static func load(path: String, limits: ImportLimits = .default) throws -> Checkpoint {
-        let fileName = URL(fileURLWithPath: path).lastPathComponent
+        let url = URL(fileURLWithPath: path)
+        let fileName = url.lastPathComponent
         // Read, not mapped: the hash and the parse see the same bytes.
         let bytes = try readFile(path: path, fileName: fileName, limit: limits.maxFileBytes)
-        let (tensors, metadata) = try Self.tensors(bytes, fileName: fileName, limits: limits)
+        let (tensors, metadata) = try Self.tensors(bytes, fileName: fileName, directory: url.deletingLastPathComponent().path, limits: limits)
         return Checkpoint(tensors: tensors, sha256: sha256Hex(bytes), sourceName: fileName, metadata: metadata)
     }
 
     /// The checkpoint's float tensors and (safetensors only) metadata, from the file's bytes: what
     /// `load` does once the file is read (and what the `convert` fuzz target runs).
+    /// `directory` is where an ONNX model's external data lives (nil: external data is refused).
     static func tensors(
-        _ bytes: [UInt8], fileName: String, limits: ImportLimits = .default
+        _ bytes: [UInt8], fileName: String, directory: String? = nil, limits: ImportLimits = .default
     ) throws -> (tensors: [String: FloatTensor], metadata: [String: String]) {
         let head = Array(bytes.prefix(legacyTorchMagic.count))
         let tensors: [String: FloatTensor]
@@ -65,6 +70,11 @@ public enum CheckpointLoader {
             (tensors, metadata) = try SafetensorsCheckpoint.floatTensorsAndMetadata(bytes, fileName: fileName, limits: limits)
         } else if head.first == 0x80 {
             tensors = try PaddleCheckpoint.floatTensors(pickle: bytes, fileName: fileName, limits: limits)
+        } else if ONNXImporter.looksLikeONNX(bytes) {
+            // Last: protobuf has no magic number, so only a file no other format claims is tried as
+            // an ONNX ModelProto (its first byte is a field tag such as 0x08, ir_version).
+            let onnxLimits = ONNXLimits(maxBytes: limits.maxFileBytes, maxValues: limits.maxParsedValues)
+            tensors = try ONNXImporter.stateDict(bytes: bytes, fileName: fileName, directory: directory, limits: onnxLimits)
         } else {
             throw ImportError.unrecognizedFormat(file: fileName, firstBytes: head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
         }

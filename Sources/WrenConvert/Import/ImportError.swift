@@ -94,7 +94,7 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
         case .unreadableFile(let path, let reason):
             return "cannot read '\(path)': \(reason)"
         case .unrecognizedFormat(let file, let firstBytes):
-            return "'\(file)' is not a checkpoint this importer knows (first bytes: \(firstBytes)); expected a torch.save zip (.pth)"
+            return "'\(file)' is not a checkpoint this importer knows (first bytes: \(firstBytes)); expected a torch.save zip (.pth / .pt), a PaddlePaddle .pdparams pickle, a .safetensors file or an ONNX model (.onnx)"
         case .legacyTorchFormat(let file):
             return "'\(file)': legacy (pre-1.6) torch.save format: re-save with torch.save(..., _use_new_zipfile_serialization=True)"
         case .unsupportedPickleFile(let file):
