@@ -145,7 +145,7 @@ enum ONNXFixtures {
         let converted = try ONNXFixtures.digits.get()
         let test = try NumpyArray.read(path: ONNXFixtures.repo("fixtures/digits/test_x.npy"))
         let count = 120, inputs = Array(try test.floats().prefix(120 * 3 * 32 * 32))
-        let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count, kernels: try Runtime.selectedKernels())
+        let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count, kernels: try KernelSelection.selectedKernels())
         let int8 = argmax(try context.run(inputs, batch: count))
         let float = argmax(try converted.reference.forward(inputs, batch: count))
         let agreement = Double(zip(int8, float).filter { $0 == $1 }.count) / Double(count)
@@ -161,7 +161,7 @@ enum ONNXFixtures {
         let input = try NumpyArray.read(path: ONNXFixtures.path("\(name).input.npy"))
         let values = try input.floats(), count = input.shape[0]
         let converted = try Converter.convert(checkpoint: checkpoint, calibration: values, count: count, options: ConversionOptions())
-        let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count, kernels: try Runtime.selectedKernels())
+        let context = try WrenContext(model: try WrenModel(bytes: converted.bytes), maxBatch: count, kernels: try KernelSelection.selectedKernels())
         let int8 = try context.run(values, batch: count)
         let float = try converted.reference.forward(values, batch: count)
         var error = 0.0, energy = 0.0
