@@ -224,6 +224,24 @@ def torch_variants(manifest):
     return inputs
 
 
+def widening_variant(manifest):
+    """A WRN whose first block widens (k = 2): in eval mode the exporter folds that block's bn1 into
+    the stem conv too (the stem's output feeds nothing else), besides every bn2 into its conv1."""
+    state = torch.load(os.path.join(REPO, "fixtures", "models", "wrn10_2_c10_module.pth"), map_location="cpu", weights_only=True)
+    state = state.get("model", state.get("state_dict", state))
+    wrn = wrn_torch.WideResNet(10, 10, 2)
+    wrn.load_state_dict({key.removeprefix("module."): value for key, value in state.items()})
+    wrn.eval()
+    inputs = np.load(os.path.join(REPO, "fixtures", "models", "wrn10_2_c10_module.input.npy")).astype(np.float32)
+    with torch.no_grad():
+        logits = wrn(torch.from_numpy(inputs)).numpy()
+    name = "wrn10_2_op17_ts_fused_stem"
+    path = os.path.join(OUT, name + ".onnx")
+    export_torchscript(wrn, inputs, path, 17, fold=True)
+    check_and_record(name, path, inputs, logits, "torch.onnx.export(dynamo=False)", 17,
+                     "eval mode, do_constant_folding: block1's bn1 folded into the stem, every bn2 into its conv1", manifest)
+
+
 def paddle_variant(manifest):
     import paddle
     import paddle2onnx
@@ -374,6 +392,7 @@ def main():
     manifest = []
     torch.manual_seed(0)
     torch_variants(manifest)
+    widening_variant(manifest)
     paddle_variant(manifest)
     not_wrns(manifest)
     hostile(manifest)

@@ -15,7 +15,9 @@ import WrenNetwork
 ///
 /// `bn2` may be absent: an exporter that folded it into `conv1` (torch.onnx.export in eval mode)
 /// leaves `conv1` with a bias, which becomes `conv1.bias` (with an identity `bn2`) and gives every
-/// other conv a zero bias, as the PaddlePaddle port has them. Identity nodes are seen through;
+/// other conv a zero bias, as the PaddlePaddle port has them. The first block's `bn1` may be folded
+/// into the stem the same way: the exporter does so when the stem's output feeds only that batch
+/// norm, i.e. when the first block widens (k > 1, no identity shortcut reads the raw stream). Identity nodes are seen through;
 /// Constant nodes supply constants. Any node on the way that is not what the WRN needs there, and
 /// any node left over after the walk, is reported by name as the first node that does not fit.
 struct WRNGraphMatcher {
@@ -89,16 +91,25 @@ struct WRNGraphMatcher {
             // gone round a cycle (values are defined once, so none should exist; this keeps it finite).
             guard blocks.count <= nodes.count else { throw fail(index.producer[stream]!, "an acyclic graph") }
             let users = index.consumers[stream] ?? []
-            guard let bnIndex = users.first(where: { nodes[$0].opType == "BatchNormalization" }) else {
-                if let first = users.first { throw fail(first, "BatchNormalization (a block's bn1 or the final bn1)") }
-                throw fail(index.producer[stream]!, "its output to go on to a BatchNormalization (bn1); nothing consumes it")
+            let bn1: BN
+            let reluIndex: Int
+            if blocks.isEmpty, users.count == 1, nodes[users[0]].opType == "Relu", stem.bias != nil {
+                // The first block's bn1, folded into the stem by the exporter: identity here, the stem keeps its bias.
+                reluIndex = users[0]
+                try plain(reluIndex, input: stream)
+                bn1 = Self.identityBatchNorm(node: stemNode, channels: stem.weight.shape[0])
+            } else {
+                guard let bnIndex = users.first(where: { nodes[$0].opType == "BatchNormalization" }) else {
+                    if let first = users.first { throw fail(first, "BatchNormalization (a block's bn1 or the final bn1)") }
+                    throw fail(index.producer[stream]!, "its output to go on to a BatchNormalization (bn1); nothing consumes it")
+                }
+                bn1 = try batchNorm(bnIndex, input: stream)
+                reluIndex = try onlyConsumer(of: output(bnIndex), after: bnIndex, op: "Relu", role: "Relu after bn1")
+                try plain(reluIndex, input: output(bnIndex))
             }
-            let bn1 = try batchNorm(bnIndex, input: stream)
-            let reluIndex = try onlyConsumer(of: output(bnIndex), after: bnIndex, op: "Relu", role: "Relu after bn1")
-            try plain(reluIndex, input: output(bnIndex))
             let activated = output(reluIndex)
             let next = index.consumers[activated] ?? []
-            let others = users.filter { $0 != bnIndex }
+            let others = users.filter { $0 != bn1.node && $0 != reluIndex }
             if next.count == 1, Self.poolOps.contains(nodes[next[0]].opType) {
                 if let extra = others.first { throw fail(extra, "nothing else reading the stream before the final bn1") }
                 finalBN = bn1
@@ -549,11 +560,9 @@ struct WRNGraphMatcher {
             }
             put(name + ".bn1", block.bn1)
             put(name + ".conv1", block.conv1)
-            // A bn2 folded into conv1 by the exporter: identity, up to the fixed epsilon
-            // (variance 1 - 1e-5 in float32 gives a scale within 1e-7 of 1).
+            // A bn2 folded into conv1 by the exporter.
             let out = layout.outChannels
-            let bn2 = block.bn2 ?? BN(node: block.conv1.node, gamma: .init(repeating: 1, count: out), beta: .init(repeating: 0, count: out),
-                                      mean: .init(repeating: 0, count: out), variance: .init(repeating: 1 - Self.epsilon, count: out))
+            let bn2 = block.bn2 ?? Self.identityBatchNorm(node: block.conv1.node, channels: out)
             guard bn2.gamma.count == out else { throw fail(bn2.node, "\(name)'s bn2 over \(out) channels (found \(bn2.gamma.count))") }
             put(name + ".bn2", bn2)
             guard block.conv2.weight.shape == [out, out, 3, 3] else {
@@ -571,5 +580,12 @@ struct WRNGraphMatcher {
             throw fail(classifierNode, "a network WrenNetwork accepts: \(error)")
         }
         return dict
+    }
+
+    /// The batch norm an exporter folded into the convolution before it: identity, up to the fixed
+    /// epsilon (variance 1 - 1e-5 in float32 gives a scale within 1e-7 of 1).
+    static func identityBatchNorm(node: Int, channels: Int) -> BN {
+        BN(node: node, gamma: .init(repeating: 1, count: channels), beta: .init(repeating: 0, count: channels),
+           mean: .init(repeating: 0, count: channels), variance: .init(repeating: 1 - epsilon, count: channels))
     }
 }

@@ -29,6 +29,8 @@ enum ONNXFixtures {
         ("wrn10_1_op13_external", true),
         ("wrn10_1_flatten_external", true),
         ("wrn10_1_squeeze_external", true),
+        // k = 2: the exporter also folds block1's bn1 into the stem (found trying a user's export).
+        ("wrn10_2_op17_ts_fused_stem", true),
         ("wrn10_1_paddle", false),
         ("wrn16_2_digits_op17", false),
     ]
@@ -72,6 +74,16 @@ enum ONNXFixtures {
 
 @Suite struct ONNXImportTests {
     // MARK: Each exporter's variant against the exporter's own logits
+
+    /// A first block that widens lets the exporter fold its bn1 into the stem: the stem keeps the
+    /// folded bias and block1's bn1 is the identity.
+    @Test func bn1FoldedIntoTheStemIsSeen() throws {
+        let tensors = try CheckpointLoader.load(path: ONNXFixtures.path("wrn10_2_op17_ts_fused_stem.onnx")).tensors
+        let gamma = try #require(tensors["block1.layer.0.bn1.weight"])
+        #expect(gamma.data.allSatisfy { $0 == 1 } && tensors["block1.layer.0.bn1.running_var"]?.data.allSatisfy { $0 == 1 - 1e-5 } == true)
+        #expect(tensors["conv1.bias"]?.data.contains { $0 != 0 } == true)
+        #expect(tensors["block2.layer.0.bn1.weight"]?.data.contains { $0 != 1 } == true, "only the first block's bn1 is folded")
+    }
 
     /// The float reference over the imported parameters reproduces PyTorch's / Paddle's logits within
     /// 1e-4 of the largest logit.
@@ -155,7 +167,7 @@ enum ONNXFixtures {
     /// Every WRN-10-1 variant (random weights, so agreement proves little) converts, loads and runs,
     /// and its int8 logits stay close to float: relative RMS error below 25%, the bound the .pth
     /// fixtures meet (QuantizationAccuracyTests.fixtureConvertsAndTracksFloat).
-    @Test(arguments: ONNXFixtures.variantNames.filter { $0.hasPrefix("wrn10_1") })
+    @Test(arguments: ONNXFixtures.variantNames.filter { $0.hasPrefix("wrn10_") })
     func variantConvertsAndTracksFloat(_ name: String) throws {
         let checkpoint = try CheckpointLoader.load(path: ONNXFixtures.path("\(name).onnx"))
         let input = try NumpyArray.read(path: ONNXFixtures.path("\(name).input.npy"))
