@@ -40,12 +40,13 @@ target=$1
 seconds=$2
 shift 2
 
+shared=""   # harness files two targets share
 case "$target" in
-    wren-model) source_dir=Sources/FuzzWrenModel; library=WrenCore ;;
+    wren-model) source_dir=Sources/FuzzWrenModel; library=WrenCore; shared=Sources/FuzzModelInput ;;
     unpickler)  source_dir=Sources/FuzzUnpickler; library=WrenConvert ;;
     checkpoint) source_dir=Sources/FuzzCheckpoint; library=WrenConvert ;;
     convert)    source_dir=Sources/FuzzConvert; library=WrenConvert ;;
-    validate)   source_dir=Sources/FuzzValidate; library=WrenConvert ;;
+    validate)   source_dir=Sources/FuzzValidate; library=WrenConvert; shared=Sources/FuzzModelInput ;;
     onnx)       source_dir=Sources/FuzzONNX; library=WrenONNX ;;
     *) echo "error: unknown target '$target' (wren-model, unpickler, checkpoint, convert, validate, onnx)" >&2; exit 2 ;;
 esac
@@ -76,7 +77,7 @@ swiftc -O -parse-as-library -sanitize=fuzzer,address -Xlinker --gc-sections \
     -I "$products/Modules" -I "$products" \
     -Xcc -fmodule-map-file=Sources/CBLAS/module.modulemap \
     -Xcc -fmodule-map-file="$scratch/checkouts/ZIPFoundation/Sources/CZLib/module.modulemap" \
-    "$source_dir"/*.swift "${objects[@]}" -lopenblas -lz -o "$binary"
+    "$source_dir"/*.swift ${shared:+"$shared"/*.swift} "${objects[@]}" -lopenblas -lz -o "$binary"
 
 corpus=$scratch/corpus/$target
 findings=$scratch/findings/$target

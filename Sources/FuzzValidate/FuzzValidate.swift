@@ -50,21 +50,10 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeMutab
 private let maxMultiplyAccumulates = 2_000_000
 private let maxArenaBytes = 64 << 20
 
-private let repairFileLength: UInt8 = 1
-private let repairChecksum: UInt8 = 2
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzValidate(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let data, size >= 1 else { return 0 }
-    let mode = data[0]
-    var bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    if mode & repairFileLength != 0, bytes.count >= 24 {
-        for i in 0..<8 { bytes[16 + i] = UInt8(truncatingIfNeeded: UInt64(bytes.count) >> (8 * UInt64(i))) }
-    }
-    if mode & repairChecksum != 0, bytes.count >= 36 {
-        let checksum = bytes.withUnsafeBytes { CRC32.wrenChecksum($0) }
-        for i in 0..<4 { bytes[32 + i] = UInt8(truncatingIfNeeded: checksum >> (8 * UInt32(i))) }
-    }
+    guard let bytes = ModelFuzzInput.fileBytes(data, size) else { return 0 }
     guard let model = try? WrenModel(bytes: bytes) else { return 0 }
     let description = model.description
     let input = description.input
