@@ -68,7 +68,16 @@ if [[ $library == WrenConvert ]]; then
     modules+=(WrenFiles WrenNetwork WrenCharts WrenTrainKernelsX86 CWrenCPU WrenReference ZIPFoundation SwiftProtobuf WrenONNX WrenConvert)
 fi
 for module in "${modules[@]}"; do
-    objects+=("$products/$module.build"/*.o)
+    map="$products/$module.build/output-file-map.json"
+    if [[ -f $map ]]; then
+        # A Swift module: only the objects of its current sources (a file moved to another module
+        # leaves its old object behind in an incremental build, and linking it fails).
+        mapfile -t current < <(python3 -c 'import json, sys
+print("\n".join(v["object"] for v in json.load(open(sys.argv[1])).values() if "object" in v))' "$map")
+        objects+=("${current[@]}")
+    else
+        objects+=("$products/$module.build"/*.o)
+    fi
 done
 
 binary=$scratch/fuzz-$target
