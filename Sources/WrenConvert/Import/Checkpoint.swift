@@ -1,4 +1,5 @@
 import Foundation
+import WrenFiles
 import Glibc
 import WrenNetwork
 import WrenONNX
@@ -95,39 +96,14 @@ public enum CheckpointLoader {
     /// The whole file, refused before reading when it is larger than `limit` (regular files) or as
     /// soon as reading passes it (pipes and devices, whose size is not known in advance).
     static func readFile(path: String, fileName: String, limit: Int) throws(ImportError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
-        defer { _ = close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
-        guard (status.st_mode & S_IFMT) != S_IFDIR else { throw .unreadableFile(path: path, reason: String(cString: strerror(EISDIR))) }
-        func tooLarge(_ size: String) -> ImportError {
-            .limitExceeded(file: fileName, limit: .maxFileBytes, value: limit, found: "the file is \(size) bytes")
-        }
-        let announced = Int(status.st_size)
-        guard announced <= limit else { throw tooLarge("\(announced)") }
-        let chunk = 1 << 20
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(announced + chunk)  // the last read, which finds the end, must not grow the array
-        var failure: Int32 = 0
-        while failure == 0 {
-            let start = bytes.count
-            let wanted = max(min(chunk, limit + 1 - start), 1)
-            bytes.append(contentsOf: repeatElement(0, count: wanted))
-            var got = 0
-            bytes.withUnsafeMutableBytes { buffer in
-                while true {
-                    got = Glibc.read(descriptor, buffer.baseAddress! + start, wanted)
-                    if got >= 0 || errno != EINTR { break }
-                }
-                if got < 0 { failure = errno }
+        do {
+            return try FileBytes.read(path: path, limit: limit)
+        } catch {
+            if let size = error.oversize {
+                throw .limitExceeded(file: fileName, limit: .maxFileBytes, value: limit, found: "the file is \(size) bytes")
             }
-            bytes.removeLast(wanted - max(got, 0))
-            if got == 0 { break }
-            guard bytes.count <= limit else { throw tooLarge("more than \(limit)") }
+            throw .unreadableFile(path: path, reason: error.reason)
         }
-        if failure != 0 { throw .unreadableFile(path: path, reason: String(cString: strerror(failure))) }
-        return bytes
     }
 }
 
