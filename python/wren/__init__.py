@@ -14,18 +14,8 @@ installed with the package); conversion and validation run the ``wren`` CLI (``W
 
 from ._version import __version__
 from .cli import cli_path, convert, validate
-from .errors import (
-    BadImageError,
-    BusyError,
-    CLIError,
-    FileUnreadableError,
-    InputNotFiniteError,
-    InvalidArgumentError,
-    InvalidModelError,
-    LibraryNotFoundError,
-    ResourceError,
-    WrenError,
-)
+from . import errors
+from .errors import *  # noqa: F401,F403  (the exception classes; errors.__all__ lists them)
 from .model import Classification, Model, Tensor
 
 __all__ = [
@@ -38,17 +28,7 @@ __all__ = [
     "library_path",
     "library_version",
     "cli_path",
-    "WrenError",
-    "LibraryNotFoundError",
-    "FileUnreadableError",
-    "InvalidModelError",
-    "InvalidArgumentError",
-    "InputNotFiniteError",
-    "BadImageError",
-    "ResourceError",
-    "BusyError",
-    "CLIError",
-]
+] + [name for name in errors.__all__ if name != "STATUS_NAMES"]
 
 
 def library_path() -> tuple[str, str]:
