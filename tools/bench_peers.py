@@ -154,40 +154,23 @@ def load_float_model(path):
 
 
 def count_macs(model):
-    """Multiply-accumulates per 32x32 image, zero-padding taps included."""
-    total = [0]
+    """Multiply-accumulates per 32x32 image: (all, including zero-padding taps; only the taps that
+    touch real input). The latter convolves an all-ones image with an all-ones kernel under each
+    conv's stride and padding, as tools/count_macs.py does; `wren bench` reports the same number."""
+    total, useful = [0], [0]
 
     def hook(module, inputs, output):
         if isinstance(module, nn.Conv2d):
             kh, kw = module.kernel_size
-            total[0] += output.numel() * (module.in_channels // module.groups) * kh * kw
-        else:
-            total[0] += module.in_features * module.out_features
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
-    with torch.no_grad():
-        model(torch.zeros(1, 3, 32, 32))
-    for handle in handles:
-        handle.remove()
-    return total[0]
-
-
-def count_useful_macs(model):
-    """Multiply-accumulates per 32x32 image that touch real input (padding taps left out): each
-    conv's valid taps come from convolving an all-ones image with an all-ones kernel (as
-    tools/count_macs.py counts them; `wren bench` reports the same number)."""
-    total = [0]
-
-    def hook(module, inputs, output):
-        if isinstance(module, nn.Conv2d):
+            per_tap = (module.in_channels // module.groups) * module.out_channels
+            total[0] += output.numel() // module.out_channels * kh * kw * per_tap
             x = inputs[0]
-            ones = torch.ones(1, 1, x.shape[2], x.shape[3])
-            taps = torch.nn.functional.conv2d(ones, torch.ones(1, 1, *module.kernel_size), stride=module.stride,
-                                              padding=module.padding).sum().item()
-            total[0] += int(taps) * (module.in_channels // module.groups) * module.out_channels
+            taps = torch.nn.functional.conv2d(torch.ones(1, 1, x.shape[2], x.shape[3]), torch.ones(1, 1, kh, kw),
+                                              stride=module.stride, padding=module.padding).sum().item()
+            useful[0] += int(taps) * per_tap
         else:
             total[0] += module.in_features * module.out_features
+            useful[0] += module.in_features * module.out_features
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Conv2d, nn.Linear))]
@@ -195,7 +178,7 @@ def count_useful_macs(model):
         model(torch.zeros(1, 3, 32, 32))
     for handle in handles:
         handle.remove()
-    return total[0]
+    return total[0], useful[0]
 
 
 def measure_int8_peak(threads, workdir):
@@ -788,8 +771,7 @@ def main():
     try:
         torch.set_num_threads(args.threads)
         model, arch = load_float_model(args.checkpoint)
-        macs = count_macs(model)
-        useful_macs = count_useful_macs(model)
+        macs, useful_macs = count_macs(model)
         calibration, calibration_path, calibration_source = load_calibration(args.calibration, workdir)
         name = f"WRN-{arch['depth']}-{arch['widen_factor']}"
         log(f"{name}, {arch['num_classes']} classes, {macs / 1e9:.3f} GMAC/image; "
