@@ -24,20 +24,16 @@ enum Inputs {
         return path[path.index(after: dot)...].lowercased()
     }
 
-    /// The height and width of the first of `paths` when every one is a `.npy` of shape [N, 3, H, W]
-    /// (nil otherwise): the size a fully convolutional float reference runs them at. A file that
-    /// cannot be read gives nil here, and `load` names its problem.
-    static func npySize(_ paths: [String]) -> (height: Int, width: Int)? {
-        guard let first = paths.first, paths.allSatisfy({ fileExtension($0) == "npy" }),
-              let array = try? NumpyArray.read(path: first) else { return nil }
-        guard array.shape.count == 4, array.shape[2] >= 1, array.shape[3] >= 1 else { return nil }
-        return (array.shape[2], array.shape[3])
-    }
-
     /// Loads `.npy` batches ([N,3,H,W] float32 or float64, already normalized; H and W those of
     /// the model) and image files (letterboxed to `height` x `width`, which must be square, and
     /// normalized with `mean`/`std`), in the order given. `model` names the model in errors.
-    static func load(_ paths: [String], height: Int, width: Int, mean: [Float], std: [Float], model: String) throws -> InputBatch {
+    /// `sizeFromNpy`: when every path is a `.npy`, the first one's H and W replace `height` x
+    /// `width` (a fully convolutional float reference runs at any size).
+    static func load(
+        _ paths: [String], height: Int, width: Int, mean: [Float], std: [Float], model: String, sizeFromNpy: Bool = false
+    ) throws -> InputBatch {
+        var (height, width) = (height, width)
+        var adoptSize = sizeFromNpy && paths.allSatisfy { fileExtension($0) == "npy" }
         var batch = InputBatch(height: height, width: width)
         for path in paths {
             if fileExtension(path) == "npy" {
@@ -52,6 +48,11 @@ enum Inputs {
                 guard array.dtype == .float32 || array.dtype == .float64 else {
                     throw CLIError("\(path): holds \(array.dtype) values; inputs must be float32 or float64, already normalized "
                                    + "as in training (raw pixels belong in image files)")
+                }
+                if adoptSize, array.shape.count == 4 {
+                    (height, width) = (array.shape[2], array.shape[3])
+                    (batch.height, batch.width) = (height, width)
+                    adoptSize = false
                 }
                 guard array.shape.count == 4, array.shape[1] == 3, array.shape[2] == height, array.shape[3] == width else {
                     throw CLIError("\(path): holds an array of shape \(array.shape); \(model) takes [N, 3, \(height), \(width)]")

@@ -82,17 +82,14 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        var classifier = try Classifier.open(model, mean: try parseTriple(mean ?? "0.5,0.5,0.5", name: "--mean"),
+        let classifier = try Classifier.open(model, mean: try parseTriple(mean ?? "0.5,0.5,0.5", name: "--mean"),
                                              std: try parseTriple(std ?? "0.5,0.5,0.5", name: "--std"),
                                              explicitNormalization: mean != nil || std != nil,
                                              execution: execution, limits: importLimits.limits)
-        // The float reference is fully convolutional: .npy inputs run at their own size.
-        if classifier.wren == nil, let size = Inputs.npySize(inputs) {
-            (classifier.height, classifier.width) = (size.height, size.width)
-        }
         let classes = classifier.numClasses
+        // The float reference is fully convolutional: .npy inputs run at their own size.
         let batch = try Inputs.load(Inputs.expandFolders(inputs), height: classifier.height, width: classifier.width,
-                                    mean: classifier.mean, std: classifier.std, model: model)
+                                    mean: classifier.mean, std: classifier.std, model: model, sizeFromNpy: classifier.wren == nil)
         // Everything that can be refused is refused before the first prediction is printed.
         var truth: [Int64]?
         if let labels {
