@@ -72,7 +72,7 @@ private func createContext(
             guard UInt(needed) <= arenaLimit else {
                 throw CFailure(
                     WREN_ERROR_ARENA_LIMIT_EXCEEDED,
-                    "the arena for max_batch \(maxBatch) needs \(needed) bytes, over the limit of \(arenaLimit) bytes (wren_context_create_with_arena_limit allows more)")
+                    "\(WrenError.arenaTooLarge(bytes: needed, limit: Int(clamping: arenaLimit), maxBatch: Int(maxBatch))) (wren_context_create_with_arena_limit allows more)")
             }
             memory = try allocateAligned(byteCount: needed, purpose: "the arena (max_batch \(maxBatch))")
             owned = memory

@@ -41,7 +41,7 @@ public enum WrenError: Error, Equatable, CustomStringConvertible {
             return "batch \(batch) exceeds the context's maximum batch \(maxBatch)"
         case .arenaTooLarge(let bytes, let limit, let maxBatch):
             if bytes == Int.max { return "the arena for maximum batch \(maxBatch) needs more bytes than this machine can address" }
-            return "the arena for maximum batch \(maxBatch) needs \(bytes) bytes, over the limit of \(limit) bytes (raise the arena limit to allow it)"
+            return "the arena for maximum batch \(maxBatch) needs \(bytes) bytes, over the limit of \(limit) bytes"
         case .outOfMemory(let bytes):
             return "cannot allocate \(bytes) bytes for the arena"
         case .contextBusy:

@@ -68,9 +68,8 @@ extension ExecutionOptions {
         do {
             return try body()
         } catch let error as WrenError {
-            guard case .arenaTooLarge(let bytes, let limit, let maxBatch) = error, bytes != Int.max else { throw error }
-            throw CLIError("the arena for maximum batch \(maxBatch) needs \(bytes) bytes, over the limit of \(limit) bytes; "
-                           + "--max-arena-mb \((bytes + (1 << 20) - 1) >> 20) allows it")
+            guard case .arenaTooLarge(let bytes, _, _) = error, bytes != Int.max else { throw error }
+            throw CLIError("\(error); --max-arena-mb \((bytes + (1 << 20) - 1) >> 20) allows it")
         }
     }
 }

@@ -845,13 +845,13 @@ static void test_huge_arena_is_refused_by_default(void **state) {
     assert_int_equal(wren_context_create(model, 1, NULL, 0, &context), WREN_ERROR_ARENA_LIMIT_EXCEEDED);
     assert_null(context);
     char detail[128];
-    snprintf(detail, sizeof detail, "wren_context_create: the arena for max_batch 1 needs %zu bytes, over the limit of %u bytes",
+    snprintf(detail, sizeof detail, "wren_context_create: the arena for maximum batch 1 needs %zu bytes, over the limit of %u bytes",
              needed, WREN_DEFAULT_ARENA_LIMIT);
     assert_last_error_contains(detail);
     context = NOT_SET;
     assert_int_equal(wren_context_create_with_arena_limit(model, 1, 64u << 20, &context), WREN_ERROR_ARENA_LIMIT_EXCEEDED);
     assert_null(context);
-    assert_last_error_contains("wren_context_create_with_arena_limit: the arena for max_batch 1");
+    assert_last_error_contains("wren_context_create_with_arena_limit: the arena for maximum batch 1");
     wren_model_free(model);
 }
 
